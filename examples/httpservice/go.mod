@@ -1,0 +1,3 @@
+module example.com/httpservice
+
+go 1.22

@@ -1,0 +1,3 @@
+module example.com/threadonly
+
+go 1.22
