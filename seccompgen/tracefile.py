@@ -61,7 +61,8 @@ Boundary = tuple[float, Phase]
 class TraceHeader:
     """The first line of a trace file: what was traced, where, when and by what.
 
-    ``started`` is timezone-aware UTC. ``boundaries`` are the phase boundaries known when tracing
+    ``command`` is the traced argv. ``started`` is an ISO 8601 time with a UTC offset or ``Z``
+    (``2026-11-28T07:40:00+00:00``). ``boundaries`` are the phase boundaries known when tracing
     started; the footer holds the final list (see :attr:`TraceFooter.boundaries`).
     """
 
@@ -69,8 +70,8 @@ class TraceHeader:
     workload: str
     arch: str
     backend: str
-    argv: tuple[str, ...]
-    started: datetime
+    command: tuple[str, ...]
+    started: str
     host: str
     seccompgen_version: str
     boundaries: tuple[Boundary, ...] = ()
@@ -83,7 +84,7 @@ class TraceHeader:
         workload: str,
         arch: str,
         backend: str,
-        argv: Sequence[str],
+        command: Sequence[str],
         boundaries: Sequence[Boundary] = (),
     ) -> TraceHeader:
         """A header for a trace starting now on this host, with a fresh uuid4 trace id."""
@@ -92,8 +93,8 @@ class TraceHeader:
             workload=workload,
             arch=arch,
             backend=backend,
-            argv=tuple(argv),
-            started=datetime.now(UTC),
+            command=tuple(command),
+            started=datetime.now(UTC).isoformat(),
             host=socket.gethostname(),
             seccompgen_version=__version__,
             boundaries=tuple(boundaries),
@@ -145,8 +146,8 @@ def _header_to_json(h: TraceHeader) -> dict[str, Any]:
         "workload": h.workload,
         "arch": h.arch,
         "backend": h.backend,
-        "argv": list(h.argv),
-        "started": _iso(h.started),
+        "command": list(h.command),
+        "started": h.started,
         "host": h.host,
         "seccompgen": h.seccompgen_version,
         "boundaries": _boundaries_to_json(h.boundaries),
@@ -446,16 +447,18 @@ def _parse_header(d: dict[str, Any]) -> TraceHeader:
             f"format version {version} is not supported (this seccompgen reads up to "
             f"{FORMAT_VERSION})"
         )
-    argv = _get(d, "argv", list)
-    if not all(isinstance(a, str) for a in argv):
-        raise _Malformed("'argv' must be a list of strings")
+    command = _get(d, "command", list)
+    if not all(isinstance(a, str) for a in command):
+        raise _Malformed("'command' must be a list of strings")
+    started = _get(d, "started", str)
+    _parse_datetime(d, "started")  # validate only: the header keeps the text as written
     return TraceHeader(
         trace_id=_get(d, "trace_id", str),
         workload=_get(d, "workload", str),
         arch=_get(d, "arch", str),
         backend=_get(d, "backend", str),
-        argv=tuple(argv),
-        started=_parse_datetime(d, "started"),
+        command=tuple(command),
+        started=started,
         host=_get(d, "host", str),
         seccompgen_version=_get(d, "seccompgen", str),
         boundaries=_parse_boundaries(d.get("boundaries", [])),

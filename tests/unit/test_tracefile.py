@@ -27,7 +27,7 @@ def _header(**kw: object) -> TraceHeader:
         "workload": "svc",
         "arch": ARCH,
         "backend": "strace",
-        "argv": ("/bin/svc", "-addr", "127.0.0.1:0"),
+        "command": ("/bin/svc", "-addr", "127.0.0.1:0"),
         "boundaries": ((1700000000.5, Phase.STARTUP),),
     }
     args.update(kw)
@@ -300,7 +300,7 @@ def test_round_trip_property(
     reason: str | None,
 ) -> None:
     path = tmp_path / "p.jsonl"
-    header = _header(workload=workload, argv=tuple(argv))
+    header = _header(workload=workload, command=tuple(argv))
     with TraceWriter.create(path, header) as w:
         for e in events:
             w.write(e)
