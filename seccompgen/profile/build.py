@@ -83,19 +83,28 @@ def same_effect(
     )
 
 
+def is_unconfined(profile: Profile) -> bool:
+    """Whether ``profile`` confines nothing: an ``SCMP_ACT_ALLOW`` default and no rule that differs.
+
+    Rules with the same effect as the default are dropped by runtimes (:func:`same_effect`), so
+    they do not count.
+    """
+    return profile.default_action is Action.ALLOW and all(
+        same_effect(r.action, r.errno_ret, profile.default_action, profile.default_errno_ret)
+        for r in profile.syscalls
+    )
+
+
 def require_confinement(profile: Profile) -> None:
     """Refuse a profile that confines nothing.
 
     A profile must carry a ``defaultAction``: moby's ``setupSeccomp`` reads one without a
     default action and without syscalls as "assume seccomp disabled", and the runtime-spec
     schema requires the field (config-linux.json ``linux.seccomp.required``); :class:`Profile`
-    makes it mandatory. An ``SCMP_ACT_ALLOW`` default whose every rule has the same effect (so
-    runtimes drop them, see :func:`same_effect`) leaves the container unconfined.
+    makes it mandatory. An ``SCMP_ACT_ALLOW`` default with no rule that differs
+    (:func:`is_unconfined`) leaves the container unconfined.
     """
-    if profile.default_action is Action.ALLOW and all(
-        same_effect(r.action, r.errno_ret, profile.default_action, profile.default_errno_ret)
-        for r in profile.syscalls
-    ):
+    if is_unconfined(profile):
         raise ProfileError(
             "profile allows every syscall (SCMP_ACT_ALLOW default and no rule that differs)",
             hint="use an SCMP_ACT_ERRNO default with an allowlist",

@@ -1,0 +1,5 @@
+"""Profile validation: the OCI runtime-spec schema plus semantic checks."""
+
+from seccompgen.schema.validate import SECCOMP_POINTER, validate_profile_data, validate_profile_file
+
+__all__ = ["SECCOMP_POINTER", "validate_profile_data", "validate_profile_file"]
