@@ -1,0 +1,94 @@
+"""Splitting strace's printed argument list into raw scalar values.
+
+strace(1) prints each argument of a call in C-like notation: numbers, quoted strings with C
+escapes, ``{...}`` structures, ``[...]`` arrays and sets, ``name=value`` fields, ``/* ... */``
+comments (``0x7ffd... /* 39 vars */``), ``a|b`` flag sets, and ``...`` where it abbreviated.
+Only the *top-level* commas separate arguments.
+"""
+
+from __future__ import annotations
+
+import re
+
+ArgTuple = tuple[int | None, ...]
+
+# A plain number as strace prints one: decimal (possibly negative), hex ``0x...``, or octal
+# ``0644`` (file modes under ``-X raw``).  Anything else is not a raw scalar.
+_NUMBER = re.compile(r"-?(?:0x[0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+_COMMENT = re.compile(r"\s*/\*.*?\*/\s*")
+# Characters that need the careful scanner; without them ``", "`` alone separates arguments.
+_SPECIAL = re.compile(r"[\"'{}\[\]()/<]")
+
+
+def scalar(token: str) -> int | None:
+    """The integer a printed argument stands for, or ``None`` if it is not a plain number.
+
+    ``NULL`` is the null pointer, 0 (strace prints it for a zero pointer argument).
+    """
+    token = token.strip()
+    if "/*" in token:
+        token = _COMMENT.sub(" ", token).strip()
+    if token == "NULL":
+        return 0
+    if token.endswith(">") and "<" in token:
+        # ``-y``/``-yy`` decorate file descriptors with what they refer to: ``3</etc/passwd>``
+        token = token[: token.index("<")]
+    if _NUMBER.fullmatch(token) is None:
+        return None
+    negative = token.startswith("-")
+    digits = token[1:] if negative else token
+    if digits.startswith("0x"):
+        value = int(digits, 16)
+    elif (
+        digits.startswith("0") and len(digits) > 1
+    ):  # leading zero: C octal, as strace prints file modes
+        value = int(digits, 8)
+    else:
+        value = int(digits)
+    return -value if negative else value
+
+
+def split_args(text: str) -> list[str]:
+    """Split a printed argument list at its top-level commas.
+
+    Quotes (with backslash escapes), brackets of the three kinds and ``/* comments */`` are
+    respected; unbalanced text (a line strace cut short) never raises, the rest of the text then
+    belongs to the last argument.
+    """
+    if not text.strip():
+        return []
+    if _SPECIAL.search(text) is None:
+        return text.split(",")
+    parts: list[str] = []
+    depth = 0
+    start = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == '"' or c == "'":
+            i += 1
+            while i < n and text[i] != c:
+                i += 2 if text[i] == "\\" else 1
+        elif c == "/" and text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = n if end < 0 else end + 1
+        elif c == "<" and i > 0 and text[i - 1].isdigit():
+            # ``-y`` decoration of a file descriptor, ``3</a/path, with comma>``
+            end = text.find(">", i + 1)
+            i = n if end < 0 else end
+        elif c in "{[(":
+            depth += 1
+        elif c in "}])":
+            depth = max(depth - 1, 0)
+        elif c == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
+def parse_args(text: str) -> ArgTuple:
+    """One entry per printed top-level argument: its int value, or ``None``."""
+    return tuple(scalar(part) for part in split_args(text))

@@ -1,0 +1,527 @@
+"""Streaming parser for strace(1) text output: lines in, :mod:`seccompgen.events` out.
+
+Input is what ``strace -f`` (or one file of ``strace -ff -o PREFIX``) prints, with any of the
+timestamp options ``-ttt`` / ``-tt`` / ``-t`` / ``-r``, with or without ``-T`` and ``-y``, with
+``-X raw`` or default decoding, written to stderr or with ``-o FILE``.
+
+Recognised lines (strace(1), section "DESCRIPTION"):
+
+* ``NAME(ARGS) = RET [ERRNO (text)] [(decoration)] [<seconds>]`` -> :class:`SyscallEvent`
+* ``NAME(ARGS <unfinished ...>`` then ``<... NAME resumed>ARGS) = RET`` (``-f``, another thread
+  printed in between): one event, emitted when the call resumes, with the arguments of both
+  halves and the *start* line's timestamp.
+* ``NAME(ARGS <detached ...>``: the call was in progress when strace detached; emitted with
+  ``ret=None``.
+* ``--- SIGxxx {...} ---`` -> :class:`SignalEvent`; ``--- stopped by SIGSTOP ---`` is skipped.
+* ``+++ exited with N +++`` / ``+++ killed by SIGxxx [(core dumped)] +++`` -> :class:`ExitEvent`.
+* ``[ Process PID=N runs in 32 bit mode. ]`` (also ``64 bit`` and ``x32``): thread N and the
+  threads and processes it creates from then on have arch ``x86`` / ``x86_64`` / ``x32``.
+* ``strace: ...`` diagnostics (``Process N attached``, ``detached``, others) are skipped. On
+  stderr strace may print one in the middle of a call's line; the call then continues on the
+  next line, and the two halves are joined.
+
+Pids.  ``[pid  N] `` (stderr) and ``N  `` (``-o FILE``) prefixes give the *thread* id.  A line
+without a prefix (a single traced process, the first lines of ``-f`` on stderr, or a ``-ff``
+file) belongs to ``default_pid`` (the pid of a ``-ff`` file, see :func:`ff_pid`), or to pid 0
+when that is not given.  Thread groups are tracked from the clone family: when ``clone``,
+``clone3``, ``fork`` or ``vfork`` returns N in thread T and the flags contain ``CLONE_THREAD``
+(0x10000, clone(2)), N joins T's thread group, otherwise N leads a new one.  A thread seen
+before its creator's call returned is put in the creator's group when exactly one
+``CLONE_THREAD`` clone is in progress, else in its own group until the call returns.
+
+Timestamps.  ``-ttt`` gives seconds since the epoch; ``-tt``/``-t`` give seconds since
+midnight (a jump back of more than 12 hours is taken as the next day); ``-r`` gives the
+time since the previous line, summed here into seconds since the first line.  Which one is
+decided at the first timestamp: a plain number below 1e8 is relative.
+
+Phases.  ``boundaries`` is a sorted sequence of ``(timestamp, Phase)``: an event whose
+timestamp is ``>=`` a boundary's is in that boundary's phase (before the first one:
+``STARTUP``; an event without a timestamp keeps the phase of the event before it).  With no
+boundaries, events are ``STARTUP`` until the first ``SIGTERM`` or ``SIGINT`` signal event,
+which and everything after it (in output order) is ``SHUTDOWN``.
+
+Calls still unfinished when the input ends, or when their thread exits, are emitted then with
+``ret=None``: the kernel saw them, so a profile must allow them.
+
+Bad input raises :class:`seccompgen.errors.ParseError` naming the line, and nothing else does;
+an unparseable last line without a trailing newline (strace was killed mid-write) is ignored
+and reported through ``ParseStats.truncated_last_line``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from seccompgen.errors import ParseError
+from seccompgen.events import Event, ExitEvent, Phase, SignalEvent, SyscallEvent
+from seccompgen.parsing._args import ArgTuple, parse_args
+
+__all__ = ["ParseStats", "ThreadTable", "ff_pid", "merge_by_time", "parse_strace"]
+
+ThreadTable = dict[str, tuple[int, int, str]]
+"""What is known about each thread: ``str(tid) -> (tid, thread-group id, arch)``.
+
+Keyed by the decimal text strace prints, so the hot path needs no ``int()``.  Pass one table
+to several :func:`parse_strace` calls (the files of one ``strace -ff`` run) to share it.
+"""
+
+
+@dataclass(slots=True)
+class ParseStats:
+    """Counters filled while parsing; final once the event iterator is exhausted or closed."""
+
+    lines: int = 0
+    syscalls: int = 0
+    signals: int = 0
+    exits: int = 0
+    skipped: int = 0
+    truncated_last_line: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+# --- line grammar -------------------------------------------------------------------------
+# The hot path: one regex for a complete call, optionally a resumed one.  Groups:
+#   1 pid in "[pid  N] " (stderr), 2 bare pid "N  " (-o FILE), 3 timestamp, 4 name,
+#   5 name of "<... NAME resumed>", 6 arguments, 7 return value, 8 errno.
+# ARGS is greedy, so the *last* ") = " on the line ends it: strace prints the return value
+# after everything else, and only the errno text, ``(decoration)`` and ``<-T time>`` follow.
+_PREFIX = r"(?:\[pid +(\d+)\] |(\d+) +)? *(?:(\d[\d.:]*) +)?"
+_RET = r" += (-?\d+|0x[0-9a-f]+|\?)(?: (E[A-Z0-9_]+))?"
+_CALL = re.compile(
+    _PREFIX + r"(?:([a-z_][a-z0-9_]*)\(|<\.\.\. ([a-z_][a-z0-9_]*) resumed>)(.*)\)" + _RET
+)
+
+_HEAD = re.compile(_PREFIX + r"(.*?)\s*$")
+_UNFINISHED = re.compile(r"([a-z_][a-z0-9_]*)\((.*) ?<(unfinished|detached) \.\.\.>$")
+# A call cut off by its thread's exit (another thread's exit_group): "... <unfinished ...>) = ?"
+_CUT_OFF = re.compile(
+    r"(?:<\.\.\. ([a-z_][a-z0-9_]*) resumed>|([a-z_][a-z0-9_]*)\()(.*?) ?<unfinished \.\.\.>\)"
+    + _RET
+)
+_RESUMED_DETACHED = re.compile(r"<\.\.\. ([a-z_][a-z0-9_]*) resumed>(.*) ?<detached \.\.\.>$")
+_SIGNAL = re.compile(r"--- (SIG[A-Z0-9+-]+|SIGRT_\d+|\w+) \{.*\} ---$")
+_STOPPED = re.compile(r"--- stopped by (\w+) ---$")
+_EXITED = re.compile(r"\+\+\+ exited with (\d+) \+\+\+$")
+_KILLED = re.compile(r"\+\+\+ killed by (\w+)(?: \(core dumped\))? \+\+\+$")
+_SUPERSEDED = re.compile(r"\+\+\+ superseded by execve in pid (\d+) \+\+\+$")
+_PERSONALITY = re.compile(r"\[ Process PID=(\d+) runs in (64 bit|32 bit|x32) mode\. \]$")
+# strace's own messages start with its argv[0] ("strace", "/usr/bin/strace").
+_DIAG = re.compile(r"(?:/[\w.+-]+)*/?strace: ")
+# On stderr a diagnostic can land inside a call's line (strace(1): output is not buffered);
+# the path of argv[0] before "strace:" is not part of the call.
+_SPLICED = re.compile(r"(.*?)((?:/[\w.+-]+)*/?strace: Process \d+ (?:attached|detached).*)$")
+_FF_NAME = re.compile(r".*\.(\d+)$")
+
+_PERSONALITY_ARCH = {"64 bit": "x86_64", "32 bit": "x86", "x32": "x32"}
+_CLONES = frozenset({"clone", "clone3", "fork", "vfork"})
+_CLONE_THREAD = 0x10000  # <linux/sched.h>, clone(2)
+_FLAGS = re.compile(r"flags=([^,}]*)")
+_SHUTDOWN_SIGNALS = frozenset({"SIGTERM", "SIGINT"})
+_ARGS_CACHE_MAX = 1 << 16
+_MAX_WARNINGS = 100
+_EXPECTED = (
+    "not strace output: expected 'NAME(args) = RET', '--- SIGNAL {...} ---' or "
+    "'+++ exited with N +++', optionally after a pid and a timestamp"
+)
+_HINT = "give the text strace writes with -o FILE (or to stderr), one call per line"
+
+# Building frozen slotted dataclasses through their generated __init__ costs one
+# object.__setattr__ call per field; the slot descriptors' __set__ does the same store directly.
+# The result is an ordinary SyscallEvent (same class, same fields, still frozen afterwards).
+_new = object.__new__
+_S = [SyscallEvent.__dict__[f].__set__ for f in SyscallEvent.__slots__]
+_SLOTS_IN_ORDER = ("name", "arch", "pid", "tid", "ret", "errno", "timestamp", "args", "phase")
+assert tuple(SyscallEvent.__slots__) == _SLOTS_IN_ORDER, "SyscallEvent fields changed"
+_set_name, _set_arch, _set_pid, _set_tid, _set_ret, _set_errno, _set_ts, _set_args, _set_ph = _S
+
+
+def _syscall_event(
+    name: str,
+    arch: str,
+    pid: int,
+    tid: int,
+    ret: int | None,
+    errno: str | None,
+    timestamp: float | None,
+    args: ArgTuple,
+    phase: Phase,
+) -> SyscallEvent:
+    ev: SyscallEvent = _new(SyscallEvent)
+    _set_name(ev, name)
+    _set_arch(ev, arch)
+    _set_pid(ev, pid)
+    _set_tid(ev, tid)
+    _set_ret(ev, ret)
+    _set_errno(ev, errno)
+    _set_ts(ev, timestamp)
+    _set_args(ev, args)
+    _set_ph(ev, phase)
+    return ev
+
+
+def ff_pid(filename: str) -> int | None:
+    """The pid in the name of a ``strace -ff -o PREFIX`` output file (``PREFIX.PID``), or None."""
+    m = _FF_NAME.fullmatch(os.path.basename(filename))
+    return int(m.group(1)) if m else None
+
+
+def merge_by_time(streams: Sequence[Iterator[Event]]) -> Iterator[Event]:
+    """Merge per-process event streams (the files of ``strace -ff``) by timestamp.
+
+    Each stream must already be in time order (strace writes each file in order).  An event
+    without a timestamp sorts with the last timestamp seen in its own stream, and ties keep
+    stream order and then order within the stream, so the merge is stable.
+    """
+
+    def keyed(index: int, stream: Iterator[Event]) -> Iterator[tuple[float, int, int, Event]]:
+        last = float("-inf")
+        for seq, ev in enumerate(stream):
+            ts = ev.timestamp
+            if ts is not None:
+                last = ts
+            yield (last, index, seq, ev)
+
+    for _key, _index, _seq, ev in heapq.merge(*(keyed(i, s) for i, s in enumerate(streams))):
+        yield ev
+
+
+class _Clock:
+    """Turns printed timestamps into floats; the format is fixed by the first one seen."""
+
+    __slots__ = ("day", "last", "mode", "total")
+
+    def __init__(self) -> None:
+        self.mode = ""  # "epoch" | "relative" | "clock"
+        self.total = 0.0
+        self.last = 0.0
+        self.day = 0.0
+
+    def first(self, text: str) -> None:
+        if ":" in text:
+            self.mode = "clock"
+        else:
+            self.mode = "relative" if float(text) < 1e8 else "epoch"
+
+    def convert(self, text: str) -> float:
+        if self.mode == "relative":  # strace -r: time since the previous line's start
+            self.total += float(text)
+            return self.total
+        h, m, s = text.split(":")  # strace -t / -tt: wall clock, seconds since midnight
+        value = int(h) * 3600 + int(m) * 60 + float(s) + self.day
+        if value < self.last - 43200:
+            self.day += 86400.0
+            value += 86400.0
+        self.last = value
+        return value
+
+
+def _ret_value(ret: str) -> int | None:
+    return None if ret == "?" else int(ret, 0)
+
+
+def _clone_flags_thread(args_text: str) -> bool:
+    """Whether a clone-family call's printed arguments include CLONE_THREAD."""
+    m = _FLAGS.search(args_text)
+    if m is None:
+        return False
+    flags = m.group(1)
+    if "CLONE_THREAD" in flags:
+        return True
+    value = 0
+    for part in flags.split("|"):
+        part = part.strip()
+        try:
+            value |= int(part, 0)
+        except ValueError:
+            continue  # a symbolic name other than CLONE_THREAD, or an exit signal like SIGCHLD
+    return bool(value & _CLONE_THREAD)
+
+
+def parse_strace(
+    lines: Iterable[str],
+    *,
+    source: str = "<input>",
+    arch: str = "x86_64",
+    boundaries: Sequence[tuple[float, Phase]] = (),
+    default_pid: int | None = None,
+    stats: ParseStats | None = None,
+    threads: ThreadTable | None = None,
+) -> Iterator[Event]:
+    """Parse strace text lines into events, lazily, in output order.
+
+    ``source`` names the input in errors; ``arch`` is the arch of processes with no
+    personality switch; ``boundaries`` assigns phases (see the module docstring);
+    ``default_pid`` is the pid of lines without a pid prefix (0 when None); ``stats``, when
+    given, receives the counters; ``threads`` may be shared between the files of one ``-ff``
+    run so that thread groups are known across them.
+    Raises :class:`ParseError` on a line that is not strace output.
+    """
+    st = stats if stats is not None else ParseStats()
+    table: ThreadTable = threads if threads is not None else {}
+    dpid = default_pid if default_pid is not None else 0
+    dkey = str(dpid)
+    clock = _Clock()
+    args_cache: dict[str, ArgTuple] = {}
+    # tid key -> (name, args text, timestamp) of a call printed "<unfinished ...>"
+    pending: dict[str, tuple[str, str, float | None]] = {}
+    bound_ts = [b[0] for b in boundaries]
+    bound_ph = [b[1] for b in boundaries]
+    phase = Phase.STARTUP
+    # [lo, hi) is the time window in which ``phase`` holds; without boundaries it is forever.
+    lo = float("-inf")
+    hi = bound_ts[0] if bound_ts else float("inf")
+    shutdown_by_signal = not bound_ts
+
+    n_lines = n_sys = n_sig = n_exit = n_skip = 0
+    carry: str | None = None
+    line = ""
+    match = _CALL.match
+    cache_get = args_cache.get
+    table_get = table.get
+    unfinished_marker = "<unfinished ...>"
+
+    def warn(message: str) -> None:
+        if len(st.warnings) < _MAX_WARNINGS:
+            st.warnings.append(f"{source}:{n_lines}: {message}")
+        elif len(st.warnings) == _MAX_WARNINGS:
+            st.warnings.append(f"{source}: further warnings not shown")
+
+    def thread(key: str) -> tuple[int, int, str]:
+        """Table entry for a thread seen for the first time."""
+        tid = int(key)
+        group = tid
+        tarch = arch
+        threading_clones = [
+            k for k, (nm, a, _t) in pending.items() if nm in _CLONES and _clone_flags_thread(a)
+        ]
+        if len(threading_clones) == 1:
+            parent = table.get(threading_clones[0])
+            if parent is not None:
+                group, tarch = parent[1], parent[2]
+        info = (tid, group, tarch)
+        table[key] = info
+        return info
+
+    def phase_at(ts: float | None) -> Phase:
+        nonlocal lo, hi, phase
+        if ts is None or lo <= ts < hi:
+            return phase
+        i = bisect_right(bound_ts, ts)
+        phase = bound_ph[i - 1] if i > 0 else Phase.STARTUP
+        lo = bound_ts[i - 1] if i > 0 else float("-inf")
+        hi = bound_ts[i] if i < len(bound_ts) else float("inf")
+        return phase
+
+    def args_of(text: str) -> ArgTuple:
+        a = cache_get(text)
+        if a is None:
+            a = parse_args(text)
+            if len(args_cache) >= _ARGS_CACHE_MAX:
+                args_cache.clear()  # keep memory flat on traces with endless distinct pointers
+            args_cache[text] = a
+        return a
+
+    def note_clone(info: tuple[int, int, str], name: str, args_text: str, ret: int | None) -> None:
+        if ret is None or ret <= 0:
+            return
+        if name in ("clone", "clone3") and _clone_flags_thread(args_text):
+            table[str(ret)] = (ret, info[1], info[2])
+        else:
+            table[str(ret)] = (ret, ret, info[2])
+
+    def timestamp(text: str | None) -> float | None:
+        if text is None:
+            return None
+        if not clock.mode:
+            clock.first(text)
+        if clock.mode == "epoch":
+            return float(text)
+        return clock.convert(text)
+
+    def flush(key: str, info: tuple[int, int, str]) -> Iterator[Event]:
+        """Emit a call of thread ``key`` that will never resume."""
+        nonlocal n_sys
+        start = pending.pop(key, None)
+        if start is not None:
+            n_sys += 1
+            ts = start[2]
+            yield _syscall_event(
+                start[0], info[2], info[1], info[0], None, None, ts, args_of(start[1]), phase_at(ts)
+            )
+
+    try:
+        for line in lines:
+            n_lines += 1
+            if carry is not None:
+                line = carry + line
+                carry = None
+            m = match(line)
+            if m is not None and unfinished_marker not in line:
+                # --- hot path: a complete (or resumed) call --------------------------------
+                p1, p2, ts_text, name, rname, args_text, ret_text, errno = m.groups()
+                key = p1 or p2 or dkey
+                info = table_get(key)
+                if info is None:
+                    info = thread(key)
+                if ts_text is None:
+                    ts = None
+                elif clock.mode == "epoch":
+                    ts = float(ts_text)
+                else:
+                    ts = timestamp(ts_text)
+                if name is None:  # "<... NAME resumed>"
+                    name = rname
+                    start = pending.pop(key, None)
+                    if start is not None and start[0] == name:
+                        args_text = start[1] + args_text
+                        ts = start[2]
+                    else:
+                        warn(f"{name} resumed without a start")
+                a = cache_get(args_text)
+                if a is None:
+                    a = args_of(args_text)
+                ret = None if ret_text == "?" else int(ret_text, 0)
+                if ts is not None and not lo <= ts < hi:
+                    phase_at(ts)
+                n_sys += 1
+                ev = _new(SyscallEvent)
+                _set_name(ev, name)
+                _set_arch(ev, info[2])
+                _set_pid(ev, info[1])
+                _set_tid(ev, info[0])
+                _set_ret(ev, ret)
+                _set_errno(ev, errno)
+                _set_ts(ev, ts)
+                _set_args(ev, a)
+                _set_ph(ev, phase)
+                yield ev
+                if name in _CLONES:
+                    note_clone(info, name, args_text, ret)
+                continue
+
+            # --- everything else --------------------------------------------------------
+            text = line.rstrip("\n")
+            if not text.strip():
+                n_skip += 1
+                continue
+            if _DIAG.match(text):
+                n_skip += 1
+                continue
+            spliced = _SPLICED.match(text) if "strace: Process" in text else None
+            if spliced is not None and spliced.group(1):
+                # "...CLONE_SETTLS/usr/bin/strace: Process 8092 attached" + next line ", tls=...)"
+                carry = spliced.group(1)
+                n_skip += 1
+                continue
+            head = _HEAD.match(text)
+            if head is None:  # pragma: no cover - _HEAD matches any line
+                raise ParseError(_EXPECTED, source=source, line=n_lines, hint=_HINT)
+            p1, p2, ts_text, body = head.groups()
+            key = p1 or p2 or dkey
+            info = table_get(key)
+            ts = timestamp(ts_text)
+            um = _UNFINISHED.match(body)
+            if um is not None:
+                if info is None:
+                    info = thread(key)
+                name, args_text, how = um.groups()
+                yield from flush(key, info)  # a start without its resume: keep it
+                if how == "unfinished":
+                    pending[key] = (name, args_text, ts)
+                else:  # strace detached while the call was in progress
+                    n_sys += 1
+                    yield _syscall_event(
+                        name, info[2], info[1], info[0], None, None, ts, args_of(args_text),
+                        phase_at(ts),
+                    )  # fmt: skip
+                continue
+            rm = _CUT_OFF.match(body) or _RESUMED_DETACHED.match(body)
+            if rm is not None:
+                if info is None:
+                    info = thread(key)
+                name = rm.group(1) or rm.group(2)
+                args_text = rm.group(3) if rm.re is _CUT_OFF else rm.group(2)
+                start = pending.pop(key, None) if rm.group(1) else None
+                if rm.group(2) and rm.re is _CUT_OFF:
+                    yield from flush(key, info)
+                if start is not None and start[0] == name:
+                    args_text = start[1] + args_text
+                    ts = start[2]
+                n_sys += 1
+                yield _syscall_event(
+                    name,
+                    info[2],
+                    info[1],
+                    info[0],
+                    None,
+                    None,
+                    ts,
+                    args_of(args_text),
+                    phase_at(ts),
+                )
+                continue
+            sm = _SIGNAL.match(body)
+            if sm is not None:
+                if info is None:
+                    info = thread(key)
+                sig = sm.group(1)
+                if shutdown_by_signal and sig in _SHUTDOWN_SIGNALS:
+                    phase = Phase.SHUTDOWN
+                    shutdown_by_signal = False
+                n_sig += 1
+                yield SignalEvent(sig, info[1], info[0], ts, phase_at(ts))
+                continue
+            em = _EXITED.match(body)
+            km = None if em is not None else _KILLED.match(body)
+            if em is not None or km is not None:
+                if info is None:
+                    info = thread(key)
+                yield from flush(key, info)
+                n_exit += 1
+                code = int(em.group(1)) if em is not None else None
+                signal = km.group(1) if km is not None else None
+                yield ExitEvent(info[1], info[0], code, signal, ts, phase_at(ts))
+                continue
+            pm = _PERSONALITY.match(body)
+            if pm is not None:
+                pkey = pm.group(1)
+                pinfo = table_get(pkey) or thread(pkey)
+                table[pkey] = (pinfo[0], pinfo[1], _PERSONALITY_ARCH[pm.group(2)])
+                n_skip += 1
+                continue
+            if _STOPPED.match(body) or _SUPERSEDED.match(body):
+                n_skip += 1
+                continue
+            if _DIAG.match(body):
+                n_skip += 1
+                warn(body)
+                continue
+            if not line.endswith("\n") and n_lines > 1:
+                st.truncated_last_line = True
+                warn("ignored truncated last line")
+                continue
+            shown = text if len(text) <= 80 else text[:77] + "..."
+            raise ParseError(f"{_EXPECTED}; got {shown!r}", source=source, line=n_lines, hint=_HINT)
+
+        if carry is not None:  # input ended right after a spliced diagnostic
+            st.truncated_last_line = True
+        for key in list(pending):
+            info = table_get(key) or thread(key)
+            yield from flush(key, info)
+    except ParseError:
+        raise
+    except Exception as e:  # contract: bad input never raises anything but ParseError
+        raise ParseError(
+            f"cannot parse strace line ({type(e).__name__}: {e})", source=source, line=n_lines
+        ) from e
+    finally:
+        st.lines += n_lines
+        st.syscalls += n_sys
+        st.signals += n_sig
+        st.exits += n_exit
+        st.skipped += n_skip

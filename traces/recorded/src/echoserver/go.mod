@@ -1,0 +1,3 @@
+module example.invalid/echoserver
+
+go 1.22
