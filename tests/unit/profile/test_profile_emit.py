@@ -1,0 +1,52 @@
+"""profile.emit: deterministic rendering and atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from seccompgen.profile.emit import render, write_profile
+from seccompgen.profile.model import Action, Arch, Profile, SyscallRule
+
+
+def _profile(names: tuple[str, ...]) -> Profile:
+    return Profile(
+        default_action=Action.ERRNO,
+        default_errno_ret=1,
+        architectures=(Arch.X86_64,),
+        syscalls=(SyscallRule(names=names, action=Action.ALLOW),),
+    )
+
+
+def test_render_is_sorted_indented_and_newline_terminated() -> None:
+    text = render(_profile(("write", "read", "close", "read")))
+    assert text.endswith("}\n") and not text.endswith("\n\n")
+    data = json.loads(text)
+    assert data["syscalls"][0]["names"] == ["close", "read", "write"]
+    assert list(data) == ["defaultAction", "defaultErrnoRet", "architectures", "syscalls"]
+    lines = text.splitlines()
+    assert lines[1].startswith('  "defaultAction"')
+    indents = {len(line) - len(line.lstrip(" ")) for line in lines}
+    assert all(i % 2 == 0 for i in indents)
+
+
+def test_render_does_not_depend_on_input_order() -> None:
+    assert render(_profile(("b_call", "a_call"))) == render(_profile(("a_call", "b_call")))
+
+
+def test_write_profile_creates_dirs_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "er" / "profile.json"
+    write_profile(target, _profile(("read",)))
+    assert target.read_text() == render(_profile(("read",)))
+    assert os.listdir(target.parent) == ["profile.json"]
+    assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_write_profile_replaces_existing(tmp_path: Path) -> None:
+    target = tmp_path / "p.json"
+    target.write_text("old")
+    inode_before = target.stat().st_ino
+    write_profile(target, _profile(("write",)))
+    assert json.loads(target.read_text())["syscalls"][0]["names"] == ["write"]
+    assert target.stat().st_ino != inode_before  # replaced by rename, not rewritten in place
