@@ -91,7 +91,7 @@ class ParseStats:
 # ARGS is greedy, so the *last* ") = " on the line ends it: strace prints the return value
 # after everything else, and only the errno text, ``(decoration)`` and ``<-T time>`` follow.
 _PREFIX = r"(?:\[pid +(\d+)\] |(\d+) +)? *(?:(\d[\d.:]*) +)?"
-_RET = r" += (-?\d+|0x[0-9a-f]+|\?)(?: (E[A-Z0-9_]+))?"
+_RET = r" += (0x[0-9a-f]+|-?\d+|\?)(?: (E[A-Z0-9_]+))?"
 _CALL = re.compile(
     _PREFIX + r"(?:([a-z_][a-z0-9_]*)\(|<\.\.\. ([a-z_][a-z0-9_]*) resumed>)(.*)\)" + _RET
 )
@@ -279,6 +279,9 @@ def parse_strace(
 
     n_lines = n_sys = n_sig = n_exit = n_skip = 0
     carry: str | None = None
+    alias_free = (
+        [True] if default_pid is None else []
+    )  # the unprefixed-process alias is still to be found
     line = ""
     match = _CALL.match
     cache_get = args_cache.get
@@ -303,6 +306,13 @@ def parse_strace(
             parent = table.get(threading_clones[0])
             if parent is not None:
                 group, tarch = parent[1], parent[2]
+        elif alias_free and key != dkey and dkey in table:
+            # strace -f on stderr omits "[pid N] " while only one process is traced, and adds
+            # it from the first clone on; the first prefixed thread that no clone announced
+            # is that process, so it keeps the group its unprefixed lines had.
+            alias_free.clear()
+            parent = table[dkey]
+            group, tarch = parent[1], parent[2]
         info = (tid, group, tarch)
         table[key] = info
         return info
