@@ -96,6 +96,8 @@ _CALL = re.compile(
     _PREFIX + r"(?:([a-z_][a-z0-9_]*)\(|<\.\.\. ([a-z_][a-z0-9_]*) resumed>)(.*)\)" + _RET
 )
 
+# The second most common line under -f: a call start another thread's output interrupted.
+_START = re.compile(_PREFIX + r"([a-z_][a-z0-9_]*)\((.*) ?<unfinished \.\.\.>\n?$")
 _HEAD = re.compile(_PREFIX + r"(.*?)\s*$")
 _UNFINISHED = re.compile(r"([a-z_][a-z0-9_]*)\((.*) ?<(unfinished|detached) \.\.\.>$")
 # A call cut off by its thread's exit (another thread's exit_group): "... <unfinished ...>) = ?"
@@ -284,6 +286,7 @@ def parse_strace(
     )  # the unprefixed-process alias is still to be found
     line = ""
     match = _CALL.match
+    start_match = _START.match
     cache_get = args_cache.get
     table_get = table.get
     unfinished_marker = "<unfinished ...>"
@@ -412,6 +415,18 @@ def parse_strace(
                 yield ev
                 if name in _CLONES:
                     note_clone(info, name, args_text, ret)
+                continue
+
+            um = start_match(line)
+            if um is not None:  # "NAME(ARGS <unfinished ...>": remember it until it resumes
+                p1, p2, ts_text, name, args_text = um.groups()
+                key = p1 or p2 or dkey
+                info = table_get(key)
+                if info is None:
+                    info = thread(key)
+                if key in pending:  # a start without its resume: keep it
+                    yield from flush(key, info)
+                pending[key] = (name, args_text, timestamp(ts_text))
                 continue
 
             # --- everything else --------------------------------------------------------
