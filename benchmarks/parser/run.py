@@ -30,8 +30,8 @@ def record(work: Path) -> list[str]:
     subprocess.run([go, "build", "-trimpath", "-ldflags=-s -w", "-o", str(exe), "."],
                    cwd=GO_SRC, env=env, check=True)  # fmt: skip
     out = work / "base.strace"
-    subprocess.run(["strace", "-f", "-ttt", "-X", "raw", "-o", str(out), str(exe), "-n", "200",
-                    "-c", "4", "-child", "/bin/true"], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    cmd = ["strace", "-f", "-ttt", "-X", "raw", "-o", str(out), str(exe), "-n", "200", "-c", "4"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return out.read_text().splitlines(keepends=True)
 
 
@@ -52,11 +52,13 @@ def build(base: list[str], n_lines: int, path: Path) -> int:
     with open(path, "w") as f:
         while written < n_lines:
             pid_shift = (copy * 1000) % 4_000_000
+
+            def shift(m: re.Match[str], by: int = pid_shift) -> str:
+                return str(int(m[1]) + by) if int(m[1]) in pids else m[1]
+
             for pid, pad, sec, frac, rest in parsed:
                 # clone()/fork() return values are child pids: shift them too
-                rest = pid_re.sub(
-                    lambda m: str(int(m[1]) + pid_shift) if int(m[1]) in pids else m[1], rest
-                )  # noqa: B023
+                rest = pid_re.sub(shift, rest)
                 f.write(f"{pid + pid_shift}{pad}{sec + copy * span}.{frac}{rest}")
             written += len(parsed)
             copy += 1
@@ -123,8 +125,9 @@ def main() -> None:
         big.unlink()
         n10 = build(base, args.lines * args.scale, big)
         t10, m10 = measure([*py, "graph", str(big)])
-        print(f"\nrecording: {len(base)} lines of strace -f -ttt -X raw (Go echo server); "
-              f"1x = {n1:,} lines, {args.scale}x = {n10:,} lines; python {sys.version.split()[0]}\n")  # fmt: skip
+        pyver = sys.version.split()[0]
+        print(f"\nrecording: {len(base)} lines of strace -f -ttt -X raw (Go echo server)")
+        print(f"1x = {n1:,} lines, {args.scale}x = {n10:,} lines; python {pyver}\n")
         print("| case | lines/s | seconds | peak RSS MiB |")
         print("| --- | ---: | ---: | ---: |")
         for name, t, m in rows:
@@ -132,7 +135,8 @@ def main() -> None:
             print(f"| {name} | {n1 / t:,.0f} | {t:.2f} | {rss} |")
         print(f"| graph, {args.scale}x trace | {n10 / t10:,.0f} | {t10:.2f} | {m10:.0f} |")
         print(
-            f"\nratio parse->graph / awk: {t_awk / t_graph:.2f}x; parse-only / awk: {t_awk / t_parse:.2f}x"
+            f"\nratio parse->graph / awk: {t_awk / t_graph:.2f}x; "
+            f"parse-only / awk: {t_awk / t_parse:.2f}x"
         )
         print(f"peak RSS {args.scale}x / 1x (graph): {m10 / m_graph:.2f}")
 
