@@ -525,36 +525,48 @@ class SyscallGraph:
         graph._rebuild()
         return graph
 
-    def to_dot(self) -> str:
+    def to_dot(self, workloads: Sequence[str] | None = None) -> str:
         """Graphviz DOT: workload boxes, syscall ellipses, edges labelled with counts.
 
         Workload edges read ``count`` (``count, N err`` when some failed); transition edges are
-        dashed and read ``workload: n`` per workload. Output is sorted and so deterministic.
+        dashed and read ``workload: n`` per workload. ``workloads`` (default: all) limits the
+        drawing to those workloads, the syscalls they made and their transitions; an unknown
+        name raises :class:`StoreError`. Output is sorted and so deterministic.
         """
         g = self._g
+        chosen = set(self._select(workloads))
         lines = [
             "digraph seccompgen {",
             "  rankdir=LR;",
             '  node [fontname="monospace"];',
         ]
-        nodes = sorted(g.nodes)
-        for kind, name in nodes:
-            shape = "box" if kind == _WORKLOAD else "ellipse"
-            style = ', style="bold"' if kind == _WORKLOAD else ""
-            lines.append(f"  {_dot_id(kind, name)} [label={_dot_str(name)}, shape={shape}{style}];")
+        edges: list[tuple[tuple[str, str], tuple[str, str], str]] = []
         for u, v in sorted(g.edges):
             data = g.edges[u, v]
             if u[0] == _WORKLOAD:
+                if u[1] not in chosen:
+                    continue
                 usage: SyscallUsage = data["usage"]
                 label = str(usage.count)
                 if usage.errors:
                     label += f", {usage.errors} err"
-                attrs = f"label={_dot_str(label)}"
+                edges.append((u, v, f"label={_dot_str(label)}"))
             else:
                 counts: dict[str, int] = data["counts"]
-                label = "\\n".join(f"{w}: {n}" for w, n in sorted(counts.items()))
-                attrs = f'label="{_dot_escape_keep_newlines(label)}", style="dashed"'
-            lines.append(f"  {_dot_id(*u)} -> {_dot_id(*v)} [{attrs}];")
+                parts = [f"{w}: {n}" for w, n in sorted(counts.items()) if w in chosen]
+                if parts:
+                    # "\n" is DOT's line break inside a label; each part is escaped on its own.
+                    label = "\\n".join(_dot_escape(p) for p in parts)
+                    edges.append((u, v, f'label="{label}", style="dashed"'))
+        used = {v for u, v, _ in edges if u[0] == _WORKLOAD}
+        for kind, name in sorted(g.nodes):
+            if kind == _WORKLOAD and name in chosen:
+                lines.append(
+                    f'  {_dot_id(kind, name)} [label={_dot_str(name)}, shape=box, style="bold"];'
+                )
+            elif kind == _SYSCALL and (kind, name) in used:
+                lines.append(f"  {_dot_id(kind, name)} [label={_dot_str(name)}, shape=ellipse];")
+        lines.extend(f"  {_dot_id(*u)} -> {_dot_id(*v)} [{attrs}];" for u, v, attrs in edges)
         lines.append("}")
         return "\n".join(lines) + "\n"
 
@@ -575,12 +587,6 @@ def _dot_escape(text: str) -> str:
     # DOT quoted strings: only the double quote needs escaping; backslash is kept literal
     # unless it starts an escape, so double it to be safe (graphviz.org/doc/info/lang.html).
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _dot_escape_keep_newlines(text: str) -> str:
-    # Labels built here join lines with the literal two characters "\n" (a DOT line break);
-    # escape each piece, then join, so user text cannot inject escapes.
-    return "\\n".join(_dot_escape(part) for part in text.split("\\n"))
 
 
 def _dot_str(text: str) -> str:
