@@ -616,3 +616,16 @@ def test_to_dot() -> None:
     # Every quote inside the document is either a delimiter or escaped: balanced per line.
     for line in dot.splitlines():
         assert line.replace('\\"', "").count('"') % 2 == 0
+
+
+def test_to_dot_draws_a_subset_of_workloads() -> None:
+    g = SyscallGraph()
+    g.add_events("web", [sc("read"), sc("write")])
+    g.add_events("batch", [sc("read"), sc("write"), sc("openat")])
+    dot = g.to_dot(["web"])
+    assert '"workload:web"' in dot and "batch" not in dot
+    assert '"syscall:openat"' not in dot
+    assert '"syscall:read" -> "syscall:write" [label="web: 1", style="dashed"];' in dot
+    assert g.to_dot() == g.to_dot(["batch", "web"])
+    with pytest.raises(StoreError):
+        g.to_dot(["nope"])
