@@ -42,7 +42,7 @@ of everything seen holds more than the cap.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice, zip_longest
 from typing import Any, NoReturn
@@ -182,8 +182,8 @@ class _Contribution:
     def _combine(
         self,
         other: _Contribution,
-        usage_op: Any,
-        count_op: Any,
+        usage_op: Callable[[SyscallUsage, SyscallUsage], SyscallUsage],
+        count_op: Callable[[int, int], int],
     ) -> _Contribution:
         usage = dict(self.usage)
         for name, u in other.usage.items():
