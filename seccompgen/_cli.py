@@ -1,0 +1,448 @@
+"""The command line. click only: parse options, build an options dataclass, call the pipeline,
+render the result. Errors from the core are translated here, once (exit 1; traceback with -v)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from seccompgen import __version__, pipeline
+from seccompgen.errors import SeccompgenError, ValidationError
+from seccompgen.profile.build import Mode
+from seccompgen.store import ENV_VAR, TraceStore, check_workload_name
+from seccompgen.tracing.base import TraceProgress
+from seccompgen.tracing.registry import backend_names
+
+EXIT_INTERRUPTED = 130
+
+
+class _Group(click.Group):
+    """Translates core errors into one clear message and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SeccompgenError as e:
+            if ctx.find_root().meta.get("seccompgen.verbose"):
+                traceback.print_exc()
+            click.echo(f"error: {e.explain()}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+def _store_option(f: Any) -> Any:
+    return click.option(
+        "--store",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=f"Trace store directory [default: ${ENV_VAR}, else ./traces].",
+    )(f)
+
+
+def _workload_callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    values = value if isinstance(value, tuple) else (value,)
+    for v in values:
+        if v is None:
+            continue
+        problem = check_workload_name(v)
+        if problem:
+            raise click.BadParameter(problem)
+    return value
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+Typical workflow:
+  seccompgen trace ./app --workload app --exercise './smoke-test.sh'
+  seccompgen emit --workload app --mode log      # stage: misses are only logged
+  seccompgen emit --workload app --mode enforce  # enforce: everything else is EPERM
+  docker run --security-opt seccomp=profiles/app.json IMAGE
+""",
+)
+@click.version_option(__version__, prog_name="seccompgen")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks and more detail.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Synthesize least-privilege seccomp profiles from what a program was seen to do.
+
+    Record a program's system calls (trace, import), look at them (graph), turn them into
+    profiles (emit), check profiles (validate, diff).
+    """
+    ctx.meta["seccompgen.verbose"] = verbose
+
+
+# --------------------------------------------------------------------------- trace
+
+
+class _ProgressPrinter:
+    """Progress on stderr: one rewritten line on a terminal, a line every few seconds otherwise."""
+
+    def __init__(self, stream: Any = None, interval: float = 5.0) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.interval = interval
+        self.last = 0.0
+        self.width = 0
+
+    def __call__(self, p: TraceProgress) -> None:
+        line = (
+            f"[{p.elapsed:6.1f}s] {p.phase.value:<8} {p.events:>9,} syscalls, "
+            f"{p.distinct:>3} distinct"
+        )
+        if p.new_names:
+            new = ", ".join(p.new_names[:6]) + (" ..." if len(p.new_names) > 6 else "")
+            line += f"  new: {new}"
+        if self.tty:
+            pad = max(0, self.width - len(line))
+            self.stream.write("\r" + line + " " * pad)
+            self.width = len(line)
+            self.stream.flush()
+        elif p.new_names or time.monotonic() - self.last >= self.interval:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+            self.last = time.monotonic()
+
+    def done(self) -> None:
+        if self.tty and self.width:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+@cli.command(
+    context_settings={"ignore_unknown_options": False},
+    epilog="""\b
+Examples:
+  seccompgen trace ./batch -- --in data.txt --out result.json
+  seccompgen trace ./server --workload api --exercise 'curl -fsS 127.0.0.1:8080/healthz'
+  seccompgen trace ./server -- -addr 127.0.0.1:9000 --duration 30
+""",
+)
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option(
+    "--workload",
+    "-w",
+    callback=_workload_callback,
+    help="Name to record the trace under [default: the target's file name].",
+)
+@click.option(
+    "--exercise",
+    metavar="CMD",
+    help="Shell command run while the target runs (e.g. a script hitting its endpoints); "
+    "the target gets SIGTERM when it exits. $SECCOMPGEN_TARGET_PID holds the target's pid.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0),
+    help="Keep the target running this many seconds (after the exercise), then send SIGTERM.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Hard limit in seconds; the trace is kept and marked incomplete.",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Seconds between SIGTERM and SIGKILL.",
+)
+@click.option(
+    "--ready-delay",
+    type=click.FloatRange(min=0),
+    default=0.5,
+    show_default=True,
+    help="Seconds to wait before starting the exercise.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(backend_names()),
+    default="strace",
+    show_default=True,
+    help="Tracer backend.",
+)
+@_store_option
+def trace(
+    target: Path,
+    args: tuple[str, ...],
+    workload: str | None,
+    exercise: str | None,
+    duration: float | None,
+    timeout: float | None,
+    grace: float,
+    ready_delay: float,
+    backend: str,
+    store: Path | None,
+) -> None:
+    """Run TARGET under a tracer and record every system call it and its threads and children make.
+
+    Put the target's own arguments after `--`. Without --exercise or --duration the target runs
+    until it exits (a batch job). Ctrl-C stops tracing and still saves every complete event.
+    """
+    name = workload or _default_workload(target)
+    opts = pipeline.TraceOptions(
+        target=target,
+        args=args,
+        workload=name,
+        store=TraceStore.resolve(store),
+        backend=backend,
+        exercise=exercise,
+        duration=duration,
+        timeout=timeout,
+        grace=grace,
+        ready_delay=ready_delay,
+    )
+    printer = _ProgressPrinter()
+    click.echo(
+        f"tracing {shlex.join([str(target), *args])} with {backend} (workload {name})", err=True
+    )
+    try:
+        summary = pipeline.trace(opts, printer)
+    finally:
+        printer.done()
+    o = summary.outcome
+    state = "complete" if o.complete else f"INCOMPLETE ({o.reason})"
+    click.echo(f"trace {state}: {o.events:,} syscalls, {o.distinct} distinct -> {summary.path}")
+    if o.exit_code is not None:
+        click.echo(f"target exit status: {o.exit_code}")
+    if o.exercise_exit_code not in (None, 0):
+        click.echo(f"warning: the exercise command exited with {o.exercise_exit_code}", err=True)
+    click.echo(
+        f"workload {name}: {summary.total_syscalls} distinct syscalls in the store"
+        + (f", {len(summary.new_for_workload)} new" if summary.new_for_workload else "")
+    )
+    _next(
+        f"seccompgen emit --workload {name} --mode log{_store_flag(store)}",
+        f"seccompgen graph --workload {name}{_store_flag(store)}",
+    )
+    if not o.complete:
+        sys.exit(EXIT_INTERRUPTED if o.reason == "interrupted" else 1)
+
+
+def _default_workload(target: Path) -> str:
+    stem = "".join(c if c.isalnum() or c in "._-" else "-" for c in target.name).lstrip("._-")
+    return stem or "workload"
+
+
+def _store_flag(store: Path | None) -> str:
+    return f" --store {shlex.quote(str(store))}" if store else ""
+
+
+def _next(*commands: str) -> None:
+    click.echo("next:")
+    for c in commands:
+        click.echo(f"  {c}")
+
+
+# --------------------------------------------------------------------------- import
+
+
+@cli.command(
+    "import",
+    epilog="""\b
+Examples:
+  strace -f -ttt -X raw -o app.strace ./app && seccompgen import app.strace --workload app
+  strace -ff -o out/app ./app && seccompgen import out/app.* --workload app
+""",
+)
+@click.argument("logs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--workload", "-w", required=True, callback=_workload_callback, help="Name to record under."
+)
+@click.option("--arch", help="Architecture of the traced program [default: this machine's].")
+@_store_option
+def import_(logs: tuple[Path, ...], workload: str, arch: str | None, store: Path | None) -> None:
+    """Ingest existing strace text logs (`strace -f -o FILE`, or the FILE.PID files of -ff)."""
+    summary = pipeline.import_logs(
+        pipeline.ImportOptions(
+            logs=logs, workload=workload, store=TraceStore.resolve(store), arch=arch
+        )
+    )
+    for w in summary.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if summary.truncated:
+        click.echo("warning: the last line was cut short; it was left out", err=True)
+    click.echo(
+        f"imported {summary.events:,} syscalls ({summary.distinct} distinct) -> {summary.path}"
+    )
+    if summary.new_for_workload:
+        click.echo(f"new for {workload}: {', '.join(summary.new_for_workload)}")
+    _next(f"seccompgen emit --workload {workload} --mode log{_store_flag(store)}")
+
+
+# --------------------------------------------------------------------------- emit
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  seccompgen emit --workload api --mode log              # profiles/api.log.json (staging)
+  seccompgen emit --workload api -o /tmp/api.json        # enforce
+  seccompgen emit -w api -w worker -o profiles/pod.json  # one profile for both
+"""
+)
+@click.option(
+    "--workload",
+    "-w",
+    "workloads",
+    multiple=True,
+    callback=_workload_callback,
+    help="Workload to include (repeatable) [default: every workload in the store].",
+)
+@click.option(
+    "--mode",
+    type=click.Choice([m.value for m in Mode]),
+    default=Mode.ENFORCE.value,
+    show_default=True,
+    help="enforce: everything not allowed fails with EPERM; log: it is only logged (staging).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write [default: profiles/NAME.json, or profiles/NAME.log.json for log].",
+)
+@_store_option
+def emit(workloads: tuple[str, ...], mode: str, output: Path | None, store: Path | None) -> None:
+    """Write a seccomp profile allowing every syscall the chosen workloads were seen to make."""
+    summary = pipeline.emit(
+        pipeline.EmitOptions(
+            store=TraceStore.resolve(store),
+            workloads=workloads,
+            mode=Mode(mode),
+            output=output,
+        )
+    )
+    for name, why in summary.unknown:
+        click.echo(f"warning: left out {name}: {why}", err=True)
+    kind = "enforce" if summary.mode is Mode.ENFORCE else "staging (log)"
+    click.echo(
+        f"wrote {kind} profile {summary.path}: {len(summary.allowed)} syscalls allowed, "
+        f"default {summary.profile.default_action.value}"
+    )
+    click.echo("attach it in Docker:")
+    click.echo(f"  {summary.docker}")
+    k = summary.kubernetes
+    click.echo(f"attach it in Kubernetes: copy it to {k.node_path} on each node, then:")
+    for line in k.yaml.rstrip("\n").splitlines():
+        click.echo(f"  {line}")
+    if summary.mode is Mode.LOG:
+        names = " ".join(f"-w {w}" for w in summary.workloads)
+        _next(f"seccompgen emit {names} --mode enforce{_store_flag(store)}")
+    else:
+        _next(f"seccompgen validate {shlex.quote(str(summary.path))}")
+
+
+# --------------------------------------------------------------------------- validate
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  seccompgen validate profiles/api.json
+  seccompgen validate profiles/*.json
+"""
+)
+@click.argument("profiles", nargs=-1, required=True, type=click.Path(path_type=Path))
+def validate(profiles: tuple[Path, ...]) -> None:
+    """Check profiles against the OCI runtime-spec schema and seccomp semantics.
+
+    Besides the schema: syscall names libseccomp does not know, duplicates, rules that repeat
+    the default action (runtimes skip them), profiles that allow everything, and conditions on
+    the same argument index (runtimes OR them). Exit status 1 when any profile has a problem.
+    """
+    failed = 0
+    for path in profiles:
+        problems = pipeline.validate(path)
+        if problems:
+            failed += 1
+            click.echo(f"{path}: {len(problems)} problem(s)")
+            for p in problems:
+                click.echo(f"  {p}")
+        else:
+            click.echo(f"{path}: ok")
+    if failed:
+        raise ValidationError(f"{failed} of {len(profiles)} profile(s) failed validation", [])
+
+
+# --------------------------------------------------------------------------- graph, diff
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  seccompgen graph
+  seccompgen graph --workload api --format json
+  seccompgen graph --format dot | dot -Tsvg > graph.svg
+"""
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "dot"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--workload",
+    "-w",
+    "workloads",
+    multiple=True,
+    callback=_workload_callback,
+    help="Workload to show (repeatable) [default: all].",
+)
+@_store_option
+def graph(fmt: str, workloads: tuple[str, ...], store: Path | None) -> None:
+    """Show the recorded workloads, their syscalls with counts and phases, and what each adds."""
+    click.echo(pipeline.graph_view(TraceStore.resolve(store), workloads, fmt), nl=False)
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  seccompgen diff profiles/api.json docker-default   # how much smaller than Docker's default
+  seccompgen diff old/api.json profiles/api.json
+"""
+)
+@click.argument("a")
+@click.argument("b")
+def diff(a: str, b: str) -> None:
+    """Compare the syscalls allowed by profiles A and B (`docker-default`: Docker's default)."""
+    report = pipeline.diff(a, b)
+    d = report.diff
+    click.echo(f"{a}: {d.a_count} syscalls allowed")
+    click.echo(f"{b}: {d.b_count} syscalls allowed")
+    click.echo(f"only in {b} (+{len(d.added)}): {' '.join(d.added) or '-'}")
+    click.echo(f"only in {a} (-{len(d.removed)}): {' '.join(d.removed) or '-'}")
+    if b == pipeline.DOCKER_DEFAULT and d.b_count:
+        fewer = d.b_count - d.a_count
+        click.echo(
+            f"{a} allows {fewer} fewer syscalls than Docker's default "
+            f"({d.a_count} vs {d.b_count}, {100 * d.a_count / d.b_count:.0f}%)"
+        )
+    elif a == pipeline.DOCKER_DEFAULT and d.a_count:
+        fewer = d.a_count - d.b_count
+        click.echo(
+            f"{b} allows {fewer} fewer syscalls than Docker's default "
+            f"({d.b_count} vs {d.a_count}, {100 * d.b_count / d.a_count:.0f}%)"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Run the CLI; ``argv`` defaults to ``sys.argv[1:]``. Exits with the command's status."""
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    cli.main(args=list(argv) if argv is not None else None, prog_name="seccompgen")
+    sys.exit(0)

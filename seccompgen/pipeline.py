@@ -1,0 +1,360 @@
+"""The use cases behind each command: trace, import, emit, validate, graph, diff.
+
+Each function takes an options dataclass, does the work through the layers below, and returns a
+result dataclass for the CLI to render. Nothing here prints or exits; progress goes through
+callbacks and failures are ``SeccompgenError`` subclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from seccompgen.attach.docker import docker_run_hint
+from seccompgen.attach.kubernetes import KubernetesHint, kubernetes_snippet
+from seccompgen.errors import ParseError, ProfileError, StoreError, TracerError
+from seccompgen.events import Event
+from seccompgen.graph import SyscallGraph
+from seccompgen.graphview import render_json, render_text
+from seccompgen.parsing.strace import ParseStats, ff_pid, merge_by_time, parse_strace
+from seccompgen.profile.build import Mode, build_profile
+from seccompgen.profile.diff import ProfileDiff, diff_profiles, docker_default_profile
+from seccompgen.profile.emit import write_profile
+from seccompgen.profile.model import Profile, load_profile
+from seccompgen.schema.validate import validate_profile_file
+from seccompgen.store import TraceStore, check_workload_name
+from seccompgen.syscalls import canonical_name, native_arch
+from seccompgen.tracefile import TraceHeader, TraceWriter
+from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
+from seccompgen.tracing.registry import get_tracer
+
+DOCKER_DEFAULT = "docker-default"
+
+
+def _stamp() -> str:
+    """A compact UTC time for trace file names, so they sort by when they were recorded."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _check_workload(name: str) -> None:
+    problem = check_workload_name(name)
+    if problem:
+        raise StoreError(problem)
+
+
+# --------------------------------------------------------------------------- trace
+
+
+@dataclass(frozen=True)
+class TraceOptions:
+    """What ``seccompgen trace`` was asked to do."""
+
+    target: Path
+    args: tuple[str, ...]
+    workload: str
+    store: TraceStore
+    backend: str = "strace"
+    exercise: str | None = None
+    duration: float | None = None
+    timeout: float | None = None
+    grace: float = 5.0
+    ready_delay: float = 0.5
+
+
+@dataclass(frozen=True)
+class TraceSummary:
+    """What a trace recorded and where it went."""
+
+    path: Path
+    workload: str
+    backend: str
+    outcome: TraceOutcome
+    total_syscalls: int
+    new_for_workload: tuple[str, ...]
+
+
+def trace(opts: TraceOptions, progress: Callable[[TraceProgress], None]) -> TraceSummary:
+    """Run the target under a tracer, store the trace and fold it into the store's graph."""
+    _check_workload(opts.workload)
+    tracer = get_tracer(opts.backend)
+    reason = tracer.unavailable_reason()
+    if reason:
+        raise TracerError(f"the {opts.backend} backend is not available: {reason}")
+    target = opts.target
+    if not target.exists():
+        raise TracerError(
+            f"target {target} does not exist", hint="give the path to the program to trace"
+        )
+    request = TraceRequest(
+        argv=(str(target.resolve()), *opts.args),
+        workload=opts.workload,
+        exercise=opts.exercise,
+        duration=opts.duration,
+        timeout=opts.timeout,
+        grace=opts.grace,
+        ready_delay=opts.ready_delay,
+        cwd=None,
+        env=None,
+    )
+    before = _known_syscalls(opts.store, opts.workload)
+    header = TraceHeader.new(
+        workload=opts.workload, arch=native_arch(), backend=tracer.name, command=request.argv
+    )
+    path = opts.store.new_trace_path(opts.workload, header.trace_id, _stamp())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with TraceWriter.create(path, header) as writer:
+        outcome = tracer.run(request, writer, progress)
+        writer.close(complete=outcome.complete, reason=outcome.reason)
+    graph = opts.store.add_trace(path)
+    after = set(graph.syscalls([opts.workload])) if opts.workload in graph.workloads() else set()
+    return TraceSummary(
+        path=path,
+        workload=opts.workload,
+        backend=tracer.name,
+        outcome=outcome,
+        total_syscalls=len(after),
+        new_for_workload=tuple(sorted(after - before)),
+    )
+
+
+def _known_syscalls(store: TraceStore, workload: str) -> set[str]:
+    try:
+        graph = store.load_graph()
+    except StoreError:
+        return set()
+    if workload not in graph.workloads():
+        return set()
+    return set(graph.syscalls([workload]))
+
+
+# --------------------------------------------------------------------------- import
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """What ``seccompgen import`` was asked to do."""
+
+    logs: tuple[Path, ...]
+    workload: str
+    store: TraceStore
+    arch: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    path: Path
+    workload: str
+    events: int
+    distinct: int
+    truncated: bool
+    warnings: tuple[str, ...]
+    new_for_workload: tuple[str, ...]
+
+
+def import_logs(opts: ImportOptions) -> ImportSummary:
+    """Parse existing ``strace -f`` (one file) or ``strace -ff`` (one file per pid) logs.
+
+    The whole input is parsed before anything is stored, so bad input leaves the store as it was.
+    """
+    _check_workload(opts.workload)
+    arch = opts.arch or native_arch()
+    for log in opts.logs:
+        if not log.is_file():
+            raise StoreError(
+                f"strace log {log} does not exist or is not a file",
+                hint="give the file written by `strace -f -o FILE` (or the FILE.PID files of -ff)",
+            )
+    stats = [ParseStats() for _ in opts.logs]
+    # Validate first (a full parse), so a bad line fails before the store changes.
+    for log, st in zip(opts.logs, stats, strict=True):
+        for _ in _parse_log(log, arch, st, multi=len(opts.logs) > 1):
+            pass
+    before = _known_syscalls(opts.store, opts.workload)
+    header = TraceHeader.new(
+        workload=opts.workload,
+        arch=arch,
+        backend="import",
+        command=[str(p) for p in opts.logs],
+    )
+    path = opts.store.new_trace_path(opts.workload, header.trace_id, _stamp())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = [ParseStats() for _ in opts.logs]
+    streams = [
+        _parse_log(log, arch, st, multi=len(opts.logs) > 1)
+        for log, st in zip(opts.logs, fresh, strict=True)
+    ]
+    events: Iterator[Event] = streams[0] if len(streams) == 1 else merge_by_time(streams)
+    count = 0
+    with TraceWriter.create(path, header) as writer:
+        for event in events:
+            writer.write(event)
+            count += 1
+        truncated = any(s.truncated_last_line for s in fresh)
+        writer.close(complete=not truncated, reason="truncated input" if truncated else None)
+    graph = opts.store.add_trace(path)
+    after = set(graph.syscalls([opts.workload]))
+    warnings = tuple(w for s in fresh for w in s.warnings)
+    return ImportSummary(
+        path=path,
+        workload=opts.workload,
+        events=count,
+        distinct=len(after),
+        truncated=truncated,
+        warnings=warnings,
+        new_for_workload=tuple(sorted(after - before)),
+    )
+
+
+def _parse_log(log: Path, arch: str, stats: ParseStats, *, multi: bool) -> Iterator[Event]:
+    pid = ff_pid(log.name) if multi else None
+    try:
+        with log.open(encoding="utf-8", errors="replace", newline="") as fh:
+            yield from parse_strace(fh, source=str(log), arch=arch, default_pid=pid, stats=stats)
+    except OSError as e:
+        raise StoreError(f"cannot read {log}: {e.strerror or e}") from e
+
+
+# --------------------------------------------------------------------------- emit
+
+
+@dataclass(frozen=True)
+class EmitOptions:
+    """What ``seccompgen emit`` was asked to do."""
+
+    store: TraceStore
+    workloads: tuple[str, ...]
+    mode: Mode
+    output: Path | None
+
+
+@dataclass(frozen=True)
+class EmitSummary:
+    path: Path
+    mode: Mode
+    workloads: tuple[str, ...]
+    profile: Profile
+    allowed: tuple[str, ...]
+    unknown: tuple[tuple[str, str], ...]
+    docker: str
+    kubernetes: KubernetesHint
+
+
+def default_profile_path(workloads: Sequence[str], mode: Mode) -> Path:
+    """``profiles/NAME.json`` for enforce, ``profiles/NAME.log.json`` for the staging variant."""
+    stem = "+".join(workloads)
+    suffix = ".json" if mode is Mode.ENFORCE else ".log.json"
+    return Path("profiles") / f"{stem}{suffix}"
+
+
+def emit(opts: EmitOptions) -> EmitSummary:
+    """Build the profile for the chosen workloads (default: all in the store) and write it."""
+    graph = opts.store.load_graph()
+    known = graph.workloads()
+    chosen = opts.workloads or tuple(known)
+    missing = [w for w in chosen if w not in known]
+    if missing:
+        raise StoreError(
+            f"no trace of workload {', '.join(missing)} in the store {opts.store.root}",
+            hint=f"known workloads: {', '.join(known) or 'none'}; record one with "
+            f"`seccompgen trace ./app --workload {missing[0]}`",
+        )
+    if not chosen:
+        raise StoreError(f"the store {opts.store.root} holds no workloads")
+    arches = graph.arches(list(chosen))
+    names: set[str] = set()
+    unknown: list[tuple[str, str]] = []
+    for name in graph.syscalls(list(chosen)):
+        resolved = {canonical_name(a, name) for a in arches} - {None}
+        if not resolved:
+            unknown.append((name, f"no arch among {', '.join(arches)} knows it"))
+        names.update(n for n in resolved if n is not None)
+    result = build_profile(sorted(names), arches, opts.mode)
+    out = opts.output or default_profile_path(chosen, opts.mode)
+    write_profile(out, result.profile)
+    allowed = tuple(sorted(n for rule in result.profile.syscalls for n in rule.names))
+    return EmitSummary(
+        path=out,
+        mode=opts.mode,
+        workloads=tuple(chosen),
+        profile=result.profile,
+        allowed=allowed,
+        unknown=tuple(unknown) + tuple(result.unknown),
+        docker=docker_run_hint(out),
+        kubernetes=kubernetes_snippet(out),
+    )
+
+
+# --------------------------------------------------------------------------- validate, graph, diff
+
+
+def validate(path: Path) -> list[str]:
+    """Problems with the profile at ``path`` (empty when it is valid)."""
+    return validate_profile_file(path)
+
+
+def graph_view(store: TraceStore, workloads: Sequence[str], fmt: str) -> str:
+    """The store's graph as text, summary JSON or Graphviz DOT."""
+    graph = store.load_graph()
+    chosen = list(workloads) or None
+    if chosen:
+        unknown = [w for w in chosen if w not in graph.workloads()]
+        if unknown:
+            raise StoreError(
+                f"no trace of workload {', '.join(unknown)} in the store {store.root}",
+                hint=f"known workloads: {', '.join(graph.workloads()) or 'none'}",
+            )
+    if fmt == "text":
+        return render_text(graph, chosen)
+    if fmt == "json":
+        return render_json(graph, chosen)
+    if fmt == "dot":
+        return _dot(graph, chosen)
+    raise ValueError(fmt)
+
+
+def _dot(graph: SyscallGraph, workloads: Sequence[str] | None) -> str:
+    return graph.to_dot(workloads)
+
+
+@dataclass(frozen=True)
+class DiffReport:
+    a: str
+    b: str
+    diff: ProfileDiff
+
+
+def load_profile_or_default(ref: str) -> Profile:
+    """A profile file, or Docker's default profile for the word ``docker-default``."""
+    if ref == DOCKER_DEFAULT:
+        return docker_default_profile()
+    return load_profile(Path(ref))
+
+
+def diff(a: str, b: str) -> DiffReport:
+    """Names allowed by ``b`` and not ``a`` (added) and the reverse (removed)."""
+    return DiffReport(
+        a=a, b=b, diff=diff_profiles(load_profile_or_default(a), load_profile_or_default(b))
+    )
+
+
+__all__ = [
+    "DOCKER_DEFAULT",
+    "DiffReport",
+    "EmitOptions",
+    "EmitSummary",
+    "ImportOptions",
+    "ImportSummary",
+    "ParseError",
+    "ProfileError",
+    "TraceOptions",
+    "TraceSummary",
+    "default_profile_path",
+    "diff",
+    "emit",
+    "graph_view",
+    "import_logs",
+    "trace",
+    "validate",
+]

@@ -1,0 +1,151 @@
+"""The trace store: where recorded traces and the merged graph live.
+
+Layout (documented in ``docs/trace-format.md``)::
+
+    <store>/graph.json                         the merged SyscallGraph of every trace below
+    <store>/<workload>/<UTC stamp>-<id8>.trace.jsonl   one trace file per run or import
+
+The store is ``--store DIR`` when given, else ``$SECCOMPGEN_STORE``, else ``./traces`` under the
+current directory. ``graph.json`` is a cache of the traces: ``rebuild()`` recreates it from them,
+and adding a trace twice does not count it twice (the graph remembers trace ids).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from seccompgen.errors import StoreError, TraceFileError
+from seccompgen.graph import SyscallGraph
+from seccompgen.tracefile import read_trace
+
+ENV_VAR = "SECCOMPGEN_STORE"
+DEFAULT_DIR = "traces"
+GRAPH_FILE = "graph.json"
+TRACE_SUFFIX = ".trace.jsonl"
+
+_WORKLOAD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+def check_workload_name(name: str) -> str | None:
+    """Return why ``name`` is not a usable workload name, or None when it is.
+
+    Workload names become directory and file names, so they are kept to a portable alphabet.
+    """
+    if _WORKLOAD_RE.match(name):
+        return None
+    return (
+        f"workload name {name!r} is not allowed: use 1-63 letters, digits, '.', '_' or '-', "
+        "starting with a letter or digit"
+    )
+
+
+class TraceStore:
+    """A directory of trace files plus the graph merged from them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @classmethod
+    def resolve(
+        cls,
+        store: str | os.PathLike[str] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> TraceStore:
+        """The store chosen by ``--store``, else ``$SECCOMPGEN_STORE``, else ``./traces``."""
+        env = os.environ if environ is None else environ
+        base = cwd if cwd is not None else Path.cwd()
+        chosen = store if store is not None else env.get(ENV_VAR) or DEFAULT_DIR
+        path = Path(chosen).expanduser()
+        return cls(path if path.is_absolute() else base / path)
+
+    @property
+    def graph_path(self) -> Path:
+        return self.root / GRAPH_FILE
+
+    def new_trace_path(self, workload: str, trace_id: str, stamp: str) -> Path:
+        """Where a new trace of ``workload`` goes; ``stamp`` is a compact UTC time."""
+        problem = check_workload_name(workload)
+        if problem:
+            raise StoreError(problem)
+        safe_stamp = re.sub(r"[^0-9A-Za-z]", "", stamp)
+        return self.root / workload / f"{safe_stamp}-{trace_id[:8]}{TRACE_SUFFIX}"
+
+    def traces(self, workloads: Sequence[str] | None = None) -> list[Path]:
+        """Trace files in the store, sorted; only those of ``workloads`` when given."""
+        if not self.root.is_dir():
+            return []
+        wanted = set(workloads) if workloads else None
+        found = []
+        for path in self.root.glob(f"*/*{TRACE_SUFFIX}"):
+            if wanted is None or path.parent.name in wanted:
+                found.append(path)
+        return sorted(found)
+
+    def load_graph(self) -> SyscallGraph:
+        """The merged graph; rebuilt from the trace files when ``graph.json`` is missing.
+
+        Raises StoreError when the store holds no traces at all.
+        """
+        if self.graph_path.is_file():
+            text = self.graph_path.read_text(encoding="utf-8")
+            return SyscallGraph.from_json(text, source=str(self.graph_path))
+        if not self.traces():
+            raise StoreError(
+                f"no traces in the store {self.root}",
+                hint="record one with `seccompgen trace ./app --workload NAME`, import one with "
+                "`seccompgen import strace.log --workload NAME`, or point --store (or "
+                f"${ENV_VAR}) at the store that holds them",
+            )
+        return self.rebuild()
+
+    def rebuild(self) -> SyscallGraph:
+        """Recreate ``graph.json`` from every trace file in the store."""
+        graph = SyscallGraph()
+        for path in self.traces():
+            graph = self._fold(graph, path)
+        self.save_graph(graph)
+        return graph
+
+    def add_trace(self, path: Path) -> SyscallGraph:
+        """Fold one trace file into ``graph.json`` (a no-op for a trace already folded in)."""
+        if self.graph_path.is_file():
+            graph = self.load_graph()
+        else:
+            # First trace, or a store whose graph.json was removed: rebuild from all traces,
+            # which includes ``path`` when it lives in the store.
+            graph = SyscallGraph()
+            for other in self.traces():
+                if other != path:
+                    graph = self._fold(graph, other)
+        graph = self._fold(graph, path)
+        self.save_graph(graph)
+        return graph
+
+    def save_graph(self, graph: SyscallGraph) -> None:
+        """Write ``graph.json`` atomically (temp file in the store, then rename)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".graph.", suffix=".tmp", dir=self.root)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(graph.to_json())
+            os.replace(tmp, self.graph_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @staticmethod
+    def _fold(graph: SyscallGraph, path: Path) -> SyscallGraph:
+        try:
+            reader = read_trace(path)
+            graph.add_events(reader.header.workload, reader, source_id=reader.header.trace_id)
+        except TraceFileError:
+            raise
+        except OSError as e:
+            raise StoreError(f"cannot read trace {path}: {e.strerror or e}") from e
+        return graph

@@ -1,0 +1,213 @@
+"""The command line, end to end on recorded strace output (no tracer needed)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from seccompgen._cli import cli
+
+DATA = Path(__file__).parent / "data"
+HELLO = DATA / "hello.strace"
+
+# Independent of the parser under test: the names strace printed, read with one regex.
+_NAME = re.compile(r"^\d+\s+[\d.]+\s+(?:<\.\.\. )?([a-z0-9_]+)[( ]")
+
+
+def names_in(path: Path) -> set[str]:
+    found = set()
+    for line in path.read_text().splitlines():
+        m = _NAME.match(line)
+        if m:
+            found.add(m.group(1))
+    return found
+
+
+def run(*args: str, store: Path | None = None) -> tuple[int, str]:
+    argv = list(args)
+    if store is not None:
+        argv += ["--store", str(store)]
+    result = CliRunner().invoke(cli, argv)
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("command", ["trace", "import", "emit", "validate", "graph", "diff"])
+def test_every_command_has_help_with_examples(command: str) -> None:
+    code, out = run(command, "--help")
+    assert code == 0
+    assert "Examples:" in out
+    assert f"seccompgen {command}" in out
+
+
+def test_top_level_help_shows_the_workflow() -> None:
+    code, out = run("--help")
+    assert code == 0
+    for command in ["trace", "import", "emit", "validate", "graph", "diff"]:
+        assert command in out
+    assert "--mode log" in out
+
+
+def test_bad_flag_exits_2() -> None:
+    code, out = run("emit", "--mode", "strict")
+    assert code == 2
+    assert "strict" in out
+
+
+def test_bad_workload_name_exits_2(tmp_path: Path) -> None:
+    code, out = run("import", str(HELLO), "--workload", "../evil", store=tmp_path)
+    assert code == 2
+    assert "../evil" in out
+
+
+def test_import_emit_validate_round_trip(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    code, out = run("import", str(HELLO), "--workload", "hello", store=store)
+    assert code == 0, out
+    assert "seccompgen emit --workload hello --mode log" in out  # the next step is printed
+    assert (store / "graph.json").is_file()
+    assert len(list((store / "hello").glob("*.trace.jsonl"))) == 1
+
+    enforce = tmp_path / "hello.json"
+    code, out = run("emit", "-w", "hello", "-o", str(enforce), store=store)
+    assert code == 0, out
+    assert f"--security-opt seccomp={enforce.resolve()}" in out
+    assert "type: Localhost" in out
+    assert "localhostProfile: seccompgen/hello.json" in out
+    profile = json.loads(enforce.read_text())
+    assert profile["defaultAction"] == "SCMP_ACT_ERRNO"
+    assert profile["defaultErrnoRet"] == 1
+    assert profile["architectures"] == ["SCMP_ARCH_X86_64"]
+    [rule] = profile["syscalls"]
+    assert rule["action"] == "SCMP_ACT_ALLOW"
+    assert rule["names"] == sorted(names_in(HELLO))
+
+    staging = tmp_path / "hello.log.json"
+    code, out = run("emit", "-w", "hello", "--mode", "log", "-o", str(staging), store=store)
+    assert code == 0, out
+    log_profile = json.loads(staging.read_text())
+    assert log_profile["defaultAction"] == "SCMP_ACT_LOG"
+    assert "defaultErrnoRet" not in log_profile
+    assert log_profile["syscalls"] == profile["syscalls"]
+    assert "seccompgen emit -w hello --mode enforce" in out
+
+    code, out = run("validate", str(enforce), str(staging))
+    assert code == 0, out
+    assert out.count(": ok") == 2
+
+
+def test_emit_is_deterministic_and_reimport_keeps_the_set(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert run("import", str(HELLO), "-w", "hello", store=store)[0] == 0
+    first = tmp_path / "a.json"
+    assert run("emit", "-w", "hello", "-o", str(first), store=store)[0] == 0
+    assert run("import", str(HELLO), "-w", "hello", store=store)[0] == 0
+    second = tmp_path / "b.json"
+    assert run("emit", "-w", "hello", "-o", str(second), store=store)[0] == 0
+    assert first.read_bytes() == second.read_bytes()
+    assert first.read_text().endswith("}\n")
+
+
+def test_graph_formats(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert run("import", str(HELLO), "-w", "hello", store=store)[0] == 0
+    code, text = run("graph", store=store)
+    assert code == 0 and "hello" in text and "openat" in text
+    code, js = run("graph", "--format", "json", store=store)
+    assert code == 0
+    json.loads(js)
+    code, dot = run("graph", "--format", "dot", store=store)
+    assert code == 0 and dot.lstrip().startswith(("digraph", "strict digraph"))
+
+
+def test_diff_against_docker_default(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert run("import", str(HELLO), "-w", "hello", store=store)[0] == 0
+    out_path = tmp_path / "hello.json"
+    assert run("emit", "-w", "hello", "-o", str(out_path), store=store)[0] == 0
+    code, out = run("diff", str(out_path), "docker-default")
+    assert code == 0, out
+    n = len(names_in(HELLO))
+    m = re.search(r"allows (\d+) fewer syscalls than Docker's default \((\d+) vs (\d+)", out)
+    assert m, out
+    fewer, ours, docker = map(int, m.groups())
+    assert ours == n
+    assert fewer == docker - n and docker > 300
+
+
+def test_not_strace_output_names_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text('9962  1795851491.470431 execve("./x", [], 0x0) = 0\nhello world\n')
+    store = tmp_path / "store"
+    code, out = run("import", str(bad), "-w", "x", store=store)
+    assert code == 1
+    assert f"{bad}:2" in out
+    assert "Traceback" not in out
+    assert not store.exists() or not list(store.rglob("*.trace.jsonl"))  # nothing stored
+
+
+def test_emit_without_traces_says_what_to_do(tmp_path: Path) -> None:
+    code, out = run("emit", "-w", "nothing", store=tmp_path / "empty")
+    assert code == 1
+    assert "seccompgen trace" in out
+    assert "Traceback" not in out
+
+
+def test_emit_unknown_workload_lists_known_ones(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert run("import", str(HELLO), "-w", "hello", store=store)[0] == 0
+    code, out = run("emit", "-w", "other", store=store)
+    assert code == 1
+    assert "other" in out and "known workloads: hello" in out
+
+
+def test_verbose_shows_traceback(tmp_path: Path) -> None:
+    code, out = run("-v", "emit", "-w", "nothing", store=tmp_path / "empty")
+    assert code == 1
+    assert "Traceback" in out
+
+
+def test_validate_reports_each_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps(
+            {
+                "defaultAction": "SCMP_ACT_ERRNO",
+                "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [
+                    {"names": ["read", "read", "no_such_call"], "action": "SCMP_ACT_ALLOW"},
+                    {"names": ["write"], "action": "SCMP_ACT_ERRNO"},
+                ],
+            }
+        )
+    )
+    code, out = run("validate", str(bad))
+    assert code == 1
+    assert "no_such_call" in out
+    assert "read" in out
+    assert "SCMP_ACT_ERRNO" in out
+    assert "Traceback" not in out
+
+
+def test_validate_missing_file(tmp_path: Path) -> None:
+    code, out = run("validate", str(tmp_path / "nope.json"))
+    assert code == 1
+    assert "nope.json" in out
+
+
+def test_python_m_entry_point_reports_version(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "seccompgen", "--version"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("seccompgen, version ")
