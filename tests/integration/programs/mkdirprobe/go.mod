@@ -1,0 +1,3 @@
+module mkdirprobe
+
+go 1.22

@@ -1,0 +1,82 @@
+"""The tracer image: its content tag, and a real build on the local base image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from seccompgen.errors import TracerError
+from seccompgen.tracing.image import (
+    ensure_tracer_image,
+    project_root,
+    runtime_pins,
+    tracer_context_files,
+    tracer_image_tag,
+)
+
+
+def test_tag_is_stable_for_unchanged_content() -> None:
+    root = project_root()
+    first = tracer_image_tag(tracer_context_files(root), base="sha256:abc")
+    again = tracer_image_tag(tracer_context_files(root), base="sha256:abc")
+    assert first == again
+    assert first.startswith("seccompgen/tracer:")
+
+
+def test_tag_changes_with_the_dockerfile_the_sources_and_the_base() -> None:
+    files = tracer_context_files(project_root())
+    tag = tracer_image_tag(files, base="b")
+    edited = dict(files, **{"Dockerfile.tracer": files["Dockerfile.tracer"] + b"# edit\n"})
+    assert tracer_image_tag(edited, base="b") != tag
+    source = next(p for p in files if p.startswith("seccompgen/") and p.endswith(".py"))
+    assert tracer_image_tag(dict(files, **{source: files[source] + b"\n"}), base="b") != tag
+    assert tracer_image_tag(files, base="other") != tag
+    # Moving bytes from one file's end to the next one's start is a different file set.
+    a, b = sorted(files)[:2]
+    moved = dict(files, **{a: files[a] + files[b][:1], b: files[b][1:]})
+    assert tracer_image_tag(moved, base="b") != tag
+
+
+def test_context_pins_the_runtime_dependencies_installed_here() -> None:
+    files = tracer_context_files(project_root())
+    assert "Dockerfile.tracer" in files
+    assert "seccompgen/__init__.py" in files
+    assert not any("__pycache__" in p for p in files)
+    pins = runtime_pins(project_root())
+    names = {p.split("==")[0] for p in pins}
+    # Direct dependencies, the ptrace extra and a transitive one (jsonschema -> referencing).
+    assert {"click", "networkx", "jsonschema", "python-ptrace", "referencing"} <= names
+    assert "pytest" not in names
+    assert files["constraints.txt"].decode().splitlines() == pins
+
+
+@pytest.mark.docker
+def test_missing_base_image_is_a_clear_error(docker_client: Any) -> None:
+    with pytest.raises(TracerError) as err:
+        ensure_tracer_image(docker_client, "seccompgen-test/no-such-base:0")
+    assert "never pulls" in err.value.message
+    assert "build-base-image.sh" in (err.value.hint or "")
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_tracer_image_builds_and_runs_strace(
+    docker_client: Any, base_image: str, run_in_container: Any
+) -> None:
+    lines: list[str] = []
+    tag = ensure_tracer_image(docker_client, base_image, lines.append)
+    assert tag == tracer_image_tag(
+        tracer_context_files(project_root()), base=docker_client.images.get(base_image).id
+    )
+    result = run_in_container(tag, ["strace", "-V"])
+    assert result.status == 0, result
+    assert result.stdout.startswith("strace -- version "), result
+    check = "import ptrace, seccompgen; print(seccompgen.__name__)"
+    result = run_in_container(tag, ["python", "-c", check])
+    assert (result.status, result.stdout.strip()) == (0, "seccompgen"), result
+
+    # A second call finds the image by its content tag and builds nothing.
+    again: list[str] = []
+    assert ensure_tracer_image(docker_client, base_image, again.append) == tag
+    assert again == [f"reusing {tag}"]
