@@ -28,7 +28,7 @@ EPERM = 1
 """errno(3) EPERM: what a denied call returns under an enforcing profile (as in Docker's)."""
 
 
-class Mode(str, Enum):  # noqa: UP042 - str mix-in like events.Phase
+class Mode(str, Enum):
     """How the generated profile treats syscalls that were not seen."""
 
     ENFORCE = "enforce"

@@ -22,7 +22,7 @@ JsonObject = dict[str, object]
 _E = TypeVar("_E", bound=Enum)
 
 
-class Action(str, Enum):  # noqa: UP042 - str mix-in like events.Phase
+class Action(str, Enum):
     """``SCMP_ACT_*``: what the kernel does when a rule (or nothing) matches (seccomp(2))."""
 
     KILL = "SCMP_ACT_KILL"
@@ -41,7 +41,7 @@ class Action(str, Enum):  # noqa: UP042 - str mix-in like events.Phase
         return self in (Action.ERRNO, Action.TRACE)
 
 
-class Arch(str, Enum):  # noqa: UP042 - str mix-in like events.Phase
+class Arch(str, Enum):
     """``SCMP_ARCH_*``: the architectures the OCI runtime-spec lists (defs-linux.json)."""
 
     X86 = "SCMP_ARCH_X86"
@@ -69,7 +69,7 @@ class Arch(str, Enum):  # noqa: UP042 - str mix-in like events.Phase
     RISCV64 = "SCMP_ARCH_RISCV64"
 
 
-class Operator(str, Enum):  # noqa: UP042 - str mix-in like events.Phase
+class Operator(str, Enum):
     """``SCMP_CMP_*``: how an argument is compared (seccomp_rule_add(3))."""
 
     NE = "SCMP_CMP_NE"
