@@ -1,0 +1,152 @@
+"""Tracing overhead: requests/s of the example HTTP service, natively and under each tracer.
+
+Every round runs each mode once, in a rotating order (so no mode always runs first or last on a
+warming or cooling machine), with the same loopback load from ``examples/loadgen``:
+
+- ``native``: the service alone;
+- ``strace -f``: bare ``strace -f -o /dev/null``, the reference a strace-based recorder is held to;
+- ``strace + backend options``: ``strace`` with the options the seccompgen backend uses, output to
+  /dev/null (the cost of the options themselves);
+- ``seccompgen strace backend``: ``StraceTracer().run(...)`` with the load as the exercise: strace
+  writing a file that seccompgen tails, parses and writes into a trace file while the load runs.
+
+It prints a markdown table of the median requests/s per mode (with min and max) and the ratio of
+each median to native and to bare strace. Usage::
+
+    python benchmarks/overhead/run.py [--rounds 5] [--duration 5] [--connections 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from seccompgen.tracefile import TraceHeader, TraceWriter
+from seccompgen.tracing.base import TraceRequest
+from seccompgen.tracing.gobuild import build_go
+from seccompgen.tracing.strace import STRACE_OPTIONS, StraceTracer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def load_command(loadgen: Path, port: int, args: argparse.Namespace) -> list[str]:
+    url = f"http://127.0.0.1:{port}/healthz"
+    return [str(loadgen), "-c", str(args.connections), "-d", f"{args.duration}s", url]
+
+
+def requests_per_second(output: str) -> float:
+    return float(json.loads(output)["requests_per_second"])
+
+
+def run_plain(prefix: list[str], service: Path, loadgen: Path, args: argparse.Namespace) -> float:
+    """The service (under ``prefix``, if any) with the load; SIGTERM to the service at the end."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [*prefix, str(service), "-addr", f"127.0.0.1:{port}"],
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        load = subprocess.run(
+            load_command(loadgen, port, args), capture_output=True, text=True, check=True
+        )
+        return requests_per_second(load.stdout)
+    finally:
+        # Signal the service, not strace: a signalled strace detaches and leaves it running.
+        target = proc.pid
+        if prefix:
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            target = int(children[0]) if children else proc.pid
+        os.kill(target, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def run_seccompgen(service: Path, loadgen: Path, args: argparse.Namespace, tmp: Path) -> float:
+    """The service under the seccompgen strace backend, the load as its exercise."""
+    port = free_port()
+    result = tmp / "load.json"
+    argv = (str(service), "-addr", f"127.0.0.1:{port}")
+    exercise = " ".join(load_command(loadgen, port, args)) + f" > {result}"
+    request = TraceRequest(
+        argv=argv, workload="bench", exercise=exercise, timeout=args.duration + 60,
+        stderr=tmp / "service.err",
+    )  # fmt: skip
+    header = TraceHeader.new(workload="bench", arch="x86_64", backend="strace", command=argv)
+    with TraceWriter.create(tmp / "bench.jsonl", header) as writer:
+        outcome = StraceTracer(niceness=args.niceness).run(request, writer, lambda p: None)
+        writer.close(complete=outcome.complete, reason=outcome.reason)
+    if not outcome.complete or outcome.exercise_exit_code != 0:
+        raise SystemExit(f"seccompgen run failed: {outcome}")
+    return requests_per_second(result.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of load per run")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--niceness", type=int, default=StraceTracer().niceness)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="seccompgen-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        service = build_go(ROOT / "examples" / "httpservice", tmp / "httpservice")
+        loadgen = build_go(ROOT / "examples" / "loadgen", tmp / "loadgen")
+        modes: dict[str, Callable[[], float]] = {
+            "native": lambda: run_plain([], service, loadgen, args),
+            "strace -f": lambda: run_plain(
+                ["strace", "-f", "-o", "/dev/null", "--"], service, loadgen, args
+            ),
+            "strace + backend options": lambda: run_plain(
+                ["strace", *STRACE_OPTIONS, "-o", "/dev/null", "--"], service, loadgen, args
+            ),
+            "seccompgen strace backend": lambda: run_seccompgen(service, loadgen, args, tmp),
+        }
+        names = list(modes)
+        results: dict[str, list[float]] = {name: [] for name in names}
+        for r in range(args.rounds):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            for name in order:
+                rps = modes[name]()
+                results[name].append(rps)
+                print(f"round {r + 1}: {name}: {rps:,.0f} req/s", file=sys.stderr)
+                time.sleep(0.5)
+
+    med = {name: statistics.median(v) for name, v in results.items()}
+    print(
+        f"\n{args.rounds} rounds, {args.duration:g}s of load each, {args.connections} "
+        f"connections, {os.cpu_count()} CPUs, tracer worker niceness {args.niceness}\n"
+    )
+    print("| mode | median req/s | min | max | vs native | vs strace -f |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name in names:
+        v = results[name]
+        print(
+            f"| {name} | {med[name]:,.0f} | {min(v):,.0f} | {max(v):,.0f} | "
+            f"{med[name] / med['native']:.3f} | {med[name] / med['strace -f']:.3f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

