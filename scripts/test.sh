@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: set-up, lint, type check, tests.
+# The whole test suite on a fresh machine: set-up, Docker engine, lint, type check, tests.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k parser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+
+# The docker-marked tests need an engine: start one when none answers (bridge disabled, so no
+# container gets a non-loopback address) and stop it again at the end, only if started here.
+scripts/docker-up.sh
+trap 'scripts/docker-down.sh' EXIT
+scripts/build-base-image.sh
 
 echo "== ruff" >&2
 .venv/bin/ruff check seccompgen tests benchmarks
@@ -12,4 +18,6 @@ echo "== mypy" >&2
 .venv/bin/mypy
 echo "== pytest" >&2
 # pytest's own exit status is the script's: 5 (no tests collected) fails like any other.
-exec .venv/bin/python -m pytest "$@"
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+exit "$status"

@@ -423,6 +423,7 @@ def diff(a: str, b: str) -> None:
     """Compare the syscalls allowed by profiles A and B (`docker-default`: Docker's default)."""
     report = pipeline.diff(a, b)
     d = report.diff
+    click.echo(f"compared on {report.arch}")
     click.echo(f"{a}: {d.a_count} syscalls allowed")
     click.echo(f"{b}: {d.b_count} syscalls allowed")
     click.echo(f"only in {b} (+{len(d.added)}): {' '.join(d.added) or '-'}")

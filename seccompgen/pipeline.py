@@ -25,7 +25,7 @@ from seccompgen.profile.emit import write_profile
 from seccompgen.profile.model import Profile, load_profile
 from seccompgen.schema.validate import validate_profile_file
 from seccompgen.store import TraceStore, check_workload_name
-from seccompgen.syscalls import canonical_name, native_arch
+from seccompgen.syscalls import ARCH_NAMES, canonical_name, native_arch
 from seccompgen.tracefile import TraceHeader, TraceWriter
 from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
 from seccompgen.tracing.registry import get_tracer
@@ -322,6 +322,7 @@ def _dot(graph: SyscallGraph, workloads: Sequence[str] | None) -> str:
 class DiffReport:
     a: str
     b: str
+    arch: str
     diff: ProfileDiff
 
 
@@ -333,10 +334,19 @@ def load_profile_or_default(ref: str) -> Profile:
 
 
 def diff(a: str, b: str) -> DiffReport:
-    """Names allowed by ``b`` and not ``a`` (added) and the reverse (removed)."""
-    return DiffReport(
-        a=a, b=b, diff=diff_profiles(load_profile_or_default(a), load_profile_or_default(b))
-    )
+    """Names allowed by ``b`` and not ``a`` (added) and the reverse (removed).
+
+    Docker's default profile allows some names only on some architectures, so both sides are
+    compared on one: the first architecture of the first profile other than Docker's default
+    that lists one, else this machine's.
+    """
+    pa, pb = load_profile_or_default(a), load_profile_or_default(b)
+    arch = native_arch()
+    for ref, prof in ((a, pa), (b, pb)):
+        if ref != DOCKER_DEFAULT and prof.architectures:
+            arch = ARCH_NAMES.get(prof.architectures[0].value, arch)
+            break
+    return DiffReport(a=a, b=b, arch=arch, diff=diff_profiles(pa, pb, arch=arch))
 
 
 __all__ = [
