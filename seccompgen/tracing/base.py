@@ -24,7 +24,8 @@ class TraceRequest:
 
     - ``argv``: the target command; ``argv[0]`` is the program path.
     - ``exercise``: a shell command (``sh -c``) run on the host against the target once it has
-      had ``ready_delay`` seconds to start; its environment has ``SECCOMPGEN_TARGET_PID``.
+      had ``ready_delay`` seconds to start, with seccompgen's environment plus
+      ``SECCOMPGEN_TARGET_PID`` (the target's pid) and the target's ``cwd``.
     - ``duration``: seconds to keep the target running before SIGTERM when there is no exercise,
       or after the exercise finished. With neither, the target runs until it exits by itself.
     - ``timeout``: hard limit in seconds for the whole run; when hit, the target gets SIGTERM,
