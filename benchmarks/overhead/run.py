@@ -5,8 +5,9 @@ warming or cooling machine), with the same loopback load from ``examples/loadgen
 
 - ``native``: the service alone;
 - ``strace -f``: bare ``strace -f -o /dev/null``, the reference a strace-based recorder is held to;
-- ``strace + backend options``: ``strace`` with the options the seccompgen backend uses, output to
-  /dev/null (the cost of the options themselves);
+- ``strace + backend options``: ``strace`` with the options and environment the seccompgen
+  backend uses, output to /dev/null (the cost of the options themselves), and the same with
+  ``TZ`` unset (glibc then stats /etc/localtime for every timestamped line);
 - ``seccompgen strace backend``: ``StraceTracer().run(...)`` with the load as the exercise: strace
   writing a file that seccompgen tails, parses and writes into a trace file while the load runs.
 
@@ -121,8 +122,18 @@ def main() -> None:
             "strace -f": lambda: run_plain(
                 ["strace", "-f", "-o", "/dev/null", "--"], service, loadgen, args
             ),
+            "strace + backend options, TZ unset": lambda: run_plain(
+                ["env", "-u", "TZ", "strace", *STRACE_OPTIONS, "-o", "/dev/null", "--"],
+                service,
+                loadgen,
+                args,
+            ),
+            # What the backend runs: TZ set for strace (see StraceTracer.environment).
             "strace + backend options": lambda: run_plain(
-                ["strace", *STRACE_OPTIONS, "-o", "/dev/null", "--"], service, loadgen, args
+                ["env", "TZ=UTC", "strace", *STRACE_OPTIONS, "-E", "TZ", "-o", "/dev/null", "--"],
+                service,
+                loadgen,
+                args,
             ),
             "seccompgen strace backend": lambda: run_seccompgen(service, loadgen, args, tmp),
         }
