@@ -16,6 +16,12 @@ if [[ ! -f $state_dir/started ]]; then
     exit 0
 fi
 
+owner=$(cat "$state_dir/owner" 2>/dev/null || true)
+if [[ -n ${SECCOMPGEN_DOCKER_OWNER:-} && $owner != "$SECCOMPGEN_DOCKER_OWNER" ]]; then
+    log "the running engine was not started by this run (owner '${owner:-unknown}'); left alone"
+    exit 0
+fi
+
 pid=$(cat "$state_dir/dockerd.pid" 2>/dev/null || cat "$state_dir/started" 2>/dev/null || true)
 # Only signal the pid when it still is a dockerd: pids are reused after a process dies.
 if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == dockerd ]]; then
@@ -34,4 +40,4 @@ if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && [[ $(cat "/proc/$pid/comm" 2>/
 else
     log "dockerd started by docker-up.sh is no longer running"
 fi
-rm -f "$state_dir/started" "$state_dir/dockerd.pid"
+rm -f "$state_dir/started" "$state_dir/dockerd.pid" "$state_dir/owner"

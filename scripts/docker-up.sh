@@ -10,7 +10,8 @@
 #   non-loopback address of their own. With no bridge there is nothing for dockerd to NAT, so it
 #   is told not to touch iptables either. Its pidfile, log and a "started" marker live in
 #   $SECCOMPGEN_DOCKER_STATE (default /run/seccompgen-docker); docker-down.sh stops only a daemon
-#   whose marker is there.
+#   whose marker is there, and, when $SECCOMPGEN_DOCKER_OWNER is set, only one started by a
+#   docker-up.sh run with the same owner (so a test run stops only the engine it started).
 # - Waits (bounded by $SECCOMPGEN_DOCKER_WAIT seconds, default 60) until `docker info` answers;
 #   on failure prints the tail of the daemon's log and exits 1.
 #
@@ -105,6 +106,9 @@ if [[ ! -f $pidfile ]]; then
         --host=unix:///var/run/docker.sock \
         </dev/null >>"$logfile" 2>&1 &
     echo $! >"$state_dir/started"
+    # Who started it: docker-down.sh run with the same $SECCOMPGEN_DOCKER_OWNER stops it, and a
+    # later run that merely found the engine answering (another owner) leaves it alone.
+    printf '%s\n' "${SECCOMPGEN_DOCKER_OWNER:-}" >"$state_dir/owner"
 fi
 
 deadline=$((SECONDS + wait_s))

@@ -7,6 +7,7 @@ scripts/bootstrap.sh
 
 # The docker-marked tests need an engine: start one when none answers (bridge disabled, so no
 # container gets a non-loopback address) and stop it again at the end, only if started here.
+export SECCOMPGEN_DOCKER_OWNER="test.sh-$$-$(date +%s%N)"
 scripts/docker-up.sh
 trap 'scripts/docker-down.sh' EXIT
 scripts/build-base-image.sh
