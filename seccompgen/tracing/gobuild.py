@@ -71,3 +71,22 @@ def build_go(src_dir: Path, out: Path, *, timeout: float = 600.0) -> Path:
             hint="fix the compile errors above",
         )
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m seccompgen.tracing.gobuild SRC_DIR OUT``: build one example (used by scripts)."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m seccompgen.tracing.gobuild SRC_DIR OUT", file=sys.stderr)
+        return 2
+    try:
+        out = build_go(Path(args[0]), Path(args[1]))
+    except TracerError as e:
+        print(f"error: {e.explain()}", file=sys.stderr)
+        return 1
+    print(f"built {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
