@@ -211,3 +211,21 @@ def test_python_m_entry_point_reports_version(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("seccompgen, version ")
+
+
+def test_import_strace_ff_files(tmp_path: Path) -> None:
+    files = sorted((Path(__file__).resolve().parents[2] / "traces/recorded/go_ff").glob("go.*"))
+    assert len(files) > 1
+    store = tmp_path / "store"
+    code, out = run("import", *map(str, files), "-w", "ff", store=store)
+    assert code == 0, out
+    expected: set[str] = set()
+    call = re.compile(r"^[\d.]+ (?:<\.\.\. )?([a-z0-9_]+)[( ]")
+    for f in files:
+        for line in f.read_text().splitlines():
+            m = call.match(line)
+            if m:
+                expected.add(m.group(1))
+    code, js = run("graph", "--format", "json", "-w", "ff", store=store)
+    assert code == 0
+    assert set(json.loads(js)["workloads"]["ff"]["syscalls"]) == expected
