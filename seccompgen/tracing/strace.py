@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Final
+from typing import IO, Final, Protocol
 
 from seccompgen.errors import TracerError
 from seccompgen.events import Event, ExitEvent, Phase, SignalEvent, SyscallEvent
@@ -155,22 +155,248 @@ class StraceTracer:
         problem = _executable_problem(target)
         if problem:
             raise TracerError(problem, hint="give the path to an executable program")
-        from seccompgen.parsing.strace import parse_strace
-
         arch = self.arch or writer.header.arch
         with tempfile.TemporaryDirectory(prefix="seccompgen-strace-", dir=self.tmp_dir) as tmp:
             output = Path(tmp) / "strace.out"
             output.touch()
             cmd = self.command(request, output)
-            session = _Session(
+            return run_traced(
+                cmd,
                 request=request,
                 writer=writer,
                 progress=progress,
                 output=output,
+                processes=HostProcesses(),
                 niceness=self.niceness,
-                parse=lambda lines: parse_strace(lines, source=str(output), arch=arch),
+                arch=arch,
             )
-            return session.run(cmd)
+
+
+class ExerciseProcess(Protocol):
+    """A running exercise command, wherever it runs."""
+
+    def poll(self) -> int | None:
+        """Its exit status once it has ended (negative signal number if killed), else None."""
+        ...
+
+    def stop(self, grace: float) -> None:
+        """SIGTERM it and what it started, SIGKILL after ``grace`` seconds; reap it."""
+        ...
+
+    def kill(self) -> None:
+        """SIGKILL it and what it started, at once; reap it."""
+        ...
+
+
+class ProcessSide(Protocol):
+    """Where strace and its tracees run: host processes, or a container.
+
+    A :class:`_Session` drives the lifecycle (phases, exercise, SIGTERM, grace, SIGKILL) through
+    this interface only, so the same lifecycle applies whether strace is a child of seccompgen
+    or pid 1 of a container. ``pid`` arguments are pids as strace printed them (the tracee's
+    own pid namespace); implementations map them to something they can signal.
+    """
+
+    def start(self, cmd: Sequence[str], request: TraceRequest, stack: contextlib.ExitStack) -> None:
+        """Start strace with ``cmd``; register any cleanup on ``stack``."""
+        ...
+
+    def exited(self) -> bool:
+        """True once strace has exited (or never started)."""
+        ...
+
+    def returncode(self) -> int | None:
+        """strace's exit status once it has exited, else None."""
+        ...
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for strace to exit; True when it has."""
+        ...
+
+    def signal_target(self, pid: int, sig: int) -> None:
+        """Send ``sig`` to the traced process ``pid`` (never to strace)."""
+        ...
+
+    def target_alive(self, pid: int) -> bool:
+        """True while the traced process ``pid`` exists."""
+        ...
+
+    def tracees_running(self) -> bool:
+        """True while any process strace started (directly or not) is left."""
+        ...
+
+    def kill_tracees(self) -> None:
+        """SIGKILL every traced process, not strace (strace then records their end)."""
+        ...
+
+    def kill_tracer(self) -> None:
+        """SIGKILL strace itself (it outlived its tracees)."""
+        ...
+
+    def kill_all(self) -> None:
+        """SIGKILL strace and everything it started, and reap strace."""
+        ...
+
+    def sweep(self) -> None:
+        """After strace has exited: end anything it left behind."""
+        ...
+
+    def start_exercise(self, command: str, target_pid: int | None) -> ExerciseProcess:
+        """Run ``command`` with ``sh -c`` and ``SECCOMPGEN_TARGET_PID`` set."""
+        ...
+
+
+def run_traced(
+    cmd: Sequence[str],
+    *,
+    request: TraceRequest,
+    writer: TraceWriter,
+    progress: Callable[[TraceProgress], None],
+    output: Path,
+    processes: ProcessSide,
+    niceness: int = 10,
+    arch: str | None = None,
+) -> TraceOutcome:
+    """Run strace as ``cmd`` on ``processes`` and trace ``request`` from its output ``output``.
+
+    ``cmd`` must make strace write to ``output`` (as seen from where it runs) with
+    :data:`STRACE_OPTIONS`; this function tails ``output`` on the host. See
+    :meth:`StraceTracer.run` for the lifecycle, signals and outcome.
+    """
+    from seccompgen.parsing.strace import parse_strace
+
+    the_arch = arch or writer.header.arch
+    session = _Session(
+        request=request,
+        writer=writer,
+        progress=progress,
+        output=output,
+        niceness=niceness,
+        parse=lambda lines: parse_strace(lines, source=str(output), arch=the_arch),
+        processes=processes,
+    )
+    return session.run(cmd)
+
+
+class _HostExercise:
+    """An exercise command run on the host, in its own session."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def stop(self, grace: float) -> None:
+        _end_group(self.proc, grace)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=_REAP_TIMEOUT)
+
+
+class HostProcesses:
+    """strace as a child of seccompgen, in a new session (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.strace: subprocess.Popen[bytes] | None = None
+        self.cwd: Path | None = None
+
+    def start(self, cmd: Sequence[str], request: TraceRequest, stack: contextlib.ExitStack) -> None:
+        out: IO[bytes] | None = None
+        err: IO[bytes] | None = None
+        if request.stdout is not None:
+            out = stack.enter_context(open(request.stdout, "wb"))  # noqa: SIM115
+        if request.stderr is not None:
+            err = stack.enter_context(open(request.stderr, "wb"))  # noqa: SIM115
+        self.cwd = request.cwd
+        try:
+            self.strace = subprocess.Popen(
+                list(cmd),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                cwd=request.cwd,
+                env=StraceTracer.environment(request),
+                start_new_session=True,
+            )
+        except OSError as e:
+            raise TracerError(f"cannot start {cmd[0]}: {e.strerror}") from e
+
+    def exited(self) -> bool:
+        return self.strace is None or self.strace.poll() is not None
+
+    def returncode(self) -> int | None:
+        return None if self.strace is None else self.strace.poll()
+
+    def wait(self, timeout: float) -> bool:
+        if self.strace is None:
+            return True
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.strace.wait(timeout=timeout)
+        return self.strace.poll() is not None
+
+    def signal_target(self, pid: int, sig: int) -> None:
+        _signal_pid(pid, sig)
+
+    def target_alive(self, pid: int) -> bool:
+        return Path(f"/proc/{pid}").exists()
+
+    def tracees_running(self) -> bool:
+        st = self.strace
+        return st is not None and any(pid != st.pid for pid in _session_members(st.pid))
+
+    def kill_tracees(self) -> None:
+        """SIGKILL every process in strace's session except strace itself."""
+        st = self.strace
+        if st is None:
+            return
+        for pid in _session_members(st.pid):
+            if pid != st.pid:
+                _signal_pid(pid, signal.SIGKILL)
+
+    def kill_tracer(self) -> None:
+        if self.strace is not None:
+            _signal_pid(self.strace.pid, signal.SIGKILL)
+
+    def kill_all(self) -> None:
+        st = self.strace
+        if st is None:
+            return
+        self.kill_tracees()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(st.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            st.wait(timeout=_REAP_TIMEOUT)
+
+    def sweep(self) -> None:
+        # strace is the session leader; anything left in its process group (a daemonized child
+        # that strace no longer traces) goes too.
+        if self.strace is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.strace.pid, signal.SIGKILL)
+
+    def start_exercise(self, command: str, target_pid: int | None) -> ExerciseProcess:
+        # The exercise runs on the host with seccompgen's environment (the target's may be
+        # minimal, without PATH), plus the target's pid.
+        env = dict(os.environ)
+        if target_pid is not None:
+            env["SECCOMPGEN_TARGET_PID"] = str(target_pid)
+        try:
+            # Its own session too: Ctrl-C must not hit the exercise directly, and killpg can end
+            # everything it started.
+            proc = subprocess.Popen(
+                ["sh", "-c", command],
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
+        except OSError as e:
+            raise TracerError(f"cannot run the exercise command with sh: {e.strerror}") from e
+        return _HostExercise(proc)
 
 
 @dataclass
@@ -194,16 +420,17 @@ class _Session:
         output: Path,
         niceness: int,
         parse: Callable[[Iterator[str]], Iterator[Event]],
+        processes: ProcessSide,
     ) -> None:
         self.req = request
+        self.procs = processes
         self.writer = writer
         self.progress = progress
         self.output = output
         self.niceness = niceness
         self.parse = parse
 
-        self.strace: subprocess.Popen[bytes] | None = None
-        self.exercise: subprocess.Popen[bytes] | None = None
+        self.exercise: ExerciseProcess | None = None
         self.target_pid: int | None = None
         self.started = time.monotonic()
 
@@ -232,7 +459,8 @@ class _Session:
         self._add_boundary(Phase.STARTUP)
         with contextlib.ExitStack() as stack:
             stack.enter_context(self._signal_handlers())
-            self._start_strace(cmd, stack)
+            self.procs.start(cmd, self.req, stack)
+            self.started = time.monotonic()
             worker = threading.Thread(target=self._work, name="seccompgen-strace-tail")
             worker.start()
             self._find_target_pid()
@@ -251,28 +479,6 @@ class _Session:
         if self.worker_error is not None:
             raise self.worker_error
         return self._outcome()
-
-    def _start_strace(self, cmd: Sequence[str], stack: contextlib.ExitStack) -> None:
-        req = self.req
-        out: IO[bytes] | None = None
-        err: IO[bytes] | None = None
-        if req.stdout is not None:
-            out = stack.enter_context(open(req.stdout, "wb"))  # noqa: SIM115
-        if req.stderr is not None:
-            err = stack.enter_context(open(req.stderr, "wb"))  # noqa: SIM115
-        try:
-            self.strace = subprocess.Popen(
-                list(cmd),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                cwd=req.cwd,
-                env=StraceTracer.environment(req),
-                start_new_session=True,
-            )
-        except OSError as e:
-            raise TracerError(f"cannot start {cmd[0]}: {e.strerror}") from e
-        self.started = time.monotonic()
 
     def _lifecycle(self) -> None:
         req = self.req
@@ -334,25 +540,9 @@ class _Session:
         return "done"
 
     def _start_exercise(self, command: str) -> None:
-        # The exercise runs on the host with seccompgen's environment (the target's may be
-        # minimal, without PATH), plus the target's pid.
-        env = dict(os.environ)
         pid = self._find_target_pid()
-        if pid is not None:
-            env["SECCOMPGEN_TARGET_PID"] = str(pid)
         self._add_boundary(Phase.EXERCISE)
-        try:
-            # Its own session too: Ctrl-C must not hit the exercise directly, and killpg can end
-            # everything it started.
-            self.exercise = subprocess.Popen(
-                ["sh", "-c", command],
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=self.req.cwd,
-                start_new_session=True,
-            )
-        except OSError as e:
-            raise TracerError(f"cannot run the exercise command with sh: {e.strerror}") from e
+        self.exercise = self.procs.start_exercise(command, pid)
 
     def _terminate_target(self) -> None:
         """SIGTERM the target, give it ``grace`` seconds, then SIGKILL what is left."""
@@ -362,7 +552,7 @@ class _Session:
         pid = self._find_target_pid()
         self._add_boundary(Phase.SHUTDOWN)
         if pid is not None:
-            _signal_pid(pid, signal.SIGTERM)
+            self.procs.signal_target(pid, signal.SIGTERM)
         end = time.monotonic() + self.req.grace
         while not self._strace_exited() and time.monotonic() < end and not self.force.is_set():
             self.wake.wait(_POLL)
@@ -371,49 +561,23 @@ class _Session:
                 break
         if not self._strace_exited() and not self._tracees_gone():
             self.killed = True
-            self._kill_tracees()
+            self.procs.kill_tracees()
 
     def _stop_everything(self) -> None:
         """End the exercise and make sure strace and every tracee are gone and reaped."""
         if self.exercise is not None:
-            _end_group(self.exercise, _EXERCISE_GRACE)
-        st = self.strace
-        if st is None:
-            return
-        if st.poll() is None:
+            self.exercise.stop(_EXERCISE_GRACE)
+        if not self.procs.exited():
             # The lifecycle ended without its shutdown (an error): the usual order still.
             self._terminate_target()
-        try:
-            st.wait(timeout=_REAP_TIMEOUT)
-        except subprocess.TimeoutExpired:
+        if not self.procs.wait(_REAP_TIMEOUT):
             self._kill_everything()
-        # strace is the session leader; anything left in its process group (a daemonized child
-        # that strace no longer traces) goes too.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(st.pid, signal.SIGKILL)
-
-    def _kill_tracees(self) -> None:
-        """SIGKILL every process in strace's session except strace itself."""
-        st = self.strace
-        if st is None:
-            return
-        for pid in _session_members(st.pid):
-            if pid != st.pid:
-                _signal_pid(pid, signal.SIGKILL)
+        self.procs.sweep()
 
     def _kill_everything(self) -> None:
         if self.exercise is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.exercise.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.exercise.wait(timeout=_REAP_TIMEOUT)
-        st = self.strace
-        if st is not None:
-            self._kill_tracees()
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(st.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                st.wait(timeout=_REAP_TIMEOUT)
+            self.exercise.kill()
+        self.procs.kill_all()
 
     def _tracees_gone(self) -> bool:
         """True when every traced process has exited but strace is still running.
@@ -422,23 +586,20 @@ class _Session:
         multi-threaded Go programs exiting under -f) it keeps running after that. Then its
         output is complete (it writes line by line), so it gets a moment and is then ended.
         """
-        st = self.strace
-        if st is None or st.poll() is not None or self.target_pid is None:
+        if self.procs.exited() or self.target_pid is None:
             return False
-        if Path(f"/proc/{self.target_pid}").exists():
+        if self.procs.target_alive(self.target_pid):
             return False
-        if any(pid != st.pid for pid in _session_members(st.pid)):
+        if self.procs.tracees_running():
             return False
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            st.wait(timeout=1.0)
-        if st.poll() is None:
+        if not self.procs.wait(1.0):
             self.strace_lingered = True
-            _signal_pid(st.pid, signal.SIGKILL)
-            st.wait()
+            self.procs.kill_tracer()
+            self.procs.wait(_REAP_TIMEOUT)
         return True
 
     def _strace_exited(self) -> bool:
-        return self.strace is None or self.strace.poll() is not None
+        return self.procs.exited()
 
     def _find_target_pid(self) -> int | None:
         """The traced program's pid: the pid of the first line strace wrote (its execve).
@@ -448,12 +609,9 @@ class _Session:
         """
         if self.target_pid is not None:
             return self.target_pid
-        st = self.strace
-        if st is None:
-            return None
         end = time.monotonic() + 10.0
         while self.counts.first_pid is None and time.monotonic() < end:
-            if st.poll() is not None or self.worker_error is not None:
+            if self.procs.exited() or self.worker_error is not None:
                 break
             time.sleep(0.01)
         self.target_pid = self.counts.first_pid
@@ -604,12 +762,11 @@ class _Session:
     def _outcome(self) -> TraceOutcome:
         for ts, phase in self.boundaries:
             self.writer.add_boundary(ts, phase)
-        st = self.strace
-        assert st is not None
-        if self.counts.syscalls == 0 and st.returncode not in (0, None) and self.interrupt is None:
+        rc = self.procs.returncode()
+        if self.counts.syscalls == 0 and rc not in (0, None) and self.interrupt is None:
             raise TracerError(
                 f"strace could not trace {self.req.argv[0]} (strace exit status "
-                f"{st.returncode}); see strace's message on stderr",
+                f"{rc}); see strace's message on stderr",
                 hint="strace needs ptrace(2): check kernel.yama.ptrace_scope, and in a "
                 "container CAP_SYS_PTRACE and a seccomp profile that allows ptrace",
             )
@@ -618,7 +775,7 @@ class _Session:
         if texit is not None:
             exit_code = texit.code if texit.code is not None else _signal_number(texit.signal)
         else:
-            exit_code = st.returncode
+            exit_code = rc
         reason: str | None = None
         if self.interrupt is not None:
             reason = self.interrupt
@@ -633,7 +790,7 @@ class _Session:
             events=self.counts.syscalls,
             distinct=len(self.counts.names),
             exit_code=exit_code,
-            exercise_exit_code=None if ex is None else ex.returncode,
+            exercise_exit_code=None if ex is None else ex.poll(),
             boundaries=tuple(self.boundaries),
         )
 
