@@ -127,9 +127,11 @@ Examples:
   seccompgen trace ./batch -- --in data.txt --out result.json
   seccompgen trace ./server --workload api --exercise 'curl -fsS 127.0.0.1:8080/healthz'
   seccompgen trace ./server -- -addr 127.0.0.1:9000 --duration 30
+  seccompgen trace ./server --container --network host --exercise 'curl -fsS 127.0.0.1:8080/'
+  seccompgen trace --image myapp:1.2 --network host --exercise './load.sh' -- -addr 127.0.0.1:8080
 """,
 )
-@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("target", required=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option(
     "--workload",
@@ -174,9 +176,32 @@ Examples:
     show_default=True,
     help="Tracer backend.",
 )
+@click.option(
+    "--container",
+    is_flag=True,
+    help="Trace TARGET inside the tracer image (built or reused), bind-mounted read-only.",
+)
+@click.option(
+    "--image",
+    metavar="IMAGE[:TAG]",
+    help="Trace this local application image with its ENTRYPOINT/CMD/env/workdir/user; "
+    "arguments after `--` replace its CMD. Nothing is pulled.",
+)
+@click.option(
+    "--network",
+    type=click.Choice(["none", "host"]),
+    default=None,
+    help="Container network (with --container/--image) [default: none]; host lets an "
+    "exercise on the host reach the target on 127.0.0.1.",
+)
+@click.option(
+    "--exercise-in-container",
+    is_flag=True,
+    help="Run --exercise inside the container (docker exec /bin/sh -c) instead of on the host.",
+)
 @_store_option
 def trace(
-    target: Path,
+    target: str | None,
     args: tuple[str, ...],
     workload: str | None,
     exercise: str | None,
@@ -185,16 +210,42 @@ def trace(
     grace: float,
     ready_delay: float,
     backend: str,
+    container: bool,
+    image: str | None,
+    network: str | None,
+    exercise_in_container: bool,
     store: Path | None,
 ) -> None:
     """Run TARGET under a tracer and record every system call it and its threads and children make.
 
     Put the target's own arguments after `--`. Without --exercise or --duration the target runs
     until it exits (a batch job). Ctrl-C stops tracing and still saves every complete event.
+
+    With --container or --image the target runs in a Docker container (CAP_SYS_PTRACE added,
+    the default seccomp profile kept, --network none unless asked), which is removed afterwards.
     """
-    name = workload or _default_workload(target)
+    if container and image:
+        raise click.UsageError("--container and --image exclude each other")
+    if not (container or image):
+        if network is not None:
+            raise click.BadParameter("only with --container or --image", param_hint="'--network'")
+        if exercise_in_container:
+            raise click.BadParameter(
+                "only with --container or --image", param_hint="'--exercise-in-container'"
+            )
+    if exercise_in_container and exercise is None:
+        raise click.BadParameter("needs --exercise", param_hint="'--exercise-in-container'")
+    if image is None and target is None:
+        raise click.UsageError("give TARGET (a program to trace), or --image IMAGE")
+    if image is not None:
+        name = workload or _default_workload(Path(image.rsplit("/", 1)[-1].split(":")[0]))
+        shown = ["--image", image, *([target] if target else []), *args]
+    else:
+        assert target is not None
+        name = workload or _default_workload(Path(target))
+        shown = [target, *args]
     opts = pipeline.TraceOptions(
-        target=target,
+        target=Path(target) if target is not None else None,
         args=args,
         workload=name,
         store=TraceStore.resolve(store),
@@ -204,13 +255,16 @@ def trace(
         timeout=timeout,
         grace=grace,
         ready_delay=ready_delay,
+        container=container,
+        image=image,
+        network=network or "none",
+        exercise_in_container=exercise_in_container,
     )
     printer = _ProgressPrinter()
-    click.echo(
-        f"tracing {shlex.join([str(target), *args])} with {backend} (workload {name})", err=True
-    )
+    where = f"in a container (network {opts.network})" if container or image else f"with {backend}"
+    click.echo(f"tracing {shlex.join(shown)} {where} (workload {name})", err=True)
     try:
-        summary = pipeline.trace(opts, printer)
+        summary = pipeline.trace(opts, printer, log=lambda line: click.echo(line, err=True))
     finally:
         printer.done()
     o = summary.outcome

@@ -27,8 +27,8 @@ from seccompgen.schema.validate import validate_profile_file
 from seccompgen.store import TraceStore, check_workload_name
 from seccompgen.syscalls import ARCH_NAMES, canonical_name, native_arch
 from seccompgen.tracefile import TraceHeader, TraceWriter
-from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
-from seccompgen.tracing.registry import get_tracer
+from seccompgen.tracing.base import ContainerSpec, TraceOutcome, TraceProgress, TraceRequest
+from seccompgen.tracing.registry import CONTAINER_BACKEND, get_tracer
 
 DOCKER_DEFAULT = "docker-default"
 
@@ -49,9 +49,15 @@ def _check_workload(name: str) -> None:
 
 @dataclass(frozen=True)
 class TraceOptions:
-    """What ``seccompgen trace`` was asked to do."""
+    """What ``seccompgen trace`` was asked to do.
 
-    target: Path
+    ``target`` is a host program (None with ``image``). ``container`` traces it inside the
+    tracer image; ``image`` traces that application image instead, ``args`` then replacing its
+    CMD. Either one selects the container backend (``backend`` then is ignored); ``network``
+    and ``exercise_in_container`` apply to them only.
+    """
+
+    target: Path | None
     args: tuple[str, ...]
     workload: str
     store: TraceStore
@@ -61,6 +67,10 @@ class TraceOptions:
     timeout: float | None = None
     grace: float = 5.0
     ready_delay: float = 0.5
+    container: bool = False
+    image: str | None = None
+    network: str = "none"
+    exercise_in_container: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,20 +85,41 @@ class TraceSummary:
     new_for_workload: tuple[str, ...]
 
 
-def trace(opts: TraceOptions, progress: Callable[[TraceProgress], None]) -> TraceSummary:
-    """Run the target under a tracer, store the trace and fold it into the store's graph."""
+def trace(
+    opts: TraceOptions,
+    progress: Callable[[TraceProgress], None],
+    log: Callable[[str], None] | None = None,
+) -> TraceSummary:
+    """Run the target under a tracer, store the trace and fold it into the store's graph.
+
+    ``log`` receives status lines while a container backend prepares (image builds).
+    """
     _check_workload(opts.workload)
-    tracer = get_tracer(opts.backend)
+    in_container = opts.container or opts.image is not None
+    backend = CONTAINER_BACKEND if in_container else opts.backend
+    tracer = get_tracer(backend, log=log)
     reason = tracer.unavailable_reason()
     if reason:
-        raise TracerError(f"the {opts.backend} backend is not available: {reason}")
-    target = opts.target
-    if not target.exists():
-        raise TracerError(
-            f"target {target} does not exist", hint="give the path to the program to trace"
+        raise TracerError(f"the {backend} backend is not available: {reason}")
+    spec: ContainerSpec | None = None
+    if in_container:
+        spec = ContainerSpec(
+            image=opts.image, network=opts.network, exercise_in_container=opts.exercise_in_container
         )
+    argv: tuple[str, ...]
+    if opts.image is not None:
+        argv = tuple(([str(opts.target)] if opts.target is not None else []) + list(opts.args))
+    else:
+        target = opts.target
+        if target is None:
+            raise TracerError("nothing to trace", hint="give a program, or --image IMAGE")
+        if not target.exists():
+            raise TracerError(
+                f"target {target} does not exist", hint="give the path to the program to trace"
+            )
+        argv = (str(target.resolve()), *opts.args)
     request = TraceRequest(
-        argv=(str(target.resolve()), *opts.args),
+        argv=argv,
         workload=opts.workload,
         exercise=opts.exercise,
         duration=opts.duration,
@@ -97,10 +128,14 @@ def trace(opts: TraceOptions, progress: Callable[[TraceProgress], None]) -> Trac
         ready_delay=opts.ready_delay,
         cwd=None,
         env=None,
+        container=spec,
     )
     before = _known_syscalls(opts.store, opts.workload)
     header = TraceHeader.new(
-        workload=opts.workload, arch=native_arch(), backend=tracer.name, command=request.argv
+        workload=opts.workload,
+        arch=native_arch(),
+        backend=tracer.name,
+        command=((f"image:{opts.image}",) if opts.image else ()) + request.argv,
     )
     path = opts.store.new_trace_path(opts.workload, header.trace_id, _stamp())
     path.parent.mkdir(parents=True, exist_ok=True)

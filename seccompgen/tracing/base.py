@@ -19,6 +19,25 @@ from seccompgen.tracefile import Boundary, TraceWriter
 
 
 @dataclass(frozen=True, slots=True)
+class ContainerSpec:
+    """Trace inside a container instead of on the host (the ``container`` backend).
+
+    - ``image``: an application image to trace in its own filesystem, with its ENTRYPOINT, CMD,
+      environment, working directory and user; the request's ``argv`` then replaces the image's
+      CMD (empty: keep it), as ``docker run IMAGE CMD...`` does. None: the request's ``argv[0]``
+      is a host program, bind-mounted read-only into the tracer image.
+    - ``network``: ``"none"`` (no network at all) or ``"host"`` (the host's network namespace,
+      so an exercise on the host reaches the target on 127.0.0.1).
+    - ``exercise_in_container``: run the exercise command inside the container (``docker exec``
+      of ``/bin/sh -c``) instead of on the host.
+    """
+
+    image: str | None = None
+    network: str = "none"
+    exercise_in_container: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class TraceRequest:
     """What to trace and how long.
 
@@ -34,6 +53,8 @@ class TraceRequest:
     - ``cwd`` and ``env``: the target's working directory and full environment (None: inherit).
     - ``stdout`` and ``stderr``: files that receive the target's output (None: inherit). The
       tracer's own diagnostics share the target's stderr. The target's stdin is /dev/null.
+    - ``container``: where to run it when not on the host (see :class:`ContainerSpec`); only
+      the ``container`` backend accepts it.
     """
 
     argv: tuple[str, ...]
@@ -47,6 +68,7 @@ class TraceRequest:
     env: Mapping[str, str] | None = None
     stdout: Path | None = None
     stderr: Path | None = None
+    container: ContainerSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,31 +7,48 @@ from collections.abc import Callable
 from seccompgen.errors import TracerError
 from seccompgen.tracing.base import Tracer
 
+#: The backend that traces inside a container (``--container`` / ``--image``); it is chosen by
+#: those options, not by ``--backend``, which picks among the host backends.
+CONTAINER_BACKEND = "container"
 
-def _strace() -> Tracer:
+Log = Callable[[str], None]
+
+
+def _strace(log: Log | None) -> Tracer:
     from seccompgen.tracing.strace import StraceTracer
 
     return StraceTracer()
 
 
+def _container(log: Log | None) -> Tracer:
+    from seccompgen.tracing.container import ContainerTracer
+
+    return ContainerTracer(log=log)
+
+
 # Constructors, not instances, so that importing the registry costs nothing per backend.
-_BACKENDS: dict[str, Callable[[], Tracer]] = {
+_BACKENDS: dict[str, Callable[[Log | None], Tracer]] = {
     "strace": _strace,
 }
+_ALL: dict[str, Callable[[Log | None], Tracer]] = {**_BACKENDS, CONTAINER_BACKEND: _container}
 
 
 def backend_names() -> list[str]:
-    """The names of every backend, sorted."""
+    """The names of the host backends (what ``--backend`` offers), sorted."""
     return sorted(_BACKENDS)
 
 
-def get_tracer(name: str) -> Tracer:
-    """A new tracer for backend ``name``; :class:`TracerError` for an unknown name."""
+def get_tracer(name: str, *, log: Log | None = None) -> Tracer:
+    """A new tracer for backend ``name``; :class:`TracerError` for an unknown name.
+
+    ``log`` receives status lines from backends that prepare something before tracing (the
+    container backend: image builds, container creation).
+    """
     try:
-        factory = _BACKENDS[name]
+        factory = _ALL[name]
     except KeyError:
         raise TracerError(
             f"unknown tracer backend {name!r}",
-            hint=f"choose one of: {', '.join(backend_names())}",
+            hint=f"choose one of: {', '.join(sorted(_ALL))}",
         ) from None
-    return factory()
+    return factory(log)

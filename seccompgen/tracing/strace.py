@@ -139,6 +139,12 @@ class StraceTracer:
 
         ``progress`` is called from the worker thread, about every half second.
         """
+        if request.container is not None:
+            raise TracerError(
+                "the strace backend traces on the host; a container request needs the "
+                "container backend",
+                hint="use `seccompgen trace --container` or `--image`",
+            )
         if not request.argv:
             raise TracerError("nothing to trace: the command is empty")
         target = Path(request.argv[0])
@@ -379,24 +385,31 @@ class HostProcesses:
                 os.killpg(self.strace.pid, signal.SIGKILL)
 
     def start_exercise(self, command: str, target_pid: int | None) -> ExerciseProcess:
-        # The exercise runs on the host with seccompgen's environment (the target's may be
-        # minimal, without PATH), plus the target's pid.
-        env = dict(os.environ)
-        if target_pid is not None:
-            env["SECCOMPGEN_TARGET_PID"] = str(target_pid)
-        try:
-            # Its own session too: Ctrl-C must not hit the exercise directly, and killpg can end
-            # everything it started.
-            proc = subprocess.Popen(
-                ["sh", "-c", command],
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=self.cwd,
-                start_new_session=True,
-            )
-        except OSError as e:
-            raise TracerError(f"cannot run the exercise command with sh: {e.strerror}") from e
-        return _HostExercise(proc)
+        return start_host_exercise(command, target_pid, self.cwd)
+
+
+def start_host_exercise(command: str, target_pid: int | None, cwd: Path | None) -> ExerciseProcess:
+    """Run the exercise ``command`` on the host with ``sh -c``, in a session of its own.
+
+    It gets seccompgen's environment (the target's may be minimal, without PATH) plus
+    ``SECCOMPGEN_TARGET_PID`` (``target_pid``, a host pid) when known.
+    """
+    env = dict(os.environ)
+    if target_pid is not None:
+        env["SECCOMPGEN_TARGET_PID"] = str(target_pid)
+    try:
+        # Its own session: Ctrl-C must not hit the exercise directly, and killpg can end
+        # everything it started.
+        proc = subprocess.Popen(
+            ["sh", "-c", command],
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except OSError as e:
+        raise TracerError(f"cannot run the exercise command with sh: {e.strerror}") from e
+    return _HostExercise(proc)
 
 
 @dataclass
