@@ -1,9 +1,14 @@
 """Benchmark the strace parser: lines/s into the graph, parse-only, awk, and peak memory.
 
-Run as ``.venv/bin/python benchmarks/parser/run.py [--lines N] [--scale K]``.  Builds the Go
-echo server in traces/recorded/src, records it under ``strace -f -ttt -X raw``, repeats the
-recording with renumbered pids and shifted timestamps into a trace of at least N lines, and
-measures each case in its own child process (peak RSS from that child's rusage).
+Run as ``.venv/bin/python benchmarks/parser/run.py [--lines N] [--scale K] [--baseline DIR]``.
+Builds the Go echo server in traces/recorded/src, records it under ``strace -f -ttt -X raw``,
+repeats the recording with renumbered pids and shifted timestamps into a trace of at least N
+lines, and measures each case in its own child process (peak RSS from that child's rusage).
+
+``--baseline DIR`` names another checkout of this repository (for example
+``git worktree add --detach /tmp/seccompgen-base REV``); its parser and graph are measured on
+the same trace in the same run, so the table compares the two without machine drift between
+runs.
 """
 
 from __future__ import annotations
@@ -65,8 +70,13 @@ def build(base: list[str], n_lines: int, path: Path) -> int:
     return written
 
 
-def child(mode: str, path: str) -> None:
+def child(mode: str, path: str, root: str) -> None:
+    sys.path.insert(0, root)
+    import seccompgen
     from seccompgen.parsing import parse_strace
+
+    if not os.path.realpath(seccompgen.__file__).startswith(os.path.realpath(root) + os.sep):
+        raise SystemExit(f"imported {seccompgen.__file__}, not the checkout in {root}")
 
     with open(path, encoding="utf-8") as f:
         if mode == "graph":
@@ -93,20 +103,29 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=2_000_000)
     ap.add_argument("--scale", type=int, default=10, help="size factor for the memory check")
-    ap.add_argument("--child", nargs=2, metavar=("MODE", "FILE"), help=argparse.SUPPRESS)
+    ap.add_argument("--baseline", type=Path, help="another checkout to measure side by side")
+    ap.add_argument("--child", nargs=3, metavar=("MODE", "FILE", "ROOT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(*args.child)
         return
+    baseline = args.baseline.resolve() if args.baseline else None
+    if baseline is not None and not (baseline / "seccompgen" / "parsing").is_dir():
+        raise SystemExit(f"--baseline {baseline}: not a seccompgen checkout")
     with tempfile.TemporaryDirectory(prefix="seccompgen-bench-") as tmp:
         work = Path(tmp)
         base = record(work)
         big = work / "trace1x.strace"
         n1 = build(base, args.lines, big)
         py = [sys.executable, __file__, "--child"]
-        rows = []
-        t_graph, m_graph = measure([*py, "graph", str(big)])
-        t_parse, m_parse = measure([*py, "parse", str(big)])
+        rows: list[tuple[str, float, float | None]] = []
+        if baseline is not None:
+            tb_graph, mb_graph = measure([*py, "graph", str(big), str(baseline)])
+            tb_parse, mb_parse = measure([*py, "parse", str(big), str(baseline)])
+            rows.append(("baseline: parse -> SyscallGraph.add_events", tb_graph, mb_graph))
+            rows.append(("baseline: parse only", tb_parse, mb_parse))
+        t_graph, m_graph = measure([*py, "graph", str(big), str(ROOT)])
+        t_parse, m_parse = measure([*py, "parse", str(big), str(ROOT)])
         t_awk, _ = measure(["sh", "-c", f"awk '{{print $2}}' {big} > /dev/null"])
         rows.append(("seccompgen parse -> SyscallGraph.add_events", t_graph, m_graph))
         rows.append(("seccompgen parse only", t_parse, m_parse))
@@ -124,7 +143,7 @@ def main() -> None:
             rows.append(("mawk '{print $2}'", t_mawk, None))
         big.unlink()
         n10 = build(base, args.lines * args.scale, big)
-        t10, m10 = measure([*py, "graph", str(big)])
+        t10, m10 = measure([*py, "graph", str(big), str(ROOT)])
         pyver = sys.version.split()[0]
         print(f"\nrecording: {len(base)} lines of strace -f -ttt -X raw (Go echo server)")
         print(f"1x = {n1:,} lines, {args.scale}x = {n10:,} lines; python {pyver}\n")
@@ -139,6 +158,11 @@ def main() -> None:
             f"parse-only / awk: {t_awk / t_parse:.2f}x"
         )
         print(f"peak RSS {args.scale}x / 1x (graph): {m10 / m_graph:.2f}")
+        if baseline is not None:
+            print(
+                f"speed-up over the baseline: parse->graph {tb_graph / t_graph:.2f}x, "
+                f"parse-only {tb_parse / t_parse:.2f}x"
+            )
 
 
 if __name__ == "__main__":

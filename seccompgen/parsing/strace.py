@@ -16,6 +16,10 @@ Recognised lines (strace(1), section "DESCRIPTION"):
 * ``+++ exited with N +++`` / ``+++ killed by SIGxxx [(core dumped)] +++`` -> :class:`ExitEvent`.
 * ``[ Process PID=N runs in 32 bit mode. ]`` (also ``64 bit`` and ``x32``): thread N and the
   threads and processes it creates from then on have arch ``x86`` / ``x86_64`` / ``x32``.
+* ``NAME`` ``???`` (``???( <unfinished ...>``, ``<... ??? resumed>...``): a call strace could not
+  name (it prints ``???`` when it cannot read which call a stopped thread is in; seen as Go
+  programs exit under ``-f``).  A name-less call cannot go into a profile: such lines are
+  skipped (counted in ``ParseStats.skipped``, one warning naming the first).
 * ``strace: ...`` diagnostics (``Process N attached``, ``detached``, others) are skipped. On
   stderr strace may print one in the middle of a call's line; the call then continues on the
   next line, and the two halves are joined.
@@ -125,6 +129,16 @@ _CLONE_THREAD = 0x10000  # <linux/sched.h>, clone(2)
 _FLAGS = re.compile(r"flags=([^,}]*)")
 _SHUTDOWN_SIGNALS = frozenset({"SIGTERM", "SIGINT"})
 _ARGS_CACHE_MAX = 1 << 16
+# The fast path (see parse_strace) reads what follows "= " with this, the same pattern as _RET.
+_RET_TAIL = re.compile(r"(0x[0-9a-f]+|-?\d+|\?)(?: (E[A-Z0-9_]+))?")
+_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+_TS_CHARS = "0123456789."
+_TAIL_CACHE_MAX = 1 << 12
+_NAME_CACHE_MAX = 1 << 12
+_UNFINISHED_NL = "<unfinished ...>\n"
+# A call strace could not name: it prints "???" when it cannot tell which system call a
+# stopped thread is in (strace src/syscall.c; seen as a Go program exits under -f).
+_UNKNOWN_CALL = re.compile(r"\?\?\?\(|<\.\.\. \?\?\? resumed>")
 _MAX_WARNINGS = 100
 _EXPECTED = (
     "not strace output: expected 'NAME(args) = RET', '--- SIGNAL {...} ---' or "
@@ -133,13 +147,50 @@ _EXPECTED = (
 _HINT = "give the text strace writes with -o FILE (or to stderr), one call per line"
 
 # Building frozen slotted dataclasses through their generated __init__ costs one
-# object.__setattr__ call per field; the slot descriptors' __set__ does the same store directly.
-# The result is an ordinary SyscallEvent (same class, same fields, still frozen afterwards).
+# object.__setattr__ call per field.  The hot path instead fills an instance of a plain slotted
+# class with the very same slots (ordinary attribute stores, which CPython specialises for
+# slots) and then assigns ``__class__``: Python allows that between classes whose instance
+# layouts are identical (same base, same ``__slots__``; "Customizing class creation" in the
+# language reference, ``__class__`` assignment).  The result is an ordinary SyscallEvent, frozen
+# from then on.  The slot descriptors' ``__set__`` (the same store, but one call per field) is
+# the slower fallback used for rare lines.
 _new = object.__new__
 _S = [SyscallEvent.__dict__[f].__set__ for f in SyscallEvent.__slots__]
 _SLOTS_IN_ORDER = ("name", "arch", "pid", "tid", "ret", "errno", "timestamp", "args", "phase")
 assert tuple(SyscallEvent.__slots__) == _SLOTS_IN_ORDER, "SyscallEvent fields changed"
 _set_name, _set_arch, _set_pid, _set_tid, _set_ret, _set_errno, _set_ts, _set_args, _set_ph = _S
+
+
+class _EventBuilder:
+    """Same slots as :class:`SyscallEvent`, mutable; see the comment above."""
+
+    __slots__ = _SLOTS_IN_ORDER
+    name: str
+    arch: str
+    pid: int
+    tid: int
+    ret: int | None
+    errno: str | None
+    timestamp: float | None
+    args: ArgTuple
+    phase: Phase
+
+
+def _builder_works() -> bool:
+    """Whether ``__class__`` assignment turns a builder into an equal SyscallEvent here."""
+    b = _new(_EventBuilder)
+    b.name, b.arch, b.pid, b.tid, b.ret, b.errno = "read", "x86_64", 1, 2, 3, None
+    b.timestamp, b.args, b.phase = 1.5, (4, None), Phase.EXERCISE
+    try:
+        b.__class__ = SyscallEvent  # type: ignore[assignment]
+    except TypeError:  # pragma: no cover - another Python's layout rules
+        return False
+    ev: object = b
+    return ev == SyscallEvent("read", "x86_64", 1, 2, 3, None, 1.5, (4, None), Phase.EXERCISE)
+
+
+_BUILDER_WORKS = _builder_works()
+_FAST_PATH = True  # tests turn it off to compare with the regular-expression path
 
 
 def _syscall_event(
@@ -203,11 +254,13 @@ class _Clock:
         self.last = 0.0
         self.day = 0.0
 
-    def first(self, text: str) -> None:
+    def first(self, text: str) -> str:
+        """Fix the format from the first timestamp; return the mode."""
         if ":" in text:
             self.mode = "clock"
         else:
             self.mode = "relative" if float(text) < 1e8 else "epoch"
+        return self.mode
 
     def convert(self, text: str) -> float:
         if self.mode == "relative":  # strace -r: time since the previous line's start
@@ -264,6 +317,7 @@ def parse_strace(
     Raises :class:`ParseError` on a line that is not strace output.
     """
     st = stats if stats is not None else ParseStats()
+    fast_allowed = _BUILDER_WORKS and _FAST_PATH
     table: ThreadTable = threads if threads is not None else {}
     dpid = default_pid if default_pid is not None else 0
     dkey = str(dpid)
@@ -290,10 +344,24 @@ def parse_strace(
     cache_get = args_cache.get
     table_get = table.get
     unfinished_marker = "<unfinished ...>"
+    # Memo tables of the fast path, bounded like args_cache so memory stays flat.
+    tail_cache: dict[str, tuple[int | None, str | None]] = {}
+    tail_get = tail_cache.get
+    names: dict[str, bool] = {}
+    names_get = names.get
+    # The fast path reads "PID TS ..." lines (strace -f -o FILE with -ttt); it is on once the
+    # first timestamp shows -ttt and while no line is being joined (``carry``).
+    fast = False
+    n_unknown = 0
+    ts: float | None
+    first_unknown = 0
+    new_event = _new
+    builder = _EventBuilder
+    event_class = SyscallEvent
 
-    def warn(message: str) -> None:
+    def warn(message: str, line_no: int | None = None) -> None:
         if len(st.warnings) < _MAX_WARNINGS:
-            st.warnings.append(f"{source}:{n_lines}: {message}")
+            st.warnings.append(f"{source}:{n_lines if line_no is None else line_no}: {message}")
         elif len(st.warnings) == _MAX_WARNINGS:
             st.warnings.append(f"{source}: further warnings not shown")
 
@@ -348,10 +416,11 @@ def parse_strace(
             table[str(ret)] = (ret, ret, info[2])
 
     def timestamp(text: str | None) -> float | None:
+        nonlocal fast
         if text is None:
             return None
         if not clock.mode:
-            clock.first(text)
+            fast = clock.first(text) == "epoch" and fast_allowed and carry is None
         if clock.mode == "epoch":
             return float(text)
         return clock.convert(text)
@@ -370,9 +439,114 @@ def parse_strace(
     try:
         for line in lines:
             n_lines += 1
+            # --- fast path: "PID TS NAME(ARGS) = RET...", "PID TS <... NAME resumed>ARGS) = RET..."
+            # and "PID TS NAME(ARGS <unfinished ...>", read with str methods.  It takes a line
+            # only when every check below shows that the regular expressions further down
+            # would match it with the same groups; any other line falls through to them.
+            if fast and line.isascii() and line.find("\n", 0, -1) < 0:
+                try:
+                    key, ts_text, rest = line.split(" ", 2)
+                except ValueError:
+                    rest = ""
+                else:
+                    if not ts_text:  # strace pads the pid to five columns ("%-5u ")
+                        ts_text, _, rest = rest.lstrip(" ").partition(" ")
+                if (
+                    rest
+                    and key.isdigit()
+                    and ts_text
+                    and not ts_text.strip(_TS_CHARS)
+                    and ts_text[0] != "."
+                ):
+                    if rest.endswith(_UNFINISHED_NL):
+                        name, paren, args_text = rest.partition("(")
+                        valid = names_get(name)
+                        if valid is None:
+                            if len(names) >= _NAME_CACHE_MAX:
+                                names.clear()
+                            valid = names[name] = _NAME.fullmatch(name) is not None
+                        if paren and valid:
+                            # as _START: the call starts here and resumes later
+                            info = table_get(key)
+                            if info is None:
+                                info = thread(key)
+                            if key in pending:  # a start without its resume: keep it
+                                yield from flush(key, info)
+                            pending[key] = (name, args_text[:-17], float(ts_text))
+                            continue
+                    elif unfinished_marker not in rest:
+                        if rest.startswith("<... "):
+                            e = rest.find(" resumed>", 5)
+                            name = rest[5:e] if e > 5 else ""
+                            astart = e + 9
+                        else:
+                            e = rest.find("(")
+                            name = rest[:e] if e > 0 else ""
+                            astart = e + 1
+                        valid = names_get(name)
+                        if valid is None:
+                            if len(names) >= _NAME_CACHE_MAX:
+                                names.clear()
+                            valid = names[name] = _NAME.fullmatch(name) is not None
+                        # _CALL's greedy "(.*)\) +=" ends the arguments at the last " = "
+                        # that follows ")" and spaces: the last " = " on the line, if valid.
+                        q = rest.rfind(" = ")
+                        p = q - 1
+                        while p >= astart and rest[p] == " ":
+                            p -= 1
+                        if valid and p >= astart and rest[p] == ")":
+                            tail = rest[q + 3 :]
+                            rv = tail_get(tail)
+                            if rv is None:
+                                rm = _RET_TAIL.match(tail)
+                                if rm is not None:
+                                    ret_text, errno_text = rm.groups()
+                                    rv = (
+                                        None if ret_text == "?" else int(ret_text, 0),
+                                        errno_text,
+                                    )
+                                    if len(tail_cache) >= _TAIL_CACHE_MAX:
+                                        tail_cache.clear()
+                                    tail_cache[tail] = rv
+                            if rv is not None:
+                                args_text = rest[astart:p]
+                                info = table_get(key)
+                                if info is None:
+                                    info = thread(key)
+                                ts = float(ts_text)
+                                if astart > e + 1:  # "<... NAME resumed>"
+                                    start = pending.pop(key, None)
+                                    if start is not None and start[0] == name:
+                                        args_text = start[1] + args_text
+                                        ts = start[2]
+                                    else:
+                                        warn(f"{name} resumed without a start")
+                                a = cache_get(args_text)
+                                if a is None:
+                                    a = args_of(args_text)
+                                if ts is not None and not lo <= ts < hi:
+                                    phase_at(ts)
+                                n_sys += 1
+                                b = new_event(builder)
+                                b.name = name
+                                b.arch = info[2]
+                                b.pid = info[1]
+                                b.tid = info[0]
+                                b.ret = rv[0]
+                                b.errno = rv[1]
+                                b.timestamp = ts
+                                b.args = a
+                                b.phase = phase
+                                b.__class__ = event_class  # type: ignore[assignment]
+                                yield b  # type: ignore[misc]
+                                if name in _CLONES:
+                                    note_clone(info, name, args_text, rv[0])
+                                continue
+
             if carry is not None:
                 line = carry + line
                 carry = None
+                fast = fast_allowed and clock.mode == "epoch"
             m = match(line)
             if m is not None and unfinished_marker not in line:
                 # --- hot path: a complete (or resumed) call --------------------------------
@@ -441,6 +615,7 @@ def parse_strace(
             if spliced is not None and spliced.group(1):
                 # "...CLONE_SETTLS/usr/bin/strace: Process 8092 attached" + next line ", tls=...)"
                 carry = spliced.group(1)
+                fast = False
                 n_skip += 1
                 continue
             head = _HEAD.match(text)
@@ -448,6 +623,13 @@ def parse_strace(
                 raise ParseError(_EXPECTED, source=source, line=n_lines, hint=_HINT)
             p1, p2, ts_text, body = head.groups()
             key = p1 or p2 or dkey
+            if _UNKNOWN_CALL.match(body):
+                # "???( <unfinished ...>" / "<... ??? resumed>": no name to put in a profile.
+                # Skipped whole, so a call of this thread still pending stays pending.
+                n_skip += 1
+                n_unknown += 1
+                first_unknown = first_unknown or n_lines
+                continue
             info = table_get(key)
             ts = timestamp(ts_text)
             um = _UNFINISHED.match(body)
@@ -535,6 +717,12 @@ def parse_strace(
 
         if carry is not None:  # input ended right after a spliced diagnostic
             st.truncated_last_line = True
+        if n_unknown:
+            warn(
+                f"skipped {n_unknown} line(s) of calls strace could not name ('???'), the first "
+                "here; they are not in the profile",
+                first_unknown,
+            )
         for key in list(pending):
             info = table_get(key) or thread(key)
             yield from flush(key, info)
