@@ -10,15 +10,22 @@ on (the validator calls the same functions), each stated once with its source:
   runc and rejected by libseccomp, so one is never emitted.
 * :func:`shared_arg_indexes` - two conditions on one argument in one rule are OR-ed by runc.
 * :func:`check_allowlist` - an empty allowlist is refused.
+* :func:`enosys_rule` - syscalls that callers probe and fall back from on ENOSYS get
+  ``SCMP_ACT_ERRNO`` with ``errnoRet: 38`` in an enforcing profile when they were not seen.
+* :func:`runc_enosys_boundary` / :func:`runc_answer` - runc answers ENOSYS, not the default, for
+  syscall numbers above the highest one the profile names.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from importlib import resources
 
 from seccompgen import syscalls
 from seccompgen.errors import ProfileError
@@ -26,6 +33,8 @@ from seccompgen.profile.model import Action, Arch, ArgCondition, Profile, Syscal
 
 EPERM = 1
 """errno(3) EPERM: what a denied call returns under an enforcing profile (as in Docker's)."""
+ENOSYS = 38
+"""errno(3) ENOSYS ("function not implemented"): what a kernel without a syscall returns."""
 
 
 class Mode(str, Enum):
@@ -39,11 +48,45 @@ class Mode(str, Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class EnosysFallback:
+    """One entry of the bundled ENOSYS list (``data/enosys-fallbacks.json``)."""
+
+    name: str
+    """The libseccomp syscall name."""
+    reason: str
+    """Who probes the call and what they do on ENOSYS (and on EPERM)."""
+    source: str
+    """Where that behaviour is documented (upstream issues, commits, source files)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeEnosys:
+    """What runc's ENOSYS stub does with a profile on one architecture (:func:`runc_answer`)."""
+
+    arch: str
+    """libseccomp architecture name."""
+    highest: int
+    """The highest syscall number the profile names on ``arch``; runc answers ENOSYS above it."""
+    highest_name: str
+    """The syscall with that number."""
+    above: tuple[str, ...]
+    """Syscalls libseccomp knows numbered above ``highest``: runc answers them ENOSYS, not the
+    default action."""
+    eperm_instead: tuple[str, ...]
+    """Unobserved syscalls that runc would answer ENOSYS for if the profile had no ENOSYS rule,
+    and that get the default action (EPERM) because the ENOSYS rule raised ``highest``."""
+
+
+@dataclass(frozen=True, slots=True)
 class BuildResult:
-    """The profile, and the names left out of it with the reason for each."""
+    """The profile, the names left out of it with the reason for each, and what gets ENOSYS."""
 
     profile: Profile
     unknown: tuple[tuple[str, str], ...]
+    enosys: tuple[str, ...] = ()
+    """Names given an ``SCMP_ACT_ERRNO``/``errnoRet: 38`` rule (:func:`enosys_rule`)."""
+    runtime_enosys: tuple[RuntimeEnosys, ...] = ()
+    """Per architecture, what runc's ENOSYS stub adds (empty for a LOG profile)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,6 +193,118 @@ def check_allowlist(names: Sequence[str]) -> None:
         )
 
 
+_ENOSYS_DATA = "enosys-fallbacks.json"
+
+
+@functools.cache
+def enosys_fallbacks() -> tuple[EnosysFallback, ...]:
+    """The bundled list of syscalls whose callers fall back on ENOSYS, in file order.
+
+    The list is versioned data (``seccompgen/data/enosys-fallbacks.json``, sources in the data
+    README); each entry names the caller and the upstream issue or source that documents it.
+    """
+    resource = resources.files("seccompgen") / "data" / _ENOSYS_DATA
+    try:
+        data = json.loads(resource.read_text(encoding="utf-8"))
+        entries = tuple(
+            EnosysFallback(name=str(e["name"]), reason=str(e["reason"]), source=str(e["source"]))
+            for e in data["syscalls"]
+        )
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ProfileError(
+            f"bundled {_ENOSYS_DATA} is unreadable: {e}", hint="reinstall seccompgen"
+        ) from e
+    names = [e.name for e in entries]
+    if len(set(names)) != len(names):
+        raise ProfileError(f"bundled {_ENOSYS_DATA} lists a syscall twice")
+    return entries
+
+
+def enosys_rule(unobserved: Sequence[str]) -> SyscallRule | None:
+    """The rule that answers ENOSYS (38) for the unobserved fallback syscalls, or ``None``.
+
+    Why ENOSYS and not the default EPERM: glibc (``clone3`` since 2.34, ``faccessat2`` since
+    2.33, ``rseq`` since 2.35, ``fchmodat2`` since 2.39), Go's ``os`` and ``syscall`` packages,
+    crun and others call a newer syscall first and fall back to the older one only when the kernel
+    says it does not exist; EPERM is taken as a real failure (moby/moby#42680: with EPERM for
+    ``clone3`` no thread starts). Docker's default profile therefore has
+    ``{"names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}`` (moby/moby#42681,
+    containerd/containerd#5982). Each name and its source is in ``data/enosys-fallbacks.json``.
+
+    The rule also moves runc's ENOSYS boundary (:func:`runc_enosys_boundary`) up to the newest
+    listed syscall the profile names. That is intended: which unobserved syscalls get EPERM then
+    no longer depends on the accident of the highest number the workload happened to call, only
+    on the list; what moves from runc's ENOSYS to EPERM is reported per arch
+    (:attr:`RuntimeEnosys.eperm_instead`), and syscalls newer than the list still get ENOSYS.
+
+    Only for an enforcing profile (``SCMP_ACT_ERRNO`` default with EPERM), and only for names
+    that were not observed: an observed one is allowed. The rule differs from the default because
+    :func:`same_effect` compares the errno. A LOG (staging) profile gets no such rule: it must
+    log every unseen call, these included, and change no result, so the audit log still shows
+    that the workload probed them.
+    """
+    if not unobserved:
+        return None
+    return SyscallRule(
+        names=tuple(sorted(set(unobserved))),
+        action=Action.ERRNO,
+        errno_ret=ENOSYS,
+        comment="not observed: answer ENOSYS so callers fall back as on an older kernel",
+    )
+
+
+def _stub_applies(profile: Profile) -> bool:
+    # runc libcontainer/seccomp/patchbpf/enosys_linux.go generatePatch: no stub when
+    # defaultErrnoRet is already ENOSYS, nor when the default action is permissive
+    # (isAllowAction: SCMP_ACT_ALLOW, SCMP_ACT_LOG and SCMP_ACT_TRACE).
+    if profile.default_action.takes_errno and profile.default_errno_ret == ENOSYS:
+        return False
+    return profile.default_action not in (Action.ALLOW, Action.LOG, Action.TRACE)
+
+
+def runc_enosys_boundary(profile: Profile, arch: str) -> tuple[int, str] | None:
+    """The highest syscall number (and its name) ``profile`` names on ``arch``, or ``None``.
+
+    runc prepends a stub to the libseccomp filter (libcontainer/seccomp/patchbpf/
+    enosys_linux.go, ``findLastSyscalls`` and ``generateEnosysStub``, added for
+    opencontainers/runc#2151): per architecture it takes the largest number of any syscall named
+    in any rule of the profile, whatever the rule's action or arguments (names libseccomp does
+    not know are ignored), and returns ``SECCOMP_RET_ERRNO | ENOSYS`` for every syscall number
+    greater than it (``jgt``); numbers at or below it go on to the filter, whose default action
+    answers the ones no rule matches. The idea: a syscall newer than anything the profile
+    mentions is one the profile's author could not know of, so it should look missing, not
+    forbidden. ``None`` when the stub does not apply (:func:`runc_answer`) or the profile names
+    no syscall on ``arch`` (runc then skips the arch).
+    """
+    if not _stub_applies(profile):
+        return None
+    best: tuple[int, str] | None = None
+    for rule in profile.syscalls:
+        for name in rule.names:
+            number = syscalls.resolve_name(arch, name)
+            if number is not None and (best is None or number > best[0]):
+                best = (number, name)
+    return best
+
+
+def runc_answer(profile: Profile, arch: str, name: str) -> tuple[Action, int | None]:
+    """What a container under runc gets for an argument-free call of ``name`` on ``arch``.
+
+    The first unconditional rule naming ``name`` decides (:func:`effective_action`); otherwise
+    runc's stub answers ``ERRNO(ENOSYS)`` above :func:`runc_enosys_boundary`, and the default
+    action answers the rest. Rules with argument conditions are not evaluated (their answer
+    depends on the arguments); a name known only to such rules gets the default or ENOSYS.
+    """
+    for rule in profile.syscalls:
+        if name in rule.names and not rule.args:
+            return effective_action(rule.action, rule.errno_ret)
+    boundary = runc_enosys_boundary(profile, arch)
+    number = syscalls.resolve_name(arch, name)
+    if boundary is not None and number is not None and number > boundary[0]:
+        return Action.ERRNO, ENOSYS
+    return effective_action(profile.default_action, profile.default_errno_ret)
+
+
 # ---------------------------------------------------------------------------------------------
 # Building
 # ---------------------------------------------------------------------------------------------
@@ -203,7 +358,54 @@ def _canonical(name: str, arches: Sequence[str]) -> tuple[str | None, str]:
     return found.pop(), ""
 
 
-def build_profile(names: Iterable[str], arches: Iterable[str], mode: Mode) -> BuildResult:
+def _enosys_names(allowed: set[str], arches: Sequence[str]) -> tuple[str, ...]:
+    """The fallback syscalls that were not observed and that libseccomp knows on some arch."""
+    return tuple(
+        sorted(
+            e.name
+            for e in enosys_fallbacks()
+            if e.name not in allowed
+            and any(syscalls.resolve_name(a, e.name) is not None for a in arches)
+        )
+    )
+
+
+def _runtime_enosys(
+    profile: Profile, without_enosys: Profile, arches: Sequence[str]
+) -> tuple[RuntimeEnosys, ...]:
+    """Per arch, what runc's stub answers ENOSYS, and what the ENOSYS rule moved to EPERM."""
+    named = {n for rule in profile.syscalls for n in rule.names}
+    out: list[RuntimeEnosys] = []
+    for arch in arches:
+        boundary = runc_enosys_boundary(profile, arch)
+        if boundary is None:
+            continue
+        before = runc_enosys_boundary(without_enosys, arch)
+        old_highest = boundary[0] if before is None else before[0]
+        table = sorted(
+            (number, name)
+            for name in syscalls.known_names(arch)
+            if (number := syscalls.resolve_name(arch, name)) is not None
+        )
+        out.append(
+            RuntimeEnosys(
+                arch=arch,
+                highest=boundary[0],
+                highest_name=boundary[1],
+                above=tuple(name for number, name in table if number > boundary[0]),
+                eperm_instead=tuple(
+                    name
+                    for number, name in table
+                    if old_highest < number <= boundary[0] and name not in named
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def build_profile(
+    names: Iterable[str], arches: Iterable[str], mode: Mode, *, enosys: bool = True
+) -> BuildResult:
     """Build the allowlist profile for ``names`` seen on ``arches`` (libseccomp arch names).
 
     Names are translated to libseccomp's (:func:`seccompgen.syscalls.canonical_name`); names
@@ -211,6 +413,11 @@ def build_profile(names: Iterable[str], arches: Iterable[str], mode: Mode) -> Bu
     :attr:`BuildResult.unknown`, since runtimes ignore (runc) or reject such names. Only the
     traced architectures are listed: a syscall made through another ABI (e.g. ``int 0x80`` from
     an x86_64 process) is then refused by libseccomp's bad-architecture action.
+
+    With ``enosys`` (the default) an enforcing profile answers ENOSYS for the fallback syscalls
+    that were not observed (:func:`enosys_rule`); :attr:`BuildResult.runtime_enosys` reports
+    what runc's ENOSYS stub adds on top (:func:`runc_enosys_boundary`), including the unobserved
+    syscalls that the ENOSYS rule moves from runc's ENOSYS to the default EPERM.
     """
     arch_names, arch_enums = _arch_enums(arches)
     allowed: set[str] = set()
@@ -229,14 +436,34 @@ def build_profile(names: Iterable[str], arches: Iterable[str], mode: Mode) -> Bu
         check_enforce_default(default_action)
     else:
         default_action, default_errno = Action.LOG, None
-    rule = SyscallRule(names=tuple(allowlist), action=Action.ALLOW)
-    if same_effect(rule.action, rule.errno_ret, default_action, default_errno):
-        raise ProfileError(f"internal: allow rule has the default action {default_action.value}")
+    rules = [SyscallRule(names=tuple(allowlist), action=Action.ALLOW)]
+    enosys_names: tuple[str, ...] = ()
+    if mode is Mode.ENFORCE and enosys:
+        denied = enosys_rule(_enosys_names(allowed, arch_names))
+        if denied is not None:
+            rules.append(denied)
+            enosys_names = denied.names
+    for rule in rules:
+        if same_effect(rule.action, rule.errno_ret, default_action, default_errno):
+            raise ProfileError(
+                f"internal: {rule.action.value} rule has the default action {default_action.value}"
+            )
     profile = Profile(
         default_action=default_action,
         architectures=arch_enums,
-        syscalls=(rule,),
+        syscalls=tuple(rules),
         default_errno_ret=default_errno,
     )
     require_confinement(profile)
-    return BuildResult(profile=profile, unknown=tuple(sorted(unknown.items())))
+    without_enosys = Profile(
+        default_action=default_action,
+        architectures=arch_enums,
+        syscalls=tuple(rules[:1]),
+        default_errno_ret=default_errno,
+    )
+    return BuildResult(
+        profile=profile,
+        unknown=tuple(sorted(unknown.items())),
+        enosys=enosys_names,
+        runtime_enosys=_runtime_enosys(profile, without_enosys, arch_names),
+    )

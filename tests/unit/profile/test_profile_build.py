@@ -9,11 +9,15 @@ from hypothesis import strategies as st
 from seccompgen import syscalls
 from seccompgen.errors import ProfileError
 from seccompgen.profile.build import (
+    ENOSYS,
     Mode,
     build_profile,
     check_enforce_default,
+    enosys_fallbacks,
     is_unconfined,
     require_confinement,
+    runc_answer,
+    runc_enosys_boundary,
     same_effect,
     shared_arg_indexes,
 )
@@ -30,9 +34,11 @@ def test_enforce_profile() -> None:
     assert p.default_action is Action.ERRNO
     assert p.default_errno_ret == 1
     assert p.architectures == (Arch(syscalls.ARCHES[ARCH]),)
-    assert len(p.syscalls) == 1
+    assert len(p.syscalls) == 2
     assert p.syscalls[0].action is Action.ALLOW
     assert p.syscalls[0].names == ("exit_group", "read", "write")
+    assert (p.syscalls[1].action, p.syscalls[1].errno_ret) == (Action.ERRNO, 38)
+    assert p.syscalls[1].names == result.enosys
     assert result.unknown == ()
 
 
@@ -137,3 +143,115 @@ def test_built_profiles_are_valid_and_allow_exactly_the_names(names: list[str], 
     assert profile.default_action is not Action.ALLOW
     assert validate_profile_data(profile.to_dict(), source="built") == []
     assert allowed_names(profile, arch=ARCH) == frozenset(names)
+
+
+# --------------------------------------------------------------------------- ENOSYS-aware denies
+
+RUNTIME = ["read", "write", "exit_group", "execve", "futex", "mmap", "clone", "getrandom"]
+
+
+def _rules_naming(profile: Profile, name: str) -> list[SyscallRule]:
+    return [r for r in profile.syscalls if name in r.names]
+
+
+def test_unobserved_clone3_gets_an_errno_38_rule() -> None:
+    result = build_profile(RUNTIME, ["x86_64"], Mode.ENFORCE)
+    rules = _rules_naming(result.profile, "clone3")
+    assert len(rules) == 1
+    assert rules[0].action is Action.ERRNO and rules[0].errno_ret == ENOSYS == 38
+    assert "clone3" in result.enosys
+    assert runc_answer(result.profile, "x86_64", "clone3") == (Action.ERRNO, 38)
+    # Everything else that was not seen still gets the default, EPERM.
+    assert runc_answer(result.profile, "x86_64", "mount") == (Action.ERRNO, 1)
+    assert validate_profile_data(result.profile.to_dict(), source="built") == []
+
+
+def test_observed_clone3_is_allowed_not_denied() -> None:
+    result = build_profile([*RUNTIME, "clone3"], ["x86_64"], Mode.ENFORCE)
+    rules = _rules_naming(result.profile, "clone3")
+    assert [r.action for r in rules] == [Action.ALLOW]
+    assert "clone3" not in result.enosys
+    assert "clone3" in allowed_names(result.profile, arch="x86_64")
+
+
+def test_enosys_names_come_from_the_bundled_list_and_appear_once() -> None:
+    listed = {e.name for e in enosys_fallbacks()}
+    assert {"clone3", "faccessat2", "openat2", "close_range", "rseq", "statx"} <= listed
+    for entry in enosys_fallbacks():
+        assert entry.reason and entry.source
+    result = build_profile([*RUNTIME, "statx"], ["x86_64"], Mode.ENFORCE)
+    known = {n for n in listed if syscalls.resolve_name("x86_64", n) is not None}
+    assert set(result.enosys) == known - {"statx"}
+    every = [n for r in result.profile.syscalls for n in r.names]
+    assert len(every) == len(set(every))
+
+
+def test_enosys_can_be_switched_off() -> None:
+    result = build_profile(RUNTIME, ["x86_64"], Mode.ENFORCE, enosys=False)
+    assert result.enosys == ()
+    assert [r.action for r in result.profile.syscalls] == [Action.ALLOW]
+    assert all(r.eperm_instead == () for r in result.runtime_enosys)
+
+
+def test_log_profile_keeps_fallback_syscalls_logged() -> None:
+    # A staging profile changes no result: clone3 falls to the LOG default like any unseen call.
+    result = build_profile(RUNTIME, ["x86_64"], Mode.LOG)
+    assert result.enosys == ()
+    assert _rules_naming(result.profile, "clone3") == []
+    assert result.runtime_enosys == ()  # runc adds no stub under a permissive default
+    assert runc_answer(result.profile, "x86_64", "clone3") == (Action.LOG, None)
+
+
+def test_runc_boundary_is_the_highest_named_number_of_any_rule() -> None:
+    profile = Profile(
+        Action.ERRNO,
+        (Arch.X86_64,),
+        (
+            SyscallRule(("read", "write"), Action.ALLOW),
+            SyscallRule(("getrandom",), Action.ERRNO, errno_ret=38),
+            SyscallRule(("no_such_call",), Action.ALLOW),
+        ),
+        default_errno_ret=1,
+    )
+    assert runc_enosys_boundary(profile, "x86_64") == (318, "getrandom")
+    assert runc_answer(profile, "x86_64", "mount") == (Action.ERRNO, 1)  # 165 <= 318
+    assert runc_answer(profile, "x86_64", "bpf") == (Action.ERRNO, 38)  # 321 > 318
+    # No stub when the default is permissive or already ENOSYS (runc generatePatch).
+    for default, errno in ((Action.LOG, None), (Action.ALLOW, None), (Action.ERRNO, 38)):
+        other = Profile(default, (Arch.X86_64,), profile.syscalls, default_errno_ret=errno)
+        assert runc_enosys_boundary(other, "x86_64") is None
+
+
+@pytest.mark.parametrize("extra", [[], ["statx"], ["memfd_create", "bpf"]])
+def test_enosys_rule_changes_eperm_only_as_reported(extra: list[str]) -> None:
+    names = [*RUNTIME, *extra]
+    with_rule = build_profile(names, ["x86_64"], Mode.ENFORCE)
+    without = build_profile(names, ["x86_64"], Mode.ENFORCE, enosys=False)
+    (report,) = with_rule.runtime_enosys
+    eperm, enosys = (Action.ERRNO, 1), (Action.ERRNO, 38)
+    moved_to_enosys, moved_to_eperm, other = set(), set(), set()
+    for name in syscalls.known_names("x86_64"):
+        before = runc_answer(without.profile, "x86_64", name)
+        after = runc_answer(with_rule.profile, "x86_64", name)
+        if before == after:
+            continue
+        if after == enosys and before == eperm:
+            moved_to_enosys.add(name)
+        elif after == eperm and before == enosys:
+            moved_to_eperm.add(name)
+        else:
+            other.add(name)
+    assert other == set()
+    assert moved_to_enosys <= set(with_rule.enosys)
+    assert moved_to_eperm == set(report.eperm_instead)
+    assert not moved_to_eperm & set(with_rule.enosys)
+    # Above the boundary runc still answers ENOSYS, and the report names those calls.
+    for name in report.above:
+        assert runc_answer(with_rule.profile, "x86_64", name) == enosys
+
+
+def test_boundary_does_not_depend_on_the_workloads_highest_call() -> None:
+    small = build_profile(["read", "exit_group"], ["x86_64"], Mode.ENFORCE)
+    large = build_profile([*RUNTIME, "memfd_create", "bpf"], ["x86_64"], Mode.ENFORCE)
+    assert small.runtime_enosys[0].highest == large.runtime_enosys[0].highest
+    assert small.runtime_enosys[0].above == large.runtime_enosys[0].above
