@@ -313,3 +313,37 @@ def test_bad_line_in_the_middle_names_its_line_number() -> None:
         list(parse_strace(lines, source="x.strace"))
     assert info.value.line == 11
     assert str(info.value).startswith("x.strace:11: not strace output")
+
+
+def test_unnamed_calls_are_skipped_with_a_warning() -> None:
+    lines = lines_of("go_f_ttt_raw.strace")
+    tid = lines[-1].split()[0]
+    ts = lines[-1].split()[1]
+    # strace prints "???" for a call it cannot name, here as the Go program's threads exit
+    unknown = [
+        f"{tid} {ts} ???( <unfinished ...>\n",
+        f"{tid} {ts} <... ??? resumed>) = ?\n",
+        f"[pid {tid}] {ts} ???() = ?\n",
+    ]
+    at = next(i for i, x in enumerate(lines) if x.endswith("<unfinished ...>\n"))
+    mixed = lines[: at + 1] + unknown + lines[at + 1 :]
+    stats = ParseStats()
+    events = list(parse_strace(mixed, source="go.strace", stats=stats))
+    plain, plain_stats = parse("go_f_ttt_raw.strace")
+    assert events == plain  # a real call in progress in that thread is still joined with its end
+    assert stats.skipped == plain_stats.skipped + len(unknown)
+    assert stats.lines == len(mixed)
+    assert not any(isinstance(e, SyscallEvent) and "?" in e.name for e in events)
+    (warning,) = [w for w in stats.warnings if "???" in w]
+    assert warning.startswith(f"go.strace:{at + 2}: skipped {len(unknown)} line")
+
+
+def test_events_are_plain_frozen_syscall_events() -> None:
+    ev = calls(parse("go_f_ttt_raw.strace")[0])[-1]
+    assert type(ev) is SyscallEvent
+    with pytest.raises(AttributeError):  # dataclasses.FrozenInstanceError
+        ev.name = "other"  # type: ignore[misc]
+    rebuilt = SyscallEvent(
+        ev.name, ev.arch, ev.pid, ev.tid, ev.ret, ev.errno, ev.timestamp, ev.args, ev.phase
+    )
+    assert rebuilt == ev and hash(rebuilt) == hash(ev)
