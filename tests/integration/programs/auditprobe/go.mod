@@ -1,0 +1,3 @@
+module auditprobe
+
+go 1.22
