@@ -35,6 +35,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.strace]
 REPO = Path(__file__).resolve().parents[2]
 # What an HTTP service does that a trace must show, wherever it runs.
 SERVICE_CALLS = {"bind", "listen", "accept4", "epoll_ctl", "setsockopt", "getsockname"}
+# Calls the Go runtime makes in some runs and not others, on the host as in a container: async
+# preemption (tgkill(getpid(), tid, SIGURG)), osyield and usleep while spinning.
+SCHEDULING_DEPENDENT = {"getpid", "tgkill", "sched_yield", "nanosleep"}
 
 
 def free_port() -> int:
@@ -239,10 +242,10 @@ def test_host_and_container_traces_of_the_same_binary_and_load(
     print(report)
     for label, names in runs.items():
         assert names >= SERVICE_CALLS, (label, SERVICE_CALLS - names)
-    # Same binary, same load: the sets differ only at the edges (scheduling-dependent runtime
-    # calls, the environment), never in what the service itself does.
+    # Same binary, same load: the sets may differ only in calls the Go scheduler makes or not
+    # from run to run (docs/containers.md has the measurements), never in what the service does.
     for label in ("image", "container"):
-        assert len(host ^ runs[label]) <= 8, report
+        assert host ^ runs[label] <= SCHEDULING_DEPENDENT, report
 
 
 def test_exercise_in_container_with_no_network(
