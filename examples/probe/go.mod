@@ -1,0 +1,3 @@
+module seccompgen.example/probe
+
+go 1.22
