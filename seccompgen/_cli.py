@@ -387,6 +387,11 @@ def emit(workloads: tuple[str, ...], mode: str, output: Path | None, store: Path
         f"wrote {kind} profile {summary.path}: {len(summary.allowed)} syscalls allowed, "
         f"default {summary.profile.default_action.value}"
     )
+    if summary.enosys:
+        click.echo(
+            f"{len(summary.enosys)} unobserved syscalls that programs probe and fall back from "
+            f"answer ENOSYS instead of EPERM: {', '.join(summary.enosys)}"
+        )
     click.echo("attach it in Docker:")
     click.echo(f"  {summary.docker}")
     k = summary.kubernetes

@@ -22,7 +22,7 @@ from seccompgen.parsing.strace import ParseStats, ff_pid, merge_by_time, parse_s
 from seccompgen.profile.build import Mode, build_profile
 from seccompgen.profile.diff import ProfileDiff, diff_profiles, docker_default_profile
 from seccompgen.profile.emit import write_profile
-from seccompgen.profile.model import Profile, load_profile
+from seccompgen.profile.model import Action, Profile, load_profile
 from seccompgen.schema.validate import validate_profile_file
 from seccompgen.store import TraceStore, check_workload_name
 from seccompgen.syscalls import ARCH_NAMES, canonical_name, native_arch
@@ -271,6 +271,7 @@ class EmitSummary:
     workloads: tuple[str, ...]
     profile: Profile
     allowed: tuple[str, ...]
+    enosys: tuple[str, ...]
     unknown: tuple[tuple[str, str], ...]
     docker: str
     kubernetes: KubernetesHint
@@ -308,13 +309,18 @@ def emit(opts: EmitOptions) -> EmitSummary:
     result = build_profile(sorted(names), arches, opts.mode)
     out = opts.output or default_profile_path(chosen, opts.mode)
     write_profile(out, result.profile)
-    allowed = tuple(sorted(n for rule in result.profile.syscalls for n in rule.names))
+    allowed = tuple(
+        sorted(
+            n for rule in result.profile.syscalls if rule.action is Action.ALLOW for n in rule.names
+        )
+    )
     return EmitSummary(
         path=out,
         mode=opts.mode,
         workloads=tuple(chosen),
         profile=result.profile,
         allowed=allowed,
+        enosys=result.enosys,
         unknown=tuple(unknown) + tuple(result.unknown),
         docker=docker_run_hint(out),
         kubernetes=kubernetes_snippet(out),
