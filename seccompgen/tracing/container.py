@@ -641,9 +641,19 @@ class ContainerProcesses:
             if dest is not None:
                 dest.write_bytes(data)
             elif data:
-                fallback.flush()
-                fallback.buffer.write(data)
-                fallback.buffer.flush()
+                _write_out(fallback, data)
+
+
+def _write_out(stream: Any, data: bytes) -> None:
+    """Write bytes to a text stream: through its binary buffer when it has one."""
+    stream.flush()
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        buffer.write(data)
+        buffer.flush()
+    else:
+        stream.write(data.decode("utf-8", "replace"))
+        stream.flush()
 
 
 class _ExecExercise:
@@ -680,8 +690,7 @@ class _ExecExercise:
     def _copy(stream: Iterator[bytes]) -> None:
         with contextlib.suppress(Exception):
             for chunk in stream:
-                sys.stderr.buffer.write(chunk)
-                sys.stderr.buffer.flush()
+                _write_out(sys.stderr, chunk)
 
     def poll(self) -> int | None:
         import docker.errors
