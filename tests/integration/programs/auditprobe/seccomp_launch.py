@@ -6,7 +6,8 @@ Usage::
 
 ACTION is ``log`` (SCMP_ACT_LOG), ``errno`` (SCMP_ACT_ERRNO(EPERM)), ``trap`` (SCMP_ACT_TRAP) or
 ``kill_process`` (SCMP_ACT_KILL_PROCESS); every other call is allowed. ``--arch`` adds a second
-architecture to the filter (for a 32-bit program on a 64-bit host); ``--flag-log`` sets
+architecture to the filter (for a 32-bit program on a 64-bit host) and must come before the
+actions, which libseccomp adds to the architectures the filter has at that point; ``--flag-log`` sets
 SCMP_FLTATR_CTL_LOG, i.e. SECCOMP_FILTER_FLAG_LOG, so that the kernel also logs the non-LOG
 actions (seccomp(2): "all filter return actions except SECCOMP_RET_ALLOW should be logged").
 The filter sets no_new_privs (libseccomp's default), survives execve(2) and covers the program only.
