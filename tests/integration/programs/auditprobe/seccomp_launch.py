@@ -2,13 +2,13 @@
 
 Usage::
 
-    python3 seccomp_launch.py [--arch x86] [--flag-log] ACTION=NAME[,NAME...] ... -- PROGRAM [ARG...]
+    python3 seccomp_launch.py [--arch x86] [--flag-log] ACTION=NAME[,NAME...] ... -- PROG [ARG...]
 
 ACTION is ``log`` (SCMP_ACT_LOG), ``errno`` (SCMP_ACT_ERRNO(EPERM)), ``trap`` (SCMP_ACT_TRAP) or
 ``kill_process`` (SCMP_ACT_KILL_PROCESS); every other call is allowed. ``--arch`` adds a second
 architecture to the filter (for a 32-bit program on a 64-bit host) and must come before the
-actions, which libseccomp adds to the architectures the filter has at that point; ``--flag-log`` sets
-SCMP_FLTATR_CTL_LOG, i.e. SECCOMP_FILTER_FLAG_LOG, so that the kernel also logs the non-LOG
+actions, which libseccomp adds to the architectures the filter has at that point. ``--flag-log``
+sets SCMP_FLTATR_CTL_LOG, i.e. SECCOMP_FILTER_FLAG_LOG, so that the kernel also logs the non-LOG
 actions (seccomp(2): "all filter return actions except SECCOMP_RET_ALLOW should be logged").
 The filter sets no_new_privs (libseccomp's default), survives execve(2) and covers the program only.
 """
@@ -28,7 +28,7 @@ _ACTIONS = {
     "kill_process": 0x80000000,  # SCMP_ACT_KILL_PROCESS
 }
 _ACT_ALLOW = 0x7FFF0000
-_FLTATR_CTL_LOG = 6  # enum scmp_filter_attr: ..., SCMP_FLTATR_API_TSKIP = 5, SCMP_FLTATR_CTL_LOG = 6
+_FLTATR_CTL_LOG = 6  # enum scmp_filter_attr: SCMP_FLTATR_API_TSKIP = 5, SCMP_FLTATR_CTL_LOG = 6
 
 
 def main(argv: list[str]) -> int:
