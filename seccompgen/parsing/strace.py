@@ -495,6 +495,9 @@ def parse_strace(
                         while p >= astart and rest[p] == " ":
                             p -= 1
                         if valid and p >= astart and rest[p] == ")":
+                            # the timestamp before the return value, as below, so that bad
+                            # input fails with the same message on both paths
+                            ts = float(ts_text)
                             tail = rest[q + 3 :]
                             rv = tail_get(tail)
                             if rv is None:
@@ -513,7 +516,6 @@ def parse_strace(
                                 info = table_get(key)
                                 if info is None:
                                     info = thread(key)
-                                ts = float(ts_text)
                                 if astart > e + 1:  # "<... NAME resumed>"
                                     start = pending.pop(key, None)
                                     if start is not None and start[0] == name:
