@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -701,8 +700,6 @@ class _Session:
                     if cut:
                         text = pending[:cut].decode("utf-8", "replace")
                         pending = pending[cut:]
-                        if "???" in text:
-                            text = _drop_unknown_calls(text)
                         # Lines keep their "\n": the parser tells a line cut short by a killed
                         # strace (no newline, tolerated at the end) from a malformed one by it.
                         # StringIO with newline="\n" splits on "\n" only, in C.
@@ -806,19 +803,6 @@ class _Session:
             exercise_exit_code=None if ex is None else ex.poll(),
             boundaries=tuple(self.boundaries),
         )
-
-
-# strace prints "???(" for a stop whose system call number it could not read (strace
-# src/syscall.c, the "???" name of an invalid scno); seen at a Go program's exit under -f as
-# "PID TS ???( <unfinished ...>". It names no system call a profile could allow, so it is
-# dropped before parsing, together with its "<... ??? resumed>" half.
-_UNKNOWN_CALL = re.compile(r"^\d+\s+\S+\s+(?:\?\?\?\(|<\.\.\. \?\?\? resumed>)")
-
-
-def _drop_unknown_calls(text: str) -> str:
-    return "".join(
-        line for line in io.StringIO(text, newline="\n") if not _UNKNOWN_CALL.match(line)
-    )
 
 
 def _base_env(request: TraceRequest) -> dict[str, str]:
