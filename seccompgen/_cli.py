@@ -18,6 +18,8 @@ from seccompgen import __version__, pipeline
 from seccompgen.errors import SeccompgenError, ValidationError
 from seccompgen.parsing.audit import AuditRecord
 from seccompgen.profile.build import Mode
+from seccompgen.runtime import CHOICES as RUNTIME_CHOICES
+from seccompgen.runtime import RUNTIMES
 from seccompgen.store import ENV_VAR, TraceStore, check_workload_name
 from seccompgen.tracing.base import TraceProgress
 from seccompgen.tracing.registry import backend_names
@@ -349,6 +351,7 @@ Examples:
   seccompgen emit --workload api --mode log              # profiles/api.log.json (staging)
   seccompgen emit --workload api -o /tmp/api.json        # enforce
   seccompgen emit -w api -w worker -o profiles/pod.json  # one profile for both
+  seccompgen emit -w api --runtime runc --no-new-privileges  # for docker run with NNP
 """
 )
 @click.option(
@@ -372,15 +375,42 @@ Examples:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write [default: profiles/NAME.json, or profiles/NAME.log.json for log].",
 )
+@click.option(
+    "--runtime",
+    type=click.Choice(list(RUNTIME_CHOICES)),
+    default="auto",
+    show_default=True,
+    help="Merge the measured calls this container runtime makes after installing the filter "
+    "(profiles/runtime/); auto: the local Docker engine's default runtime, else runc.",
+)
+@click.option(
+    "--no-new-privileges",
+    is_flag=True,
+    help="The container runs with no-new-privileges (docker --security-opt "
+    "no-new-privileges): pick the runtime block measured that way (runc then needs fewer calls).",
+)
 @_store_option
-def emit(workloads: tuple[str, ...], mode: str, output: Path | None, store: Path | None) -> None:
-    """Write a seccomp profile allowing every syscall the chosen workloads were seen to make."""
+def emit(
+    workloads: tuple[str, ...],
+    mode: str,
+    output: Path | None,
+    runtime: str,
+    no_new_privileges: bool,
+    store: Path | None,
+) -> None:
+    """Write a seccomp profile allowing every syscall the chosen workloads were seen to make.
+
+    The calls the container runtime itself makes after loading the filter (measured by
+    `seccompgen runtime-baseline`) are added, so the container can start.
+    """
     summary = pipeline.emit(
         pipeline.EmitOptions(
             store=TraceStore.resolve(store),
             workloads=workloads,
             mode=Mode(mode),
             output=output,
+            runtime=runtime,
+            no_new_privileges=no_new_privileges,
         )
     )
     for name, why in summary.unknown:
@@ -390,6 +420,11 @@ def emit(workloads: tuple[str, ...], mode: str, output: Path | None, store: Path
         f"wrote {kind} profile {summary.path}: {len(summary.allowed)} syscalls allowed, "
         f"default {summary.profile.default_action.value}"
     )
+    if summary.runtime is not None:
+        click.echo(
+            f"runtime: {summary.runtime.note}; {len(summary.runtime_names)} name(s) allowed for "
+            f"the runtime, not observed in the workload: {' '.join(summary.runtime_names) or '-'}"
+        )
     if summary.enosys:
         click.echo(
             f"{len(summary.enosys)} unobserved syscalls that programs probe and fall back from "
@@ -592,6 +627,235 @@ def learn(
         click.echo(f"nothing new for {workload}")
     if report.interrupted:
         sys.exit(EXIT_INTERRUPTED)
+
+
+# --------------------------------------------------------------------------- verify
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  seccompgen verify profiles/api.json ./api --network host \\
+      --exercise './load.sh 127.0.0.1:8080' -- -addr 127.0.0.1:8080
+  seccompgen verify profiles/api.json --image api:1.2 --no-new-privileges --duration 10
+  seccompgen verify profiles/batch.json ./batch -v $PWD/data:/data -- -in /data/a.txt -out /data/o
+""",
+)
+@click.argument("profile", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("target", required=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--image", metavar="IMAGE[:TAG]", help="Run this local image (nothing is pulled).")
+@click.option(
+    "--exercise",
+    metavar="CMD",
+    help="Shell command run on the host while the workload runs; it must exit 0.",
+)
+@click.option(
+    "--no-new-privileges", is_flag=True, help="Run with --security-opt no-new-privileges."
+)
+@click.option(
+    "--network",
+    type=click.Choice(["none", "host"]),
+    default="none",
+    show_default=True,
+    help="Container network; host lets the exercise reach the workload on 127.0.0.1.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0),
+    help="Keep a service running this many seconds (after the exercise), then SIGTERM it.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=300.0,
+    show_default=True,
+    help="Limit for each run, in seconds.",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds between SIGTERM and SIGKILL (as `docker stop -t`).",
+)
+@click.option(
+    "--ready-delay",
+    type=click.FloatRange(min=0),
+    default=0.5,
+    show_default=True,
+    help="Seconds to wait before starting the exercise.",
+)
+@click.option(
+    "--volume",
+    "-V",
+    "volumes",
+    multiple=True,
+    metavar="HOST:CONTAINER[:ro|rw]",
+    help="Bind mount (repeatable), e.g. a batch job's input and output directory.",
+)
+@click.option(
+    "--workload",
+    "-w",
+    callback=_workload_callback,
+    help="Workload name for the fix commands [default: the profile's file name].",
+)
+@click.option(
+    "--records",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the workload's refused calls as audit records "
+    "[default: PROFILE with .denied.audit].",
+)
+@click.option(
+    "--no-diagnose",
+    is_flag=True,
+    help="On failure, do not rerun under the staging variant to find the refused calls.",
+)
+def verify(
+    profile: Path,
+    target: str | None,
+    args: tuple[str, ...],
+    image: str | None,
+    exercise: str | None,
+    no_new_privileges: bool,
+    network: str,
+    duration: float | None,
+    timeout: float,
+    grace: float,
+    ready_delay: float,
+    volumes: tuple[str, ...],
+    workload: str | None,
+    records: Path | None,
+    no_diagnose: bool,
+) -> None:
+    """Prove PROFILE: run the workload in a container with it enforced.
+
+    TARGET is a static program, copied into a throwaway FROM scratch image; or give --image.
+    Arguments after `--` follow the program (or replace the image's CMD). Passes when the
+    container starts, the exercise exits 0, and the workload exits 0 on its own or runs to the
+    end and stops cleanly on SIGTERM. On failure the run is repeated with the staging
+    (SCMP_ACT_LOG) variant while the kernel's audit records are read (root), and the refused
+    syscalls, the process that made them and the fixing commands are printed. Exit 0 on pass,
+    1 on fail.
+    """
+    if (image is None) == (target is None):
+        raise click.UsageError("give TARGET (a program) or --image IMAGE, not both")
+    req = pipeline.VerifyRequest(
+        profile=profile,
+        image=image,
+        program=Path(target) if target is not None else None,
+        args=args,
+        exercise=exercise,
+        no_new_privileges=no_new_privileges,
+        network=network,
+        duration=duration,
+        timeout=timeout,
+        grace=grace,
+        ready_delay=ready_delay,
+        volumes=volumes,
+        workload=workload,
+        records=records,
+        diagnose=not no_diagnose,
+    )
+    nnp = ", no-new-privileges" if no_new_privileges else ""
+    click.echo(f"verifying {profile} on {image or target} (network {network}{nnp})", err=True)
+    report = pipeline.verify(req, log=lambda line: click.echo(line, err=True))
+    run = report.enforce
+    if report.passed:
+        how = (
+            "exited 0"
+            if run.stopped == "exited"
+            else f"stopped cleanly on SIGTERM ({run.exit_code})"
+        )
+        exercised = ", the exercise exited 0" if exercise else ""
+        click.echo(f"PASS: {profile} enforced: the workload started{exercised} and {how}")
+        return
+    click.echo(f"FAIL: {profile} enforced: {run.failure}")
+    if run.logs.strip():
+        click.echo("last output of the workload:")
+        for line in run.logs.rstrip("\n").splitlines()[-10:]:
+            click.echo(f"  {line}")
+    if report.diagnosis_problem:
+        click.echo(f"diagnosis: {report.diagnosis_problem}")
+    if report.denials:
+        click.echo("refused by the profile (seen under its staging variant):")
+        for d in report.denials:
+            who = "runtime init before exec" if d.process == "runtime" else "workload"
+            click.echo(f"  {d.name:<20} {who}: comm={d.comm} exe={d.exe} ({d.count}x)")
+    if report.records_path is not None:
+        click.echo(f"the workload's audit records: {report.records_path}")
+    if report.fixes:
+        _next(*report.fixes)
+    sys.exit(1)
+
+
+# --------------------------------------------------------------------------- runtime-baseline
+
+
+@cli.command(
+    "runtime-baseline",
+    epilog="""\b
+Examples:
+  seccompgen runtime-baseline                        # the engine's runtime, without NNP
+  seccompgen runtime-baseline --no-new-privileges    # the same with no-new-privileges
+  seccompgen runtime-baseline --runtime crun -o /etc/seccompgen/runtime
+""",
+)
+@click.option(
+    "--runtime",
+    type=click.Choice(list(RUNTIMES)),
+    default=None,
+    help="Runtime configured in the Docker engine [default: its default runtime].",
+)
+@click.option("--no-new-privileges", is_flag=True, help="Measure with no-new-privileges.")
+@click.option(
+    "--program",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Static program that exits 0 [default: examples/noop, built with Go].",
+)
+@click.option(
+    "--rounds", type=click.IntRange(min=1), default=3, show_default=True, help="Runs to unite."
+)
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory for the block [default: profiles/runtime of the source tree].",
+)
+def runtime_baseline(
+    runtime: str | None,
+    no_new_privileges: bool,
+    program: Path | None,
+    rounds: int,
+    output_dir: Path | None,
+) -> None:
+    """Measure what the container runtime does after installing the seccomp filter.
+
+    Runs a trivial static program under a profile that logs every call (SCMP_ACT_LOG, no
+    rules), reads the kernel's audit records (root or CAP_AUDIT_READ), and keeps those of the
+    runtime's init process before its execve of the program: the calls every profile must
+    allow for the container to start. Stored as profiles/runtime/RUNTIME-VERSION-NNP.json,
+    which `emit --runtime` merges.
+    """
+    from seccompgen.runtime import default_output_dir
+
+    opts = pipeline.BaselineOptions(
+        output_dir=output_dir or default_output_dir(),
+        runtime=runtime,
+        no_new_privileges=no_new_privileges,
+        program=program,
+        rounds=rounds,
+    )
+    report = pipeline.runtime_baseline(opts, log=lambda line: click.echo(line, err=True))
+    b = report.block
+    for i, names in enumerate(report.per_round, 1):
+        click.echo(f"round {i}: {len(names)} distinct: {' '.join(names)}")
+    click.echo(
+        f"{b.label}: {len(b.syscalls)} distinct syscalls after the filter "
+        f"({b.records} records) -> {report.path}"
+    )
+    click.echo(f"  {' '.join(b.syscalls)}")
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

@@ -1,4 +1,5 @@
-"""The use cases behind each command: trace, import, emit, validate, graph, diff.
+"""The use cases behind each command: trace, import, emit, validate, graph, diff, learn,
+verify and runtime-baseline.
 
 Each function takes an options dataclass, does the work through the layers below, and returns a
 result dataclass for the CLI to render. Nothing here prints or exits; progress goes through
@@ -26,6 +27,7 @@ from seccompgen.profile.build import Mode, build_profile
 from seccompgen.profile.diff import ProfileDiff, diff_profiles, docker_default_profile
 from seccompgen.profile.emit import write_profile
 from seccompgen.profile.model import Action, Profile, load_profile
+from seccompgen.runtime import RuntimeBlock, RuntimeSelection, resolve_runtime, write_block
 from seccompgen.schema.validate import validate_profile_file
 from seccompgen.store import TraceStore, check_workload_name
 from seccompgen.syscalls import ARCH_NAMES, canonical_name, native_arch
@@ -33,6 +35,9 @@ from seccompgen.tracefile import TraceHeader, TraceWriter
 from seccompgen.tracing.audit import AuditListener, seccomp_logging_problem
 from seccompgen.tracing.base import ContainerSpec, TraceOutcome, TraceProgress, TraceRequest
 from seccompgen.tracing.registry import CONTAINER_BACKEND, get_tracer
+from seccompgen.verify import VerifyReport as VerifyReport
+from seccompgen.verify import VerifyRequest as VerifyRequest
+from seccompgen.verify import verify as run_verify
 
 DOCKER_DEFAULT = "docker-default"
 
@@ -266,6 +271,11 @@ class EmitOptions:
     workloads: tuple[str, ...]
     mode: Mode
     output: Path | None
+    runtime: str = "none"
+    """``auto``, ``runc``, ``crun`` or ``none``: the measured runtime block to merge
+    (:func:`seccompgen.runtime.resolve_runtime`)."""
+    no_new_privileges: bool = False
+    """Pick the runtime block measured with ``no-new-privileges``."""
 
 
 @dataclass(frozen=True)
@@ -279,6 +289,10 @@ class EmitSummary:
     unknown: tuple[tuple[str, str], ...]
     docker: str
     kubernetes: KubernetesHint
+    runtime: RuntimeSelection | None = None
+    """The runtime block merged, and how it was chosen."""
+    runtime_names: tuple[str, ...] = ()
+    """Names allowed because the runtime needs them, not observed in the workloads."""
 
 
 def default_profile_path(workloads: Sequence[str], mode: Mode) -> Path:
@@ -310,6 +324,15 @@ def emit(opts: EmitOptions) -> EmitSummary:
         if not resolved:
             unknown.append((name, f"no arch among {', '.join(arches)} knows it"))
         names.update(n for n in resolved if n is not None)
+    # The runtime's init makes its own calls under the filter before it execs the workload
+    # (seccompgen.runtime): without them the container does not even start.
+    selection = resolve_runtime(opts.runtime, opts.no_new_privileges)
+    runtime_names: list[str] = []
+    if selection is not None:
+        for name in selection.block.syscalls:
+            resolved = {canonical_name(a, name) for a in arches} - {None}
+            runtime_names.extend(n for n in resolved if n is not None and n not in names)
+        names.update(runtime_names)
     result = build_profile(sorted(names), arches, opts.mode)
     out = opts.output or default_profile_path(chosen, opts.mode)
     write_profile(out, result.profile)
@@ -328,6 +351,8 @@ def emit(opts: EmitOptions) -> EmitSummary:
         unknown=tuple(unknown) + tuple(result.unknown),
         docker=docker_run_hint(out),
         kubernetes=kubernetes_snippet(out),
+        runtime=selection,
+        runtime_names=tuple(sorted(set(runtime_names))),
     )
 
 
@@ -478,3 +503,75 @@ def learn(
         source = "netlink"
     summary = learn_records(opts.store, opts.workload, records, source=source, filters=filters)
     return LearnReport(summary=summary, warnings=tuple(warnings), interrupted=interrupted)
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def verify(req: VerifyRequest, log: Callable[[str], None] | None = None) -> VerifyReport:
+    """Run the workload in a container with the profile enforced; see :mod:`seccompgen.verify`."""
+    return run_verify(req, log)
+
+
+# --------------------------------------------------------------------------- runtime-baseline
+
+
+@dataclass(frozen=True)
+class BaselineOptions:
+    """What ``seccompgen runtime-baseline`` was asked to do.
+
+    ``program`` is a static program that exits 0; None builds ``examples/noop`` of the source
+    tree. ``rounds`` runs are made and their names united (runc is a Go program: a few calls of
+    its runtime, such as ``futex``, depend on timing). ``output_dir`` receives the block.
+    """
+
+    output_dir: Path
+    runtime: str | None = None
+    no_new_privileges: bool = False
+    program: Path | None = None
+    rounds: int = 3
+
+
+@dataclass(frozen=True)
+class BaselineReport:
+    """The measured block, where it was written, and the names each round saw."""
+
+    block: RuntimeBlock
+    path: Path
+    per_round: tuple[tuple[str, ...], ...]
+
+
+def runtime_baseline(
+    opts: BaselineOptions, log: Callable[[str], None] | None = None
+) -> BaselineReport:
+    """Measure a runtime's calls after the filter ``rounds`` times and store the union."""
+    import tempfile
+
+    from seccompgen.tracing.gobuild import build_go
+    from seccompgen.verify import BaselineRequest, measure_runtime
+
+    with tempfile.TemporaryDirectory(prefix="seccompgen-noop-") as tmp:
+        program = opts.program
+        if program is None:
+            src = Path(__file__).resolve().parents[1] / "examples" / "noop"
+            if log is not None:
+                log(f"building {src}")
+            program = build_go(src, Path(tmp) / "noop")
+        request = BaselineRequest(
+            program=program, runtime=opts.runtime, no_new_privileges=opts.no_new_privileges
+        )
+        blocks = [measure_runtime(request, log) for _ in range(max(1, opts.rounds))]
+    first = blocks[0]
+    union = sorted({n for b in blocks for n in b.syscalls})
+    block = RuntimeBlock(
+        runtime=first.runtime,
+        version=first.version,
+        no_new_privileges=first.no_new_privileges,
+        arch=first.arch,
+        syscalls=tuple(union),
+        engine=first.engine,
+        kernel=first.kernel,
+        records=max(b.records for b in blocks),
+    )
+    path = write_block(block, opts.output_dir)
+    return BaselineReport(block=block, path=path, per_round=tuple(b.syscalls for b in blocks))
