@@ -763,12 +763,12 @@ def verify(
     run = report.enforce
     if report.passed:
         how = (
-            "exited 0"
+            "exited 0 on its own"
             if run.stopped == "exited"
-            else f"stopped cleanly on SIGTERM ({run.exit_code})"
+            else f"ran to the end and stopped cleanly on SIGTERM (status {run.exit_code})"
         )
         exercised = ", the exercise exited 0" if exercise else ""
-        click.echo(f"PASS: {profile} enforced: the workload started{exercised} and {how}")
+        click.echo(f"PASS: {profile} enforced: the workload started{exercised}, and it {how}")
         return
     click.echo(f"FAIL: {profile} enforced: {run.failure}")
     if run.logs.strip():
