@@ -284,6 +284,11 @@ class RecordCollector:
         self.listener = AuditListener()
         self.listener.open()  # raises TracerError without CAP_AUDIT_READ
         self.container_id: str | None = None
+        self.init_pids: set[int] = set()
+        """Host pids known to be the container's init (from the engine after the start)."""
+        self.workload_exe: str | None = None
+        """The workload's path inside the container: a record of a process that was gone
+        before its cgroup could be read still counts when it names this ``exe``."""
         self.records: list[AuditRecord] = []
         self._pending: list[AuditRecord] = []
         self._members: dict[int, bool] = {}
@@ -332,7 +337,13 @@ class RecordCollector:
         self._thread.join(timeout=2.0)
         self.listener.close()
         with self._lock:
-            late = [r for r in self._pending if self._members.get(r.pid)]
+            late = [
+                r
+                for r in self._pending
+                if self._members.get(r.pid)
+                or r.pid in self.init_pids
+                or (self.workload_exe is not None and r.exe == self.workload_exe)
+            ]
             out = sorted(self.records + late, key=lambda r: (r.timestamp, r.serial))
         return out
 
@@ -348,6 +359,7 @@ class _Plan:
     image: str
     command: list[str] | None
     volumes: dict[str, dict[str, str]] = field(default_factory=dict)
+    exe: str | None = None  # the workload's path inside the container
 
 
 def _run_container(
@@ -405,6 +417,15 @@ def _run_container(
                 logs=_logs(container),
             )
         end = time.monotonic() + req.timeout
+        if collector is not None:
+            # A short job can be gone before its records are read; its pid and exe still place
+            # them (see RecordCollector).
+            with contextlib.suppress(docker.errors.DockerException):
+                container.reload()
+            pid = _host_pid(container)
+            if pid is not None:
+                collector.init_pids.add(pid)
+            collector.workload_exe = plan.exe
         rc = _wait_exit(container, min(req.ready_delay, req.timeout))
         exercise_rc: int | None = None
         if req.exercise is not None and rc is None:
@@ -495,6 +516,18 @@ def _wait_exit(container: Any, seconds: float) -> int | None:
         time.sleep(_POLL)
 
 
+def _image_exe(client: Any, req: VerifyRequest) -> str | None:
+    """The image's program (first of ENTRYPOINT, else of CMD or the given arguments)."""
+    import docker.errors
+
+    try:
+        config = client.images.get(req.image).attrs.get("Config") or {}
+    except docker.errors.DockerException:
+        return None
+    argv = list(config.get("Entrypoint") or []) or list(req.args) or list(config.get("Cmd") or [])
+    return str(argv[0]) if argv and str(argv[0]).startswith("/") else None
+
+
 def _host_pid(container: Any) -> int | None:
     pid = int((container.attrs.get("State") or {}).get("Pid") or 0)
     return pid or None
@@ -538,10 +571,10 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
             log(f"building a FROM scratch image holding {req.program}")
             tag = build_scratch_image(client, req.program, run_id)
             stack.callback(_remove_image, client, tag)
-            plan = _Plan(tag, list(req.args) or None, volumes)
+            plan = _Plan(tag, list(req.args) or None, volumes, APP_PATH)
         else:
             assert req.image is not None
-            plan = _Plan(req.image, list(req.args) or None, volumes)
+            plan = _Plan(req.image, list(req.args) or None, volumes, _image_exe(client, req))
         enforce = _run_container(client, plan, enforce_json, req, "enforce", run_id, None, log)
         if enforce.passed:
             return VerifyReport(True, enforce)

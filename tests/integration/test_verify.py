@@ -31,6 +31,7 @@ from seccompgen.verify import VERIFY_LABEL
 pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.strace, pytest.mark.root]
 
 EXAMPLES = ("httpservice", "batch", "threadonly")
+SCHEDULING_DEPENDENT = {"getpid", "tgkill", "sched_yield", "nanosleep"}
 
 
 def sg(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -198,7 +199,11 @@ def test_removed_workload_syscall_fails_and_is_named(
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert re.search(r"^FAIL: ", proc.stdout, re.M) and "exited with status 1" in proc.stdout
     denied = re.findall(r"^  (\S+)\s+(runtime init before exec|workload):", proc.stdout, re.M)
-    assert denied == [("sysinfo", "workload")], proc.stdout
+    # sysinfo, plus at most a call the Go scheduler makes in some runs only (one trace can miss
+    # it; verify finding it is the point).
+    assert ("sysinfo", "workload") in denied, proc.stdout
+    assert {p for _, p in denied} == {"workload"}, proc.stdout
+    assert {n for n, _ in denied} - {"sysinfo"} <= SCHEDULING_DEPENDENT, proc.stdout
     assert "seccompgen learn --from" in proc.stdout
     assert leftovers(docker_client) == []
 
@@ -305,10 +310,13 @@ def test_interrupted_verify_leaves_nothing(cases: dict[str, Case], docker_client
 # ---------------------------------------------------------------------- the probe in Docker
 
 
-def _probe_verdicts(client: Any, image: str, profile_json: str) -> dict[str, tuple[str, str]]:
+def _probe_verdicts(
+    client: Any, image: str, profile_json: str | None
+) -> dict[str, tuple[str, str]]:
+    # None: no seccomp option, so the engine applies its own default profile.
     container = client.containers.create(
         image,
-        security_opt=[f"seccomp={profile_json}"],
+        security_opt=[] if profile_json is None else [f"seccomp={profile_json}"],
         network_mode="none",
         tmpfs={"/tmp": ""},
         labels={VERIFY_LABEL: "probe-test"},
@@ -332,8 +340,6 @@ def test_probe_in_docker_under_generated_profiles_and_docker_default(
     build_example: Callable[[str], Path],
     tmp_path: Path,
 ) -> None:
-    from seccompgen.profile.diff import docker_default_profile
-    from seccompgen.profile.emit import render
     from seccompgen.verify import build_scratch_image, log_everything_profile
 
     probe = build_example("probe")
@@ -352,9 +358,7 @@ def test_probe_in_docker_under_generated_profiles_and_docker_default(
         baseline = _probe_verdicts(docker_client, tag, log_everything_profile())
         reachable = sorted(n for n, (_, v) in baseline.items() if v == "allowed")
         assert reachable, baseline
-        docker = _probe_verdicts(
-            docker_client, tag, render(docker_default_profile()).replace("\n", "")
-        )
+        docker = _probe_verdicts(docker_client, tag, None)
         columns: dict[str, dict[str, tuple[str, str]]] = {}
         for name, case in cases.items():
             shutil.copytree(case.store / name, store / name, dirs_exist_ok=True)
