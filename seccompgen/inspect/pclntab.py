@@ -91,7 +91,7 @@ def find_pclntab(data: bytes, section: _HasRange | None) -> tuple[int, str] | No
     otherwise the file is scanned for a 1.16+ magic followed by a plausible header.
     """
     if section is not None and _plausible(data, section.offset):
-        return section.offset, "section"
+        return section.offset, "section"  # .gopclntab or .data.rel.ro.gopclntab
     for magic in (0xFFFFFFF1, 0xFFFFFFF0, 0xFFFFFFFA):
         for end in ("<", ">"):
             needle = struct.pack(end + "I", magic) + b"\0\0"
@@ -179,6 +179,4 @@ def read_pclntab(data: bytes, at: int, *, found_by: str = "section") -> GoFuncti
                     names.add(raw.decode("utf-8", "replace"))
     except (struct.error, ValueError, IndexError):
         return None
-    return GoFunctions(
-        fmt, found_by if found_by != "section" else "section", nfunc, tuple(sorted(names))
-    )
+    return GoFunctions(fmt, found_by, nfunc, tuple(sorted(names)))
