@@ -315,19 +315,28 @@ class TraceWriter:
         self._boundaries.append((timestamp, phase))
         self._boundaries.sort(key=lambda b: (b[0], b[1].order))
 
-    def write(self, event: Event) -> None:
-        """Append one event."""
+    def write(self, event: Event, count: int = 1) -> None:
+        """Append one event, or ``count`` identical system call events as one line.
+
+        ``count`` > 1 is for backends that count calls instead of recording each one (the
+        ``ebpf`` backend); it is written as the line's ``n`` and read back as that many events.
+        """
         if self._footer is not None:
             raise ValueError(f"trace {self.path} is already closed")
+        if count < 1 or (count > 1 and not isinstance(event, SyscallEvent)):
+            raise ValueError(f"count {count} is invalid for {type(event).__name__}")
         c = self._counts
         if isinstance(event, SyscallEvent):
-            c.syscalls += 1
+            c.syscalls += count
             c.names.add(event.name)
         elif isinstance(event, SignalEvent):
             c.signals += 1
         else:
             c.exits += 1
-        self._stream.write(_dumps(_event_to_json(event, self._arch)))
+        d = _event_to_json(event, self._arch)
+        if count > 1:
+            d["n"] = count
+        self._stream.write(_dumps(d))
 
     def close(self, complete: bool, reason: str | None) -> TraceFooter:
         """Write the footer, flush to disk and rename the file into place; returns the footer."""
@@ -518,6 +527,16 @@ def _parse_event(d: dict[str, Any], arch: str) -> Event:
     raise _Malformed(f"unknown record kind {kind!r}")
 
 
+def _repeat(d: dict[str, Any]) -> int:
+    """How many calls a ``"sys"`` line stands for: its ``n`` (a counting backend), else 1."""
+    if "n" not in d:
+        return 1
+    n = _get(d, "n", int)
+    if n < 1:
+        raise _Malformed(f"'n' must be a positive count, not {n}")
+    return int(n)
+
+
 def _loads(line: str) -> dict[str, Any]:
     obj = json.loads(line)
     if not isinstance(obj, dict):
@@ -601,9 +620,16 @@ class TraceReader:
                     except _Malformed as e:
                         raise self._error(lineno, str(e)) from e
                     if isinstance(event, SyscallEvent):
-                        counts[0] += 1
+                        try:
+                            n = _repeat(d)
+                        except _Malformed as e:
+                            raise self._error(lineno, str(e)) from e
+                        counts[0] += n
                         names.add(event.name)
-                    elif isinstance(event, SignalEvent):
+                        for _ in range(n):
+                            yield event
+                        continue
+                    if isinstance(event, SignalEvent):
                         counts[1] += 1
                     else:
                         counts[2] += 1

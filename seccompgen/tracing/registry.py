@@ -29,6 +29,7 @@ def _container(log: Log | None) -> Tracer:
 # Constructors, not instances, so that importing the registry costs nothing per backend.
 _BACKENDS: dict[str, Callable[[Log | None], Tracer]] = {
     "strace": _strace,
+    "ebpf": lambda log: __import__("seccompgen.tracing.ebpf", fromlist=["EbpfTracer"]).EbpfTracer(),
 }
 _ALL: dict[str, Callable[[Log | None], Tracer]] = {**_BACKENDS, CONTAINER_BACKEND: _container}
 

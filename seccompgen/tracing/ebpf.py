@@ -1,0 +1,683 @@
+"""The ebpf backend: count the target's system calls in the kernel with bpftrace.
+
+Instead of stopping the target at every call (strace, ptrace(2)), a bpftrace(8) program counts
+calls in BPF maps, and only the totals cross into user space, once a second for progress and at
+the end for the trace. The target runs at close to its native speed.
+
+What the BPF program does (:func:`bpftrace_script`):
+
+- ``tracepoint:raw_syscalls:sys_enter`` counts each call of a tracked process by (pid, tid,
+  syscall number, phase), remembers when each such key was first seen, and keeps a bounded sample
+  of argument tuples (:data:`ARGS_SAMPLES` distinct tuples per syscall number, all six argument
+  registers as seccomp(2) sees them in ``struct seccomp_data``).
+- ``tracepoint:raw_syscalls:sys_exit`` counts failures (a negative return) per errno.
+- ``tracepoint:sched:sched_process_fork`` adds a child to the tracked set when its parent is in
+  it; the probe runs in the parent, before the child is first woken (kernel_clone()), so the
+  child's first call is already counted. Threads are children too, keyed by their tgid.
+- ``tracepoint:sched:sched_process_exit`` reports each tracked process's exit status
+  (``task_struct.exit_code``, read through BTF).
+
+Process layout: bpftrace starts the target itself (``-c``), which it does only after every probe
+is attached, and exits when it exits. ``-c`` splits its command on spaces without quoting, so the
+command is a small Python launcher (:data:`LAUNCHER`) that reads the real argv and environment
+from a file, makes a marker call that starts tracking (:data:`MARKER`, an unknown prctl(2)
+option that fails with EINVAL), and execs the target: the target's own ``execve`` is its first
+counted call, as with strace, and nothing of the launcher is counted. The same marker, made by
+seccompgen with a phase number, moves the BPF program to the next phase, right after the phase
+boundary is recorded and before the exercise starts or SIGTERM is sent.
+
+The lifecycle (exercise, phases, SIGTERM, grace, SIGKILL, Ctrl-C, progress) is the strace
+backend's :class:`~seccompgen.tracing.strace._Session`, driven through the same
+:class:`~seccompgen.tracing.strace.HostProcesses`; only the worker that reads the tracer's
+output differs.
+
+Trace file: one ``"sys"`` line per (process, thread, syscall, phase, outcome) with its count in
+``n`` (see ``docs/trace-format.md``, "Counted traces"), plus the sampled argument tuples.
+Calls are counted, not recorded: their order, each call's return value and each call's time are
+not kept (the first-seen time of each key is).
+
+Limits: the syscall numbers are the native arch's (raw_syscalls reports the compat number for a
+32-bit process on a 64-bit kernel); BPF maps hold at most :data:`MAP_KEYS_MAX` keys each.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno as errno_module
+import json
+import os
+import platform
+import resource
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+from seccompgen.errors import SyscallTableError, TracerError
+from seccompgen.events import ExitEvent, Phase, SyscallEvent
+from seccompgen.tracefile import TraceWriter
+from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
+from seccompgen.tracing.strace import (
+    ExerciseProcess,
+    HostProcesses,
+    _executable_problem,
+    _Session,
+)
+
+NAME: Final = "ebpf"
+
+MARKER: Final = 0x53434750
+"""The prctl(2) option (``"SCGP"``) of the marker call; no kernel defines it, so it fails with
+EINVAL. Real options are small numbers or four-letter tags (PR_SET_PTRACER is ``"Yama"``)."""
+
+ARGS_SAMPLES: Final = 32
+"""At most this many distinct argument tuples are kept per syscall number (across processes,
+threads and phases). The count is updated without atomics, so on a machine with N CPUs it can
+overshoot by up to N - 1."""
+
+MAP_KEYS_MAX: Final = 65536
+"""Keys per BPF map (bpftrace's ``BPFTRACE_MAP_KEYS_MAX``; its default is 4096)."""
+
+_PHASE_NUMBER: Final = {Phase.STARTUP: 0, Phase.EXERCISE: 1, Phase.SHUTDOWN: 2}
+_PHASES: Final = {v: k for k, v in _PHASE_NUMBER.items()}
+
+# Calls that never return (strace prints "= ?"); their events have no return value.
+_NO_RETURN: Final = frozenset({"exit", "exit_group"})
+
+# Kernel-internal errnos seen at sys_exit before a restart (include/linux/errno.h); strace
+# prints the same names.
+_KERNEL_ERRNOS: Final = {
+    512: "ERESTARTSYS",
+    513: "ERESTARTNOINTR",
+    514: "ERESTARTNOHAND",
+    515: "ENOIOCTLCMD",
+    516: "ERESTART_RESTARTBLOCK",
+}
+
+#: The launcher bpftrace runs (``-c``): argv[1] is a JSON file with ``path``, ``argv``, ``env``.
+LAUNCHER: Final = f"""\
+import ctypes, json, os, signal, sys
+with open(sys.argv[1]) as f:
+    spec = json.load(f)
+# Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive execve(2): restore them.
+for s in (signal.SIGPIPE, signal.SIGXFSZ):
+    signal.signal(s, signal.SIG_DFL)
+ctypes.CDLL(None).prctl({MARKER}, 0, 0, 0, 0)
+try:
+    os.execve(spec["path"], spec["argv"], spec["env"])
+except OSError as e:
+    sys.stderr.write("seccompgen: cannot run %s: %s\\n" % (spec["path"], e.strerror))
+    os._exit(127)
+"""
+
+NOT_FOUND_MESSAGE: Final = (
+    "bpftrace not found on PATH; install it (apt-get install bpftrace) or use --backend strace"
+)
+
+_TRACEFS_DIRS: Final = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
+_BTF: Final = Path("/sys/kernel/btf/vmlinux")
+_MEMLOCK_NEEDED: Final = 64 << 20  # bytes; the maps here take a few MiB, with margin
+
+
+def bpftrace_script(*, prctl_nr: int, own_pid: int, args_samples: int = ARGS_SAMPLES) -> str:
+    """The bpftrace program (see the module docstring).
+
+    ``prctl_nr`` is prctl's number on the traced arch, ``own_pid`` the pid whose marker calls
+    set the phase (seccompgen's). Tracking starts with the marker call of bpftrace's child
+    (``cpid``, the launcher).
+    """
+    key = "pid, tid, args->id, $ph"
+    argkey = f"{key}, " + ", ".join(f"args->args[{i}]" for i in range(6))
+    return f"""\
+BEGIN {{ @phase = 0; }}
+
+tracepoint:sched:sched_process_fork /@track[pid]/ {{ @track[args->child_pid] = 1; }}
+
+tracepoint:raw_syscalls:sys_enter
+{{
+  if (@track[pid]) {{
+    $ph = @phase;
+    $c = @n[{key}];
+    if ($c == 0) {{ @t[{key}] = nsecs; }}
+    @n[{key}] = $c + 1;
+    if (@na[args->id] < {args_samples}) {{
+      if (@a[{argkey}] == 0) {{
+        @a[{argkey}] = nsecs;
+        @na[args->id] = @na[args->id] + 1;
+      }}
+    }}
+  }} else if (args->id == {prctl_nr} && args->args[0] == {MARKER}) {{
+    if (pid == cpid) {{
+      @track[pid] = 2;
+      printf("start %d %llu\\n", pid, nsecs);
+    }} else if (pid == {own_pid}) {{
+      @phase = args->args[1];
+    }}
+  }}
+}}
+
+tracepoint:raw_syscalls:sys_exit /args->ret < 0/
+{{
+  $tr = @track[pid];
+  if ($tr == 2) {{
+    @track[pid] = 1;  // the launcher's marker call itself: not the target's
+  }} else if ($tr && args->id >= 0) {{
+    @e[pid, tid, args->id, @phase, -args->ret] = count();
+  }}
+}}
+
+tracepoint:sched:sched_process_exit /@track[pid] && pid == tid/
+{{
+  printf("exit %d %d %d %llu\\n", pid, curtask->exit_code, @phase, nsecs);
+}}
+
+interval:s:1 {{ print(@n); }}
+
+END
+{{
+  print(@n); print(@t); print(@e); print(@a);
+  printf("end\\n");
+  clear(@n); clear(@t); clear(@e); clear(@a); clear(@na); clear(@track); clear(@phase);
+}}
+"""
+
+
+# --------------------------------------------------------------------------- preconditions
+
+
+def _kernel_version(release: str) -> tuple[int, int]:
+    parts = release.split(".")
+    try:
+        return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
+    except (IndexError, ValueError):
+        return (0, 0)
+
+
+def precondition_problem(
+    *,
+    bpftrace: str = "bpftrace",
+    euid: int | None = None,
+    btf: Path = _BTF,
+    tracefs_dirs: Iterable[Path] = _TRACEFS_DIRS,
+    kernel_release: str | None = None,
+    memlock: tuple[int, int] | None = None,
+    python: str | None = None,
+) -> tuple[str, str] | None:
+    """The first precondition the ebpf backend misses here, as ``(message, hint)``, or None.
+
+    Checked in order: bpftrace on PATH; root (loading BPF programs and attaching tracepoints needs
+    CAP_BPF and CAP_PERFMON, bpf(2)); kernel BTF (bpftrace reads ``task_struct`` through it);
+    tracefs mounted (tracepoint ids come from ``events/``); on kernels before 5.11, which charge
+    BPF maps to RLIMIT_MEMLOCK instead of the memory cgroup, a memlock limit large enough; a
+    launcher path without spaces (bpftrace's ``-c`` splits on spaces). The keyword arguments
+    replace what is read from this machine (for tests).
+    """
+    if shutil.which(bpftrace) is None:
+        return NOT_FOUND_MESSAGE, "or trace with --backend strace"
+    uid = os.geteuid() if euid is None else euid
+    if uid != 0:
+        return (
+            "the ebpf backend needs root (loading BPF programs needs CAP_BPF and CAP_PERFMON)",
+            "run seccompgen as root (sudo), or use --backend strace",
+        )
+    if not btf.exists():
+        return (
+            f"kernel BTF is missing ({btf}); bpftrace needs it to read the exit status",
+            "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian's is), or --backend strace",
+        )
+    if not any((d / "events" / "raw_syscalls").is_dir() for d in tracefs_dirs):
+        return (
+            "tracefs is not mounted (no /sys/kernel/tracing/events/raw_syscalls)",
+            "mount it: mount -t tracefs nodev /sys/kernel/tracing (in a container: run it "
+            "privileged, or bind-mount the host's /sys/kernel/tracing)",
+        )
+    release = platform.release() if kernel_release is None else kernel_release
+    if _kernel_version(release) < (5, 11):
+        soft, _hard = resource.getrlimit(resource.RLIMIT_MEMLOCK) if memlock is None else memlock
+        if soft != resource.RLIM_INFINITY and soft < _MEMLOCK_NEEDED:
+            return (
+                f"the locked-memory limit (RLIMIT_MEMLOCK, {soft} bytes) is too low for BPF "
+                f"maps on kernel {release} (before 5.11 maps are charged to it)",
+                "raise it: ulimit -l unlimited (or LimitMEMLOCK=infinity in a systemd unit)",
+            )
+    exe = sys.executable if python is None else python
+    if not exe or " " in exe:
+        return (
+            f"the Python interpreter path {exe!r} is empty or has a space; bpftrace -c "
+            "splits its command on spaces",
+            "run seccompgen from a Python installed under a path without spaces",
+        )
+    return None
+
+
+# --------------------------------------------------------------------------- output parsing
+
+CountKey = tuple[int, int, int, int]
+"""(pid, tid, syscall number, phase number)."""
+
+
+@dataclass
+class BpftraceState:
+    """What bpftrace printed so far (its ``-f json`` lines), folded by :meth:`feed`.
+
+    Each map print replaces the previous one (the BPF maps only grow), so the state after the
+    last line is the final count even when bpftrace was killed before its END block.
+    """
+
+    counts: dict[CountKey, int] = field(default_factory=dict)
+    first_seen: dict[CountKey, int] = field(default_factory=dict)
+    errors: dict[tuple[int, int, int, int, int], int] = field(default_factory=dict)
+    samples: dict[tuple[int, ...], int] = field(default_factory=dict)
+    started: list[tuple[int, int]] = field(default_factory=list)
+    exits: list[tuple[int, int, int, int]] = field(default_factory=list)
+    ended: bool = False
+
+    def feed(self, line: str) -> str | None:
+        """Fold one output line in; returns what it was: ``"start"``, ``"exit"``, a map name
+        (``"@n"``, ...), ``"end"``, or None for anything else (ignored)."""
+        line = line.strip()
+        if not line.startswith("{"):
+            return None
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError:
+            return None  # a line cut short when bpftrace was killed
+        kind = obj.get("type") if isinstance(obj, dict) else None
+        data = obj.get("data") if isinstance(obj, dict) else None
+        if kind == "printf" and isinstance(data, str):
+            words = data.split()
+            if words[:1] == ["start"] and len(words) == 3:
+                self.started.append((int(words[1]), int(words[2])))
+                return "start"
+            if words[:1] == ["exit"] and len(words) == 5:
+                pid, code, phase, ns = map(int, words[1:])
+                self.exits.append((pid, code, phase, ns))
+                return "exit"
+            if words == ["end"]:
+                self.ended = True
+                return "end"
+            return None
+        if kind == "map" and isinstance(data, dict):
+            for name, values in data.items():
+                if not isinstance(values, dict):
+                    continue
+                parsed = {_key(k): int(v) for k, v in values.items()}
+                if name == "@n":
+                    self.counts = {k: v for k, v in parsed.items() if len(k) == 4}
+                elif name == "@t":
+                    self.first_seen = {k: v for k, v in parsed.items() if len(k) == 4}
+                elif name == "@e":
+                    self.errors = {k: v for k, v in parsed.items() if len(k) == 5}
+                elif name == "@a":
+                    self.samples = {k: v for k, v in parsed.items() if len(k) == 10}
+                else:
+                    continue
+                return str(name)
+        return None
+
+
+def _key(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(","))
+
+
+def errno_name(number: int) -> str:
+    """The symbolic name of errno ``number`` (``ENOENT``), kernel-internal ones included."""
+    name = errno_module.errorcode.get(number) or _KERNEL_ERRNOS.get(number)
+    return name if name is not None else f"E{number}"
+
+
+def exit_status(code: int) -> tuple[int | None, str | None]:
+    """``task_struct.exit_code`` as (exit code, signal name): wait(2)'s status encoding."""
+    sig = code & 0x7F
+    if sig:
+        try:
+            return None, signal.Signals(sig).name
+        except ValueError:
+            return None, f"SIG{sig}"
+    return (code >> 8) & 0xFF, None
+
+
+def counted_events(
+    state: BpftraceState,
+    *,
+    arch: str,
+    name_of: Callable[[int], str | None],
+    wall_offset: float,
+) -> Iterator[tuple[SyscallEvent, int]]:
+    """The trace events for ``state``: ``(event, count)`` pairs, in first-seen order.
+
+    Per (pid, tid, syscall, phase): one event per errno the call failed with (ret -1), one for
+    the calls that did not fail, and the sampled argument tuples as single events taken out of
+    those counts. ``wall_offset`` turns BPF times (CLOCK_MONOTONIC nanoseconds) into seconds
+    since the epoch. A call that spans a phase boundary and fails is counted as entered in one
+    phase and as failed in the next; the counts of a phase then add up to at most one more call
+    per such crossing. Syscall numbers that ``name_of`` does not know are left out.
+    """
+    errors: dict[CountKey, dict[int, int]] = {}
+    for (pid, tid, nr, ph, err), n in state.errors.items():
+        errors.setdefault((pid, tid, nr, ph), {})[err] = n
+    samples: dict[CountKey, list[tuple[int, tuple[int, ...]]]] = {}
+    for k, when in state.samples.items():
+        samples.setdefault((k[0], k[1], k[2], k[3]), []).append((when, k[4:]))
+
+    def wall(ns: int | None) -> float | None:
+        return None if ns is None else round(ns / 1e9 + wall_offset, 6)
+
+    rows: list[tuple[float, int, SyscallEvent, int]] = []
+    for key in sorted(set(state.counts) | set(errors)):
+        pid, tid, nr, ph = key
+        name = name_of(nr)
+        phase = _PHASES.get(ph)
+        if name is None or phase is None:
+            continue
+        ns = state.first_seen.get(key)
+        ts = wall(ns)
+        order = float(ns) if ns is not None else float("inf")
+        fails = errors.get(key, {})
+        ok = max(0, state.counts.get(key, 0) - sum(fails.values()))
+        buckets: list[tuple[int | None, str | None, int]] = [
+            (-1, errno_name(err), n) for err, n in sorted(fails.items())
+        ]
+        for sample_ns, args in sorted(samples.get(key, [])):
+            # A sample stands for one of the counted calls: from the successes if any are
+            # left, else from the largest failure bucket.
+            ret: int | None
+            err_name: str | None
+            if ok > 0:
+                ok -= 1
+                ret, err_name = (None if name in _NO_RETURN else 0), None
+            else:
+                live = [j for j in range(len(buckets)) if buckets[j][2] > 0]
+                if not live:
+                    break
+                i = max(live, key=lambda j: buckets[j][2])
+                r, e, n = buckets[i]
+                buckets[i] = (r, e, n - 1)
+                ret, err_name = r, e
+            event = SyscallEvent(name, arch, pid, tid, ret, err_name, wall(sample_ns), args, phase)
+            rows.append((float(sample_ns), 1, event, 1))
+        if ok > 0:
+            ret0 = None if name in _NO_RETURN else 0
+            rows.append(
+                (order, 0, SyscallEvent(name, arch, pid, tid, ret0, None, ts, (), phase), ok)
+            )
+        for r, e, n in buckets:
+            if n > 0:
+                rows.append((order, 2, SyscallEvent(name, arch, pid, tid, r, e, ts, (), phase), n))
+    rows.sort(key=lambda r: (r[0], r[2].pid, r[2].tid, r[2].name, r[1], r[2].errno or ""))
+    for _order, _kind, event, n in rows:
+        yield event, n
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _set_phase(phase: Phase) -> None:
+    """Make the marker call that moves the BPF program to ``phase`` (see the module docstring)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(
+        ctypes.c_int(MARKER),
+        ctypes.c_ulong(_PHASE_NUMBER[phase]),
+        ctypes.c_ulong(0),
+        ctypes.c_ulong(0),
+        ctypes.c_ulong(0),
+    )
+
+
+class _EbpfProcesses(HostProcesses):
+    """bpftrace as the tracer process; phase markers at the exercise and at SIGTERM."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.phase = Phase.STARTUP
+
+    def _advance(self, phase: Phase) -> None:
+        if phase.order > self.phase.order:
+            self.phase = phase
+            _set_phase(phase)
+
+    def start_exercise(self, command: str, target_pid: int | None) -> ExerciseProcess:
+        self._advance(Phase.EXERCISE)
+        return super().start_exercise(command, target_pid)
+
+    def signal_target(self, pid: int, sig: int) -> None:
+        if sig == signal.SIGTERM:
+            self._advance(Phase.SHUTDOWN)
+        super().signal_target(pid, sig)
+
+
+class _EbpfSession(_Session):
+    """The strace backend's lifecycle, with a worker that folds bpftrace's map prints."""
+
+    def __init__(
+        self,
+        *,
+        arch: str,
+        name_of: Callable[[int], str | None],
+        **kwargs: object,
+    ) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.arch = arch
+        self.name_of = name_of
+        self.state = BpftraceState()
+        # CLOCK_MONOTONIC (bpf_ktime_get_ns, time.monotonic) to the wall clock of the trace.
+        self.wall_offset = time.time() - time.monotonic()
+
+    def _consume(self) -> None:
+        state = self.state
+        counts = self.counts
+        known: dict[int, str | None] = {}
+        for line in self._lines():
+            what = state.feed(line)
+            if what == "start" and counts.first_pid is None:
+                counts.first_pid = state.started[0][0]
+            elif what == "exit":
+                pid, code, ph, ns = state.exits[-1]
+                ev = self._exit_event(pid, code, ph, ns)
+                if pid == counts.first_pid and counts.target_exit is None:
+                    counts.target_exit = ev
+            elif what == "@n":
+                counts.syscalls = sum(state.counts.values())
+                for _pid, _tid, nr, _ph in state.counts:
+                    if nr not in known:
+                        known[nr] = self.name_of(nr)
+                        name = known[nr]
+                        if name is not None and name not in counts.names:
+                            counts.names.add(name)
+                            counts.fresh.append(name)
+        self._write_all()
+        self._report(force=True)
+
+    def _exit_event(self, pid: int, code: int, ph: int, ns: int) -> ExitEvent:
+        status, sig = exit_status(code)
+        ts = round(ns / 1e9 + self.wall_offset, 6)
+        return ExitEvent(pid, pid, status, sig, ts, _PHASES.get(ph, Phase.SHUTDOWN))
+
+    def _write_all(self) -> None:
+        total = 0
+        names: set[str] = set()
+        for event, n in counted_events(
+            self.state, arch=self.arch, name_of=self.name_of, wall_offset=self.wall_offset
+        ):
+            self.writer.write(event, n)
+            total += n
+            names.add(event.name)
+        for pid, code, ph, ns in self.state.exits:
+            self.writer.write(self._exit_event(pid, code, ph, ns))
+        self.counts.syscalls = total
+        self.counts.fresh.extend(sorted(names - self.counts.names))
+        self.counts.names |= names
+
+    def _outcome(self) -> TraceOutcome:
+        rc = self.procs.returncode()
+        if not self.state.started and rc not in (0, None) and self.interrupt is None:
+            where = f" (in {self.req.stderr})" if self.req.stderr is not None else ""
+            raise TracerError(
+                f"bpftrace could not trace {self.req.argv[0]} (bpftrace exit status {rc}); "
+                f"see bpftrace's message on stderr{where}",
+                hint="check the ebpf preconditions: root, kernel BTF, tracefs mounted",
+            )
+        return super()._outcome()
+
+
+# --------------------------------------------------------------------------- the tracer
+
+
+class EbpfTracer:
+    """Trace by counting system calls in the kernel with bpftrace (see the module docstring).
+
+    ``bpftrace`` is the bpftrace command (looked up on PATH); ``args_samples`` bounds the
+    argument tuples kept per syscall number; ``tmp_dir`` holds the script, the launcher and
+    bpftrace's output during the run (default: the system temp dir).
+    """
+
+    name = NAME
+
+    def __init__(
+        self,
+        *,
+        bpftrace: str = "bpftrace",
+        args_samples: int = ARGS_SAMPLES,
+        tmp_dir: Path | None = None,
+        arch: str | None = None,
+    ) -> None:
+        self.bpftrace = bpftrace
+        self.args_samples = args_samples
+        self.tmp_dir = tmp_dir
+        self.arch = arch
+
+    def unavailable_reason(self) -> str | None:
+        """None when every precondition holds, else the first one missing and what to do."""
+        problem = precondition_problem(bpftrace=self.bpftrace)
+        return None if problem is None else f"{problem[0]}; {problem[1]}"
+
+    def run(
+        self,
+        request: TraceRequest,
+        writer: TraceWriter,
+        progress: Callable[[TraceProgress], None],
+    ) -> TraceOutcome:
+        """Trace ``request``; see :meth:`seccompgen.tracing.base.Tracer.run`.
+
+        Ctrl-C and SIGTERM are handled as in the strace backend. ``progress`` is called from a
+        worker thread about every half second, with the counts bpftrace printed last (once a
+        second).
+        """
+        if request.container is not None:
+            raise TracerError(
+                "the ebpf backend traces on the host; a container request needs the "
+                "container backend",
+                hint="use `seccompgen trace --container` or `--image`",
+            )
+        if not request.argv:
+            raise TracerError("nothing to trace: the command is empty")
+        problem = precondition_problem(bpftrace=self.bpftrace)
+        if problem is not None:
+            raise TracerError(problem[0], hint=problem[1])
+        target = _resolve_target(request)
+        arch = self.arch or writer.header.arch
+        name_of = _syscall_names(arch)
+        prctl_nr = _number(arch, "prctl")
+        bpftrace = shutil.which(self.bpftrace)
+        env_cmd = shutil.which("env")
+        if bpftrace is None or env_cmd is None:
+            raise TracerError(NOT_FOUND_MESSAGE)
+        with tempfile.TemporaryDirectory(prefix="seccompgen-ebpf-", dir=self.tmp_dir) as tmp:
+            d = Path(tmp)
+            if " " in str(d):
+                raise TracerError(
+                    f"temporary directory {d} has a space; bpftrace -c splits on spaces",
+                    hint="set TMPDIR to a path without spaces",
+                )
+            script = d / "trace.bt"
+            script.write_text(
+                bpftrace_script(
+                    prctl_nr=prctl_nr, own_pid=os.getpid(), args_samples=self.args_samples
+                )
+            )
+            launcher = d / "launch.py"
+            launcher.write_text(LAUNCHER)
+            spec = d / "target.json"
+            env = dict(request.env) if request.env is not None else dict(os.environ)
+            spec.write_text(
+                json.dumps({"path": str(target), "argv": list(request.argv), "env": env})
+            )
+            output = d / "bpftrace.json"
+            output.touch()
+            cmd = [
+                # bpftrace's settings go through its environment; the target gets its own
+                # environment from the launcher's execve.
+                env_cmd,
+                f"BPFTRACE_MAP_KEYS_MAX={MAP_KEYS_MAX}",
+                bpftrace,
+                "-f",
+                "json",
+                "-o",
+                str(output),
+                "-c",
+                f"{sys.executable} -I -S {launcher} {spec}",
+                str(script),
+            ]
+            session = _EbpfSession(
+                arch=arch,
+                name_of=name_of,
+                request=request,
+                writer=writer,
+                progress=progress,
+                output=output,
+                niceness=10,
+                parse=lambda lines: iter(()),
+                processes=_EbpfProcesses(),
+            )
+            return session.run(cmd)
+
+
+def _resolve_target(request: TraceRequest) -> Path:
+    target = Path(request.argv[0])
+    if os.sep not in request.argv[0]:
+        found = shutil.which(request.argv[0])
+        if found is None:
+            raise TracerError(
+                f"target {request.argv[0]} was not found on PATH",
+                hint="give the path to the program to trace",
+            )
+        target = Path(found)
+    elif request.cwd is not None and not target.is_absolute():
+        target = Path(request.cwd) / target
+    problem = _executable_problem(target)
+    if problem:
+        raise TracerError(problem, hint="give the path to an executable program")
+    return target.absolute()
+
+
+def _syscall_names(arch: str) -> Callable[[int], str | None]:
+    from seccompgen.syscalls import resolve_number
+
+    cache: dict[int, str | None] = {}
+
+    def name_of(nr: int) -> str | None:
+        if nr not in cache:
+            try:
+                cache[nr] = resolve_number(arch, nr)
+            except SyscallTableError:
+                cache[nr] = None
+        return cache[nr]
+
+    return name_of
+
+
+def _number(arch: str, name: str) -> int:
+    from seccompgen.syscalls import resolve_name
+
+    try:
+        nr = resolve_name(arch, name)
+    except SyscallTableError as e:
+        raise TracerError(f"cannot number system calls for {arch}: {e.message}") from e
+    if nr is None:
+        raise TracerError(f"{name} has no number on {arch}")
+    return nr
