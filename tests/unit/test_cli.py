@@ -74,7 +74,7 @@ def test_import_emit_validate_round_trip(tmp_path: Path) -> None:
     assert len(list((store / "hello").glob("*.trace.jsonl"))) == 1
 
     enforce = tmp_path / "hello.json"
-    code, out = run("emit", "-w", "hello", "-o", str(enforce), store=store)
+    code, out = run("emit", "-w", "hello", "--runtime", "none", "-o", str(enforce), store=store)
     assert code == 0, out
     assert f"--security-opt seccomp={enforce.resolve()}" in out
     assert "type: Localhost" in out
@@ -94,7 +94,9 @@ def test_import_emit_validate_round_trip(tmp_path: Path) -> None:
     assert "answer ENOSYS instead of EPERM" in out
 
     staging = tmp_path / "hello.log.json"
-    code, out = run("emit", "-w", "hello", "--mode", "log", "-o", str(staging), store=store)
+    code, out = run(
+        "emit", "-w", "hello", "--mode", "log", "--runtime", "none", "-o", str(staging), store=store
+    )
     assert code == 0, out
     log_profile = json.loads(staging.read_text())
     assert log_profile["defaultAction"] == "SCMP_ACT_LOG"
@@ -135,7 +137,7 @@ def test_diff_against_docker_default(tmp_path: Path) -> None:
     store = tmp_path / "store"
     assert run("import", str(HELLO), "-w", "hello", store=store)[0] == 0
     out_path = tmp_path / "hello.json"
-    assert run("emit", "-w", "hello", "-o", str(out_path), store=store)[0] == 0
+    assert run("emit", "-w", "hello", "--runtime", "none", "-o", str(out_path), store=store)[0] == 0
     code, out = run("diff", str(out_path), "docker-default")
     assert code == 0, out
     n = len(names_in(HELLO))
@@ -235,3 +237,21 @@ def test_import_strace_ff_files(tmp_path: Path) -> None:
     code, js = run("graph", "--format", "json", "-w", "ff", store=store)
     assert code == 0
     assert set(json.loads(js)["workloads"]["ff"]["syscalls"]) == expected
+
+
+def test_emit_merges_the_stored_runc_block(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert run("import", str(HELLO), "-w", "hello", store=store)[0] == 0
+    out_path = tmp_path / "hello.json"
+    code, out = run("emit", "-w", "hello", "--runtime", "runc", "-o", str(out_path), store=store)
+    assert code == 0, out
+    blocks = sorted(
+        (Path(__file__).resolve().parents[2] / "profiles/runtime").glob("runc-*-no-nnp.json")
+    )
+    assert blocks, "no stored runc block"
+    block_names = set(json.loads(blocks[-1].read_text())["syscalls"])
+    profile = json.loads(out_path.read_text())
+    [allow] = [r for r in profile["syscalls"] if r["action"] == "SCMP_ACT_ALLOW"]
+    assert set(allow["names"]) == names_in(HELLO) | block_names
+    from_runtime = sorted(block_names - names_in(HELLO))
+    assert " ".join(from_runtime) in out
