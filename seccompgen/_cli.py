@@ -389,6 +389,14 @@ Examples:
     help="The container runs with no-new-privileges (docker --security-opt "
     "no-new-privileges): pick the runtime block measured that way (runc then needs fewer calls).",
 )
+@click.option(
+    "--go-runtime",
+    type=click.Choice(["auto", "on", "off"]),
+    default="auto",
+    show_default=True,
+    help="Add the syscalls the Go runtime makes on rare paths (preemption, thread exit, "
+    "scavenger, CPU profiling); auto: unless the traced programs are not Go binaries.",
+)
 @_store_option
 def emit(
     workloads: tuple[str, ...],
@@ -396,12 +404,14 @@ def emit(
     output: Path | None,
     runtime: str,
     no_new_privileges: bool,
+    go_runtime: str,
     store: Path | None,
 ) -> None:
     """Write a seccomp profile allowing every syscall the chosen workloads were seen to make.
 
     The calls the container runtime itself makes after loading the filter (measured by
-    `seccompgen runtime-baseline`) are added, so the container can start.
+    `seccompgen runtime-baseline`) are added, so the container can start; so are the calls the
+    Go runtime makes on rare paths a short trace misses (--go-runtime).
     """
     summary = pipeline.emit(
         pipeline.EmitOptions(
@@ -411,6 +421,7 @@ def emit(
             output=output,
             runtime=runtime,
             no_new_privileges=no_new_privileges,
+            go_runtime=go_runtime,
         )
     )
     for name, why in summary.unknown:
@@ -424,6 +435,13 @@ def emit(
         click.echo(
             f"runtime: {summary.runtime.note}; {len(summary.runtime_names)} name(s) allowed for "
             f"the runtime, not observed in the workload: {' '.join(summary.runtime_names) or '-'}"
+        )
+    if summary.go_runtime_names:
+        click.echo(
+            f"{len(summary.go_runtime_names)} name(s) required by the Go runtime, not observed: "
+            + ", ".join(
+                f"{n} ({'; '.join(p)})" for n, p in sorted(summary.go_runtime_names.items())
+            )
         )
     if summary.enosys:
         click.echo(

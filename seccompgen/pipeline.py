@@ -9,7 +9,7 @@ callbacks and failures are ``SeccompgenError`` subclasses.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from seccompgen.attach.docker import docker_run_hint
 from seccompgen.attach.kubernetes import KubernetesHint, kubernetes_snippet
 from seccompgen.errors import StoreError, TracerError
 from seccompgen.events import Event
+from seccompgen.goruntime import go_runtime_names, workloads_are_go
 from seccompgen.graph import SyscallGraph
 from seccompgen.graphview import render_json, render_text
 from seccompgen.learn import LearnFilters, LearnSummary
@@ -276,6 +277,10 @@ class EmitOptions:
     (:func:`seccompgen.runtime.resolve_runtime`)."""
     no_new_privileges: bool = False
     """Pick the runtime block measured with ``no-new-privileges``."""
+    go_runtime: str = "off"
+    """``auto``, ``on`` or ``off``: add the Go runtime's rare-path syscalls
+    (:mod:`seccompgen.goruntime`); ``auto`` adds them unless the traced programs were inspected
+    and none is a Go binary."""
 
 
 @dataclass(frozen=True)
@@ -293,6 +298,9 @@ class EmitSummary:
     """The runtime block merged, and how it was chosen."""
     runtime_names: tuple[str, ...] = ()
     """Names allowed because the runtime needs them, not observed in the workloads."""
+    go_runtime_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Names allowed because the Go runtime needs them on rare paths, not observed, with the
+    paths that need each."""
 
 
 def default_profile_path(workloads: Sequence[str], mode: Mode) -> Path:
@@ -333,6 +341,8 @@ def emit(opts: EmitOptions) -> EmitSummary:
             resolved = {canonical_name(a, name) for a in arches} - {None}
             runtime_names.extend(n for n in resolved if n is not None and n not in names)
         names.update(runtime_names)
+    go_names = _go_runtime_additions(opts, chosen, arches, names)
+    names.update(go_names)
     result = build_profile(sorted(names), arches, opts.mode)
     out = opts.output or default_profile_path(chosen, opts.mode)
     write_profile(out, result.profile)
@@ -353,7 +363,23 @@ def emit(opts: EmitOptions) -> EmitSummary:
         kubernetes=kubernetes_snippet(out),
         runtime=selection,
         runtime_names=tuple(sorted(set(runtime_names))),
+        go_runtime_names=go_names,
     )
+
+
+def _go_runtime_additions(
+    opts: EmitOptions, chosen: Sequence[str], arches: Sequence[str], names: set[str]
+) -> dict[str, tuple[str, ...]]:
+    if opts.go_runtime == "off":
+        return {}
+    if opts.go_runtime == "auto" and workloads_are_go(opts.store, chosen) is False:
+        return {}
+    added: dict[str, tuple[str, ...]] = {}
+    for arch in arches:
+        for name, paths in go_runtime_names(arch).items():
+            if name not in names:
+                added[name] = paths
+    return added
 
 
 # --------------------------------------------------------------------------- validate, graph, diff

@@ -74,7 +74,18 @@ def test_import_emit_validate_round_trip(tmp_path: Path) -> None:
     assert len(list((store / "hello").glob("*.trace.jsonl"))) == 1
 
     enforce = tmp_path / "hello.json"
-    code, out = run("emit", "-w", "hello", "--runtime", "none", "-o", str(enforce), store=store)
+    code, out = run(
+        "emit",
+        "-w",
+        "hello",
+        "--runtime",
+        "none",
+        "--go-runtime",
+        "off",
+        "-o",
+        str(enforce),
+        store=store,
+    )
     assert code == 0, out
     assert f"--security-opt seccomp={enforce.resolve()}" in out
     assert "type: Localhost" in out
@@ -95,7 +106,18 @@ def test_import_emit_validate_round_trip(tmp_path: Path) -> None:
 
     staging = tmp_path / "hello.log.json"
     code, out = run(
-        "emit", "-w", "hello", "--mode", "log", "--runtime", "none", "-o", str(staging), store=store
+        "emit",
+        "-w",
+        "hello",
+        "--mode",
+        "log",
+        "--runtime",
+        "none",
+        "--go-runtime",
+        "off",
+        "-o",
+        str(staging),
+        store=store,
     )
     assert code == 0, out
     log_profile = json.loads(staging.read_text())
@@ -137,7 +159,21 @@ def test_diff_against_docker_default(tmp_path: Path) -> None:
     store = tmp_path / "store"
     assert run("import", str(HELLO), "-w", "hello", store=store)[0] == 0
     out_path = tmp_path / "hello.json"
-    assert run("emit", "-w", "hello", "--runtime", "none", "-o", str(out_path), store=store)[0] == 0
+    assert (
+        run(
+            "emit",
+            "-w",
+            "hello",
+            "--runtime",
+            "none",
+            "--go-runtime",
+            "off",
+            "-o",
+            str(out_path),
+            store=store,
+        )[0]
+        == 0
+    )
     code, out = run("diff", str(out_path), "docker-default")
     assert code == 0, out
     n = len(names_in(HELLO))
@@ -243,7 +279,18 @@ def test_emit_merges_the_stored_runc_block(tmp_path: Path) -> None:
     store = tmp_path / "store"
     assert run("import", str(HELLO), "-w", "hello", store=store)[0] == 0
     out_path = tmp_path / "hello.json"
-    code, out = run("emit", "-w", "hello", "--runtime", "runc", "-o", str(out_path), store=store)
+    code, out = run(
+        "emit",
+        "-w",
+        "hello",
+        "--runtime",
+        "runc",
+        "--go-runtime",
+        "off",
+        "-o",
+        str(out_path),
+        store=store,
+    )
     assert code == 0, out
     blocks = sorted(
         (Path(__file__).resolve().parents[2] / "profiles/runtime").glob("runc-*-no-nnp.json")
@@ -255,3 +302,27 @@ def test_emit_merges_the_stored_runc_block(tmp_path: Path) -> None:
     assert set(allow["names"]) == names_in(HELLO) | block_names
     from_runtime = sorted(block_names - names_in(HELLO))
     assert " ".join(from_runtime) in out
+
+
+def test_emit_adds_the_go_runtime_safety_net(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert run("import", str(HELLO), "-w", "hello", store=store)[0] == 0
+    out_path = tmp_path / "hello.json"
+    args = ["emit", "-w", "hello", "--runtime", "none", "-o", str(out_path)]
+    # An imported log names no program to inspect, so auto keeps the safety net.
+    code, out = run(*args, store=store)
+    assert code == 0, out
+    [allow] = [
+        r for r in json.loads(out_path.read_text())["syscalls"] if r["action"] == "SCMP_ACT_ALLOW"
+    ]
+    seen = names_in(HELLO)
+    assert {"tgkill", "rt_sigreturn", "exit", "sched_yield"} <= set(allow["names"])
+    assert "tgkill" not in seen
+    assert "required by the Go runtime, not observed" in out
+    assert "tgkill (asynchronous preemption)" in out
+    added = set(allow["names"]) - seen
+    code, out = run(*args, "--go-runtime", "off", store=store)
+    [allow] = [
+        r for r in json.loads(out_path.read_text())["syscalls"] if r["action"] == "SCMP_ACT_ALLOW"
+    ]
+    assert set(allow["names"]) == seen and added

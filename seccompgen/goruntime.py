@@ -1,0 +1,97 @@
+"""The Go runtime's safety net: syscalls Go programs make on rare paths a short trace misses.
+
+A tight profile built from one trace can crash a Go service later: the first goroutine that runs
+long enough to be preempted needs ``tgkill`` and ``rt_sigreturn``, the first idle thread that
+exits needs ``exit``, the first CPU profile needs ``timer_create``. The list, with the reason and
+the runtime source of each path, is data (``seccompgen/data/go-runtime.json``); ``emit`` adds it
+to profiles of Go programs and reports those names as "required by the Go runtime, not observed".
+
+Whether a workload is a Go program is read from the programs its traces ran (the first item of
+each trace header's command), inspected without running them (:mod:`seccompgen.inspect`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from seccompgen.errors import ProfileError, SeccompgenError
+from seccompgen.store import TraceStore
+from seccompgen.tracefile import read_trace
+
+_DATA = "go-runtime.json"
+
+
+@dataclass(frozen=True, slots=True)
+class GoRuntimeEntry:
+    """One rare path of the Go runtime and the syscalls it makes."""
+
+    path: str
+    names: tuple[str, ...]
+    reason: str
+    source: str
+
+
+def go_runtime_entries(arch: str = "x86_64") -> tuple[GoRuntimeEntry, ...]:
+    """The bundled entries for ``arch`` (empty for an architecture the data does not cover)."""
+    resource = resources.files("seccompgen") / "data" / _DATA
+    try:
+        data = json.loads(resource.read_text(encoding="utf-8"))
+        if data["arch"] != arch:
+            return ()
+        return tuple(
+            GoRuntimeEntry(
+                path=e["path"], names=tuple(e["names"]), reason=e["reason"], source=e["source"]
+            )
+            for e in data["entries"]
+        )
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ProfileError(
+            f"bundled {_DATA} is unreadable: {e}", hint="reinstall seccompgen"
+        ) from e
+
+
+def go_runtime_names(arch: str = "x86_64") -> dict[str, tuple[str, ...]]:
+    """Each safety-net syscall name with the runtime paths that need it."""
+    found: dict[str, list[str]] = {}
+    for entry in go_runtime_entries(arch):
+        for name in entry.names:
+            found.setdefault(name, []).append(entry.path)
+    return {name: tuple(paths) for name, paths in sorted(found.items())}
+
+
+def traced_programs(store: TraceStore, workloads: Sequence[str]) -> list[str]:
+    """The programs the workloads' traces ran (``image:REF`` for container images)."""
+    programs: set[str] = set()
+    for path in store.traces(workloads):
+        try:
+            header = read_trace(path).header
+        except SeccompgenError:
+            continue
+        # Imported logs and learned audit records name their input files, not a program.
+        if header.command and header.backend not in ("import", "audit"):
+            programs.add(header.command[0])
+    return sorted(programs)
+
+
+def workloads_are_go(store: TraceStore, workloads: Sequence[str]) -> bool | None:
+    """True when any traced program is a Go binary, False when every one was inspected and none
+    is, None when none could be inspected (deleted since, inside an image, or only imported)."""
+    from seccompgen.inspect import inspect_binary
+
+    inspected = False
+    for program in traced_programs(store, workloads):
+        candidate = Path(program)
+        if not candidate.is_file():
+            continue
+        try:
+            info = inspect_binary(candidate)
+        except SeccompgenError:
+            continue
+        inspected = True
+        if info.is_go:
+            return True
+    return False if inspected else None
