@@ -10,6 +10,9 @@ warming or cooling machine), with the same loopback load from ``examples/loadgen
   ``TZ`` unset (glibc then stats /etc/localtime for every timestamped line);
 - ``seccompgen strace backend``: ``StraceTracer().run(...)`` with the load as the exercise: strace
   writing a file that seccompgen tails, parses and writes into a trace file while the load runs.
+- ``seccompgen ebpf backend``: ``EbpfTracer().run(...)`` the same way: bpftrace counting the
+  service's system calls in BPF maps, printed once a second and written as counted events at the
+  end (skipped, with the reason, when the ebpf preconditions do not hold here).
 
 It prints a markdown table of the median requests/s per mode (with min and max) and the ratio of
 each median to native and to bare strace. Usage::
@@ -33,7 +36,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from seccompgen.tracefile import TraceHeader, TraceWriter
-from seccompgen.tracing.base import TraceRequest
+from seccompgen.tracing.base import Tracer, TraceRequest
+from seccompgen.tracing.ebpf import EbpfTracer
 from seccompgen.tracing.gobuild import build_go
 from seccompgen.tracing.strace import STRACE_OPTIONS, StraceTracer
 
@@ -83,8 +87,12 @@ def run_plain(prefix: list[str], service: Path, loadgen: Path, args: argparse.Na
             proc.wait()
 
 
-def run_seccompgen(service: Path, loadgen: Path, args: argparse.Namespace, tmp: Path) -> float:
-    """The service under the seccompgen strace backend, the load as its exercise."""
+def run_seccompgen(
+    service: Path, loadgen: Path, args: argparse.Namespace, tmp: Path, tracer: Tracer | None = None
+) -> float:
+    """The service under a seccompgen backend (default: strace), the load as its exercise."""
+    if tracer is None:
+        tracer = StraceTracer(niceness=args.niceness)
     port = free_port()
     result = tmp / "load.json"
     argv = (str(service), "-addr", f"127.0.0.1:{port}")
@@ -96,9 +104,9 @@ def run_seccompgen(service: Path, loadgen: Path, args: argparse.Namespace, tmp: 
         # request (golang/go#22682), which a load cut off by -d can leave behind.
         grace=15,
     )  # fmt: skip
-    header = TraceHeader.new(workload="bench", arch="x86_64", backend="strace", command=argv)
+    header = TraceHeader.new(workload="bench", arch="x86_64", backend=tracer.name, command=argv)
     with TraceWriter.create(tmp / "bench.jsonl", header) as writer:
-        outcome = StraceTracer(niceness=args.niceness).run(request, writer, lambda p: None)
+        outcome = tracer.run(request, writer, lambda p: None)
         writer.close(complete=outcome.complete, reason=outcome.reason)
     if outcome.exercise_exit_code != 0:
         raise SystemExit(f"seccompgen run failed: {outcome}")
@@ -137,6 +145,13 @@ def main() -> None:
             ),
             "seccompgen strace backend": lambda: run_seccompgen(service, loadgen, args, tmp),
         }
+        ebpf_problem = EbpfTracer().unavailable_reason()
+        if ebpf_problem is None:
+            modes["seccompgen ebpf backend"] = lambda: run_seccompgen(
+                service, loadgen, args, tmp, EbpfTracer()
+            )
+        else:
+            print(f"skipping the ebpf backend: {ebpf_problem}", file=sys.stderr)
         names = list(modes)
         results: dict[str, list[float]] = {name: [] for name in names}
         for r in range(args.rounds):
