@@ -20,6 +20,12 @@ def _strace(log: Log | None) -> Tracer:
     return StraceTracer()
 
 
+def _ptrace(log: Log | None) -> Tracer:
+    from seccompgen.tracing.ptrace import PtraceTracer
+
+    return PtraceTracer()
+
+
 def _container(log: Log | None) -> Tracer:
     from seccompgen.tracing.container import ContainerTracer
 
