@@ -3,6 +3,7 @@ render the result. Errors from the core are translated here, once (exit 1; trace
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -555,6 +556,63 @@ def diff(a: str, b: str) -> None:
             f"{b} allows {fewer} fewer syscalls than Docker's default "
             f"({d.b_count} vs {d.a_count}, {100 * d.b_count / d.a_count:.0f}%)"
         )
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  seccompgen inspect ./app                      # Go version, build settings, static or not
+  seccompgen inspect ./app --against app        # what its Go code could do that no trace saw
+  seccompgen inspect ./app --format json
+"""
+)
+@click.argument("binary", type=click.Path(path_type=Path))
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--against",
+    metavar="WORKLOAD",
+    callback=_workload_callback,
+    help="Compare the syscalls the linked Go code can make with this workload's traces.",
+)
+@_store_option
+def inspect(binary: Path, fmt: str, against: str | None, store: Path | None) -> None:
+    """Read a program without running it: architecture, static or dynamic (the `ldd` answer),
+    stripped or not, and for Go its version, build settings and linked syscall-capable code.
+
+    With --against, syscalls the binary's Go code can make but the workload was never seen
+    making are listed as warnings: static analysis over-approximates, so they are candidates
+    to exercise in another trace, never added to profiles automatically.
+    """
+    report = pipeline.inspect(
+        binary, store=TraceStore.resolve(store) if against else None, against=against
+    )
+    if fmt == "json":
+        data = report.info.to_dict()
+        data["reachable"] = report.reachable
+        data["unobserved"] = [
+            {"syscall": w.syscall, "via": list(w.via), "reasons": list(w.reasons)}
+            for w in report.unobserved
+        ]
+        data["blind_spots"] = list(report.blind_spots)
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        return
+    click.echo(report.info.render_text().rstrip("\n"))
+    if report.info.is_go:
+        click.echo(f"syscalls its linked Go code can make: {len(report.reachable)}")
+    if against is not None:
+        click.echo(
+            f"reachable but never seen in {against}: {len(report.unobserved)} "
+            "(static over-approximation; exercise them in another trace, or accept them denied)"
+        )
+        for w in report.unobserved:
+            click.echo(f"  {w.render()}")
+    for spot in report.blind_spots:
+        click.echo(f"note: {spot}")
 
 
 # --------------------------------------------------------------------------- learn

@@ -20,6 +20,14 @@ from seccompgen.events import Event
 from seccompgen.goruntime import go_runtime_names, workloads_are_go
 from seccompgen.graph import SyscallGraph
 from seccompgen.graphview import render_json, render_text
+from seccompgen.inspect import (
+    BinaryInfo,
+    blind_spots,
+    inspect_binary,
+    reachable_syscalls,
+    unobserved,
+)
+from seccompgen.inspect import Warning as ReachWarning
 from seccompgen.learn import LearnFilters, LearnSummary
 from seccompgen.learn import learn as learn_records
 from seccompgen.parsing.audit import AuditLineParser, AuditRecord
@@ -601,3 +609,44 @@ def runtime_baseline(
     )
     path = write_block(block, opts.output_dir)
     return BaselineReport(block=block, path=path, per_round=tuple(b.syscalls for b in blocks))
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+@dataclass(frozen=True)
+class InspectReport:
+    """A binary read without running it, and, against a workload, what it could do unseen."""
+
+    info: BinaryInfo
+    reachable: dict[str, list[str]]
+    unobserved: tuple[ReachWarning, ...]
+    blind_spots: tuple[str, ...]
+    against: str | None
+
+
+def inspect(
+    path: Path, *, store: TraceStore | None = None, against: str | None = None
+) -> InspectReport:
+    """Inspect ``path``; with ``against``, list syscalls its Go code can make that the
+    workload's traces never saw (static over-approximation: warnings, never added)."""
+    info = inspect_binary(path)
+    reachable = reachable_syscalls(info)
+    warnings: list[ReachWarning] = []
+    if against is not None:
+        if store is None:
+            raise StoreError("--against needs a trace store")
+        graph = store.load_graph()
+        if against not in graph.workloads():
+            raise StoreError(
+                f"no trace of workload {against} in the store {store.root}",
+                hint=f"known workloads: {', '.join(graph.workloads()) or 'none'}",
+            )
+        warnings = unobserved(reachable, set(graph.syscalls([against])))
+    return InspectReport(
+        info=info,
+        reachable=reachable,
+        unobserved=tuple(warnings),
+        blind_spots=tuple(blind_spots(info)),
+        against=against,
+    )

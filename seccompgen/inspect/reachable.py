@@ -109,7 +109,6 @@ def blind_spots(info: BinaryInfo) -> list[str]:
         out.append("built with cgo: calls made through C code and libc are not in the pclntab")
     if not info.static:
         out.append("dynamically linked: the shared libraries' syscalls are not analysed")
-    return out
     if info.functions is not None:
         out.append(
             "syscall.Syscall/RawSyscall are linked: a number computed at run time can name any "

@@ -37,7 +37,10 @@ def run(*args: str, store: Path | None = None) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-@pytest.mark.parametrize("command", ["trace", "import", "emit", "validate", "graph", "diff"])
+@pytest.mark.parametrize(
+    "command",
+    ["trace", "import", "emit", "validate", "graph", "diff", "learn", "inspect", "verify"],
+)
 def test_every_command_has_help_with_examples(command: str) -> None:
     code, out = run(command, "--help")
     assert code == 0
