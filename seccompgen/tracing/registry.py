@@ -20,12 +20,6 @@ def _strace(log: Log | None) -> Tracer:
     return StraceTracer()
 
 
-def _ptrace(log: Log | None) -> Tracer:
-    from seccompgen.tracing.ptrace import PtraceTracer
-
-    return PtraceTracer()
-
-
 def _container(log: Log | None) -> Tracer:
     from seccompgen.tracing.container import ContainerTracer
 
@@ -35,6 +29,7 @@ def _container(log: Log | None) -> Tracer:
 # Constructors, not instances, so that importing the registry costs nothing per backend.
 _BACKENDS: dict[str, Callable[[Log | None], Tracer]] = {
     "strace": _strace,
+    "ptrace": lambda log: __import__("seccompgen.tracing.ptrace", fromlist=["_"]).PtraceTracer(),
     "ebpf": lambda log: __import__("seccompgen.tracing.ebpf", fromlist=["EbpfTracer"]).EbpfTracer(),
 }
 _ALL: dict[str, Callable[[Log | None], Tracer]] = {**_BACKENDS, CONTAINER_BACKEND: _container}
