@@ -8,8 +8,9 @@ What the BPF program does (:func:`bpftrace_script`):
 
 - ``tracepoint:raw_syscalls:sys_enter`` counts each call of a tracked process by (pid, tid,
   syscall number, phase), remembers when each such key was first seen, and keeps a bounded sample
-  of argument tuples (:data:`ARGS_SAMPLES` distinct tuples per syscall number, all six argument
-  registers as seccomp(2) sees them in ``struct seccomp_data``).
+  of argument tuples (the distinct tuples among the first calls of each key, all six argument
+  registers as seccomp(2) sees them in ``struct seccomp_data``, from the first
+  :data:`ARGS_SAMPLES` calls of each key).
 - ``tracepoint:raw_syscalls:sys_exit`` counts failures (a negative return) per errno.
 - ``tracepoint:sched:sched_process_fork`` adds a child to the tracked set when its parent is in
   it; the probe runs in the parent, before the child is first woken (kernel_clone()), so the
@@ -75,10 +76,10 @@ MARKER: Final = 0x53434750
 """The prctl(2) option (``"SCGP"``) of the marker call; no kernel defines it, so it fails with
 EINVAL. Real options are small numbers or four-letter tags (PR_SET_PTRACER is ``"Yama"``)."""
 
-ARGS_SAMPLES: Final = 32
-"""At most this many distinct argument tuples are kept per syscall number (across processes,
-threads and phases). The count is updated without atomics, so on a machine with N CPUs it can
-overshoot by up to N - 1."""
+ARGS_SAMPLES: Final = 8
+"""The argument tuples of the first this many calls of each (process, thread, syscall, phase)
+are kept, each distinct tuple once: at most this many tuples per key. Sampling by the key's own
+count costs no extra map lookup on the calls after those."""
 
 MAP_KEYS_MAX: Final = 65536
 """Keys per BPF map (bpftrace's ``BPFTRACE_MAP_KEYS_MAX``; its default is 4096)."""
@@ -128,8 +129,8 @@ def bpftrace_script(*, prctl_nr: int, own_pid: int, args_samples: int = ARGS_SAM
     """The bpftrace program (see the module docstring).
 
     ``prctl_nr`` is prctl's number on the traced arch, ``own_pid`` the pid whose marker calls
-    set the phase (seccompgen's). Tracking starts with the marker call of bpftrace's child
-    (``cpid``, the launcher).
+    set the phase (seccompgen's), ``args_samples`` the bound of :data:`ARGS_SAMPLES`. Tracking
+    starts with the marker call of bpftrace's child (``cpid``, the launcher).
     """
     key = "pid, tid, args->id, $ph"
     argkey = f"{key}, " + ", ".join(f"args->args[{i}]" for i in range(6))
@@ -145,11 +146,8 @@ tracepoint:raw_syscalls:sys_enter
     $c = @n[{key}];
     if ($c == 0) {{ @t[{key}] = nsecs; }}
     @n[{key}] = $c + 1;
-    if (@na[args->id] < {args_samples}) {{
-      if (@a[{argkey}] == 0) {{
-        @a[{argkey}] = nsecs;
-        @na[args->id] = @na[args->id] + 1;
-      }}
+    if ($c < {args_samples}) {{
+      if (@a[{argkey}] == 0) {{ @a[{argkey}] = nsecs; }}
     }}
   }} else if (args->id == {prctl_nr} && args->args[0] == {MARKER}) {{
     if (pid == cpid) {{
@@ -182,7 +180,7 @@ END
 {{
   print(@n); print(@t); print(@e); print(@a);
   printf("end\\n");
-  clear(@n); clear(@t); clear(@e); clear(@a); clear(@na); clear(@track); clear(@phase);
+  clear(@n); clear(@t); clear(@e); clear(@a); clear(@track); clear(@phase);
 }}
 """
 
@@ -532,8 +530,8 @@ class EbpfTracer:
     """Trace by counting system calls in the kernel with bpftrace (see the module docstring).
 
     ``bpftrace`` is the bpftrace command (looked up on PATH); ``args_samples`` bounds the
-    argument tuples kept per syscall number; ``tmp_dir`` holds the script, the launcher and
-    bpftrace's output during the run (default: the system temp dir).
+    argument tuples kept per key (:data:`ARGS_SAMPLES`); ``tmp_dir`` holds the script, the
+    launcher and bpftrace's output during the run (default: the system temp dir).
     """
 
     name = NAME
