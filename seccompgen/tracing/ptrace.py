@@ -25,8 +25,9 @@ has) and records the return value or errno name, stamped at the exit; a call tha
 the entry's timestamp, for one stop per call. Measured on examples/httpservice under
 examples/loadgen (4 connections, 2 cores, medians of 3 runs): bare ``strace -f`` 7.2k requests/s,
 this backend 7.7k (1.06x) by default and 10.9k (1.5x) entry-only, untraced 33k. It keeps up with
-strace although each stop costs more in Python, because strace stops twice per call and formats
-every argument, where the seccomp stop needs one ptrace request to read a call.
+strace although each stop costs more in Python: strace makes several requests per stop (registers,
+then the memory behind pointer arguments) and formats every argument, where this backend reads a
+call with one PTRACE_GET_SYSCALL_INFO per stop and formats nothing while the target runs.
 
 Following: PTRACE_O_TRACECLONE/FORK/VFORK attach every new thread and child, PTRACE_O_TRACEEXEC
 turns the post-exec SIGTRAP into an event stop, PTRACE_O_EXITKILL kills the tracees if the tracer
