@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from seccompgen.errors import TracerError
-from seccompgen.tracing.base import Tracer
+from seccompgen.tracing.base import Tracer, TraceRequest
+
+if TYPE_CHECKING:
+    from seccompgen.profile.model import Profile
 
 #: The backend that traces inside a container (``--container`` / ``--image``); it is chosen by
 #: those options, not by ``--backend``, which picks among the host backends.
@@ -34,6 +39,15 @@ _BACKENDS: dict[str, Callable[[Log | None], Tracer]] = {
 }
 _ALL: dict[str, Callable[[Log | None], Tracer]] = {**_BACKENDS, CONTAINER_BACKEND: _container}
 
+#: The backend that re-checks a program against a known profile (``seccompgen.tracing.delta``).
+#: It needs that profile, so it is built with :func:`get_delta_tracer`, not :func:`get_tracer`.
+DELTA_BACKEND = "delta"
+
+#: ``--backend auto``: host backends that record every call, fastest first. ebpf counts calls in
+#: the kernel with no stop; strace stops twice per call but formats in C; the ptrace backend
+#: stops once per call and decodes it in Python.
+AUTO_ORDER: tuple[str, ...] = ("ebpf", "strace", "ptrace")
+
 
 def backend_names() -> list[str]:
     """The names of the host backends (what ``--backend`` offers), sorted."""
@@ -54,3 +68,55 @@ def get_tracer(name: str, *, log: Log | None = None) -> Tracer:
             hint=f"choose one of: {', '.join(sorted(_ALL))}",
         ) from None
     return factory(log)
+
+
+def get_delta_tracer(known: Path | Profile) -> Tracer:
+    """A delta-mode tracer checking against ``known`` (a profile file or a loaded profile).
+
+    :class:`~seccompgen.errors.ProfileError` when the file cannot be read as a profile.
+    """
+    from seccompgen.tracing.delta import DeltaTracer
+
+    if isinstance(known, Path):
+        return DeltaTracer.from_file(known)
+    return DeltaTracer(known)
+
+
+def _availability(name: str) -> str | None:
+    return get_tracer(name).unavailable_reason()
+
+
+def select_backend(
+    request: TraceRequest, *, availability: Callable[[str], str | None] | None = None
+) -> tuple[str, str]:
+    """``--backend auto``: the fastest backend that records the whole request here, and why.
+
+    A container request (``request.container`` set) always gets the container backend. Otherwise
+    the first available of :data:`AUTO_ORDER`; the reason names the chosen backend's
+    preconditions, or why each faster one was passed over. ``availability(name)`` returns why
+    a backend cannot run (None: it can); by default the backend's own ``unavailable_reason``.
+    :class:`TracerError` when none can run.
+    """
+    if request.container is not None:
+        return CONTAINER_BACKEND, f"{CONTAINER_BACKEND}: the request runs in a container"
+    check = availability or _availability
+    passed: list[str] = []
+    for name in AUTO_ORDER:
+        problem = check(name)
+        if problem is None:
+            why = _AVAILABLE_BECAUSE.get(name, "available")
+            if passed:
+                why = "; ".join(passed)
+            return name, f"{name}: {why}"
+        passed.append(f"{name} unavailable: {problem}")
+    raise TracerError(
+        "no tracer backend can run here: " + "; ".join(passed),
+        hint="install strace (apt-get install strace), or bpftrace and run as root",
+    )
+
+
+_AVAILABLE_BECAUSE = {
+    "ebpf": "root, BTF and bpftrace available",
+    "strace": "strace available",
+    "ptrace": "python-ptrace available",
+}

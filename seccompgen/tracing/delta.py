@@ -1,0 +1,550 @@
+"""The delta backend: re-check a program against a known profile, recording only what it misses.
+
+Instead of stopping the target at every system call (strace, ptrace) the target runs at full
+speed under the *staging* variant of a known profile: its ``SCMP_ACT_ALLOW`` rules with
+``SCMP_ACT_LOG`` as the default action. The kernel runs the calls the profile allows as usual
+and writes one audit record (type 1326) for each call it does not list, then runs that call too
+(``SECCOMP_RET_LOG``, seccomp(2)). Those records are read from the audit netlink multicast group
+with :class:`~seccompgen.tracing.audit.AuditListener` (lossless, root or ``CAP_AUDIT_READ``) and
+written to the trace as events: the trace holds the misses, nothing else.
+
+The filter is installed by the host launcher (``python -m seccompgen.enforce PROFILE -- ARGV``,
+:mod:`seccompgen.enforce`): libseccomp builds and loads it right before ``execve(2)``, so only
+the launcher's own ``execve`` runs under it before the program does. Filters are inherited by
+every thread and child (seccomp(2): "the filter is inherited by children created by fork(2)
+and clone(2), and preserved across execve(2)"), so the whole process tree is covered.
+
+Which records belong to the run, and why this way:
+
+* the action must be ``log``: only a ``SCMP_ACT_LOG`` filter produces it (other processes'
+  ``KILL``/``ERRNO`` records are never the target's);
+* the record's pid (the kernel logs the thread-group id, ``audit_log_task``) must be the target
+  or a descendant. The launcher starts in a new session (setsid(2)), so the target is a session
+  leader and its children share its session id unless they call setsid(2) themselves. A record
+  from an unknown pid is attributed when ``/proc/PID/stat`` shows that session, or when the pid
+  was seen among the children of a known process (``/proc/PID/task/TID/children``, proc(5),
+  polled every :data:`_CHILD_POLL` seconds). A record whose process had already exited and was
+  never seen is counted in :attr:`DeltaOutcome.unattributed`, not written: it cannot be told
+  apart from another workload running under a LOG profile at the same time.
+
+Phases come from time boundaries as in the other backends. The audit stamp is the kernel's
+coarse wall clock (``ktime_get_coarse_real_ts64``, a few milliseconds of resolution) printed to
+the millisecond, so a call made within a few milliseconds of a boundary may land in the phase
+next to it.
+
+The lifecycle (exercise, duration, SIGTERM, ``grace``, SIGKILL, Ctrl-C, timeout, progress) is the
+strace backend's :class:`~seccompgen.tracing.strace._Session`, driven through a
+:class:`~seccompgen.tracing.strace.ProcessSide` whose "tracer" is the target itself and whose
+output file receives the audit records as they arrive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import IO, Final
+
+from seccompgen.errors import ParseError, TracerError
+from seccompgen.events import Event, Phase
+from seccompgen.parsing.audit import AuditLineParser, AuditRecord, SeccompAction
+from seccompgen.profile.model import Action, Profile, load_profile
+from seccompgen.tracefile import TraceWriter
+from seccompgen.tracing.audit import AuditListener, seccomp_logging_problem
+from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
+from seccompgen.tracing.strace import (
+    ExerciseProcess,
+    _Session,
+    _session_members,
+    start_host_exercise,
+)
+
+NAME: Final = "delta"
+"""The backend name (``--backend delta``, trace headers)."""
+
+_CHILD_POLL: Final = 0.25  # seconds between looks at the known processes' children
+_AUDIT_WAIT: Final = 0.05  # seconds the audit reader blocks before looking at its stop flag
+_SETTLE: Final = 0.3  # seconds to wait for records still in kauditd's queue after the end
+_REAP_TIMEOUT: Final = 10.0
+
+
+def staging_variant(profile: Profile) -> Profile:
+    """``profile``'s allowlist with ``SCMP_ACT_LOG`` as the default: what the delta run loads.
+
+    Only ``SCMP_ACT_ALLOW`` rules are kept: a rule that refuses (the ENOSYS rule of an enforce
+    profile, an ``SCMP_ACT_ERRNO`` rule) would change what the program sees; in the staging
+    variant those calls are logged and allowed like any other miss.
+    """
+    return replace(
+        profile,
+        default_action=Action.LOG,
+        default_errno_ret=None,
+        syscalls=tuple(r for r in profile.syscalls if r.action is Action.ALLOW),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Miss:
+    """A syscall the known profile does not allow, as seen in one process and phase.
+
+    ``count`` is the number of audit records (one per call) for this ``(name, arch, pid, comm,
+    phase)``; ``comm`` is the process's command name at the time of the call (None if unknown).
+    """
+
+    name: str
+    arch: str
+    pid: int
+    comm: str | None
+    phase: Phase
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeltaOutcome(TraceOutcome):
+    """A :class:`TraceOutcome` with what the delta run found.
+
+    ``misses`` are sorted by name, pid, phase. ``unattributed`` counts LOG records from
+    processes that had exited before they could be attributed to the run (see the module
+    docstring); ``unknown`` counts records whose syscall number has no name here; ``overruns``
+    counts audit socket overflows (records lost).
+    """
+
+    misses: tuple[Miss, ...] = ()
+    unattributed: int = 0
+    unknown: int = 0
+    overruns: int = 0
+
+    @property
+    def new_names(self) -> tuple[str, ...]:
+        """The distinct syscall names the profile missed, sorted."""
+        return tuple(sorted({m.name for m in self.misses}))
+
+
+class DeltaTracer:
+    """Re-check a program against ``profile`` (see the module docstring).
+
+    ``profile`` is the known profile (enforce or log form; its staging variant is loaded), or
+    None, in which case the backend reports itself unavailable. ``python`` is the interpreter
+    that runs the launcher (default: this one).
+    """
+
+    name = NAME
+
+    def __init__(
+        self,
+        profile: Profile | None = None,
+        *,
+        python: str = sys.executable,
+        tmp_dir: Path | None = None,
+    ) -> None:
+        self.profile = profile
+        self.python = python
+        self.tmp_dir = tmp_dir
+
+    @classmethod
+    def from_file(cls, path: Path) -> DeltaTracer:
+        """A tracer for the profile stored at ``path`` (:class:`ProfileError` if unreadable)."""
+        return cls(load_profile(path))
+
+    def unavailable_reason(self) -> str | None:
+        """None when a profile is set, the caller is root and seccomp logging is on."""
+        if self.profile is None:
+            return "the delta backend needs the known profile to check against"
+        if os.geteuid() != 0:
+            return (
+                "the delta backend reads the kernel's audit feed, which needs CAP_AUDIT_READ; "
+                "run as root"
+            )
+        return seccomp_logging_problem()
+
+    def run(
+        self,
+        request: TraceRequest,
+        writer: TraceWriter,
+        progress: Callable[[TraceProgress], None],
+    ) -> DeltaOutcome:
+        """Run ``request`` under the staging profile; see :meth:`Tracer.run`.
+
+        The events written are the misses (``ret`` and ``errno`` unknown, ``tid`` = pid, no
+        arguments: an audit record carries none of them). ``progress`` counts misses.
+        """
+        if request.container is not None:
+            raise TracerError(
+                "the delta backend runs the program on the host; a container request needs "
+                "the container backend",
+                hint="use `seccompgen verify` to check a profile in a container",
+            )
+        if not request.argv:
+            raise TracerError("nothing to trace: the command is empty")
+        problem = self.unavailable_reason()
+        if problem is not None or self.profile is None:
+            raise TracerError(f"the delta backend cannot run: {problem}")
+        target = _resolve_target(request)
+        with tempfile.TemporaryDirectory(prefix="seccompgen-delta-", dir=self.tmp_dir) as tmp:
+            profile_path = Path(tmp) / "staging.json"
+            profile_path.write_text(
+                json.dumps(staging_variant(self.profile).to_dict()), encoding="utf-8"
+            )
+            output = Path(tmp) / "audit.out"
+            output.touch()
+            cmd = [
+                self.python,
+                "-m",
+                "seccompgen.enforce",
+                str(profile_path),
+                "--",
+                str(target),
+                *request.argv[1:],
+            ]
+            side = _DeltaProcesses(output)
+            parser = _MissParser()
+            session = _DeltaSession(
+                request=request,
+                writer=writer,
+                progress=progress,
+                output=output,
+                niceness=0,
+                parse=parser.parse,
+                processes=side,
+            )
+            outcome = session.run(cmd)
+            return _delta_outcome(outcome, parser, side, session.boundaries)
+
+
+def _resolve_target(request: TraceRequest) -> Path:
+    target = Path(request.argv[0])
+    if os.sep not in request.argv[0]:
+        found = shutil.which(request.argv[0])
+        if found is None:
+            raise TracerError(
+                f"target {request.argv[0]} was not found on PATH",
+                hint="give the path to the program to run",
+            )
+        target = Path(found)
+    elif request.cwd is not None and not target.is_absolute():
+        target = Path(request.cwd) / target
+    if not target.is_file() or not os.access(target, os.X_OK):
+        raise TracerError(
+            f"target {target} is not an executable file",
+            hint="give the path to an executable program",
+        )
+    return target.resolve()
+
+
+class _MissParser:
+    """Audit payload lines -> events; keeps the records for the outcome's per-process counts."""
+
+    def __init__(self) -> None:
+        self.records: list[AuditRecord] = []
+        self.unknown = 0
+
+    def parse(self, lines: Iterator[str]) -> Iterator[Event]:
+        parser = AuditLineParser("<audit netlink>")
+        for line in lines:
+            try:
+                record = parser.feed(line)
+            except ParseError:
+                continue  # the reader only writes records the listener parsed already
+            if record is None:
+                continue
+            event = record.to_event()
+            if event is None:
+                self.unknown += 1
+                continue
+            self.records.append(record)
+            yield event
+
+
+class _DeltaSession(_Session):
+    """The strace backend's lifecycle with the target as the "tracer" process.
+
+    Two differences: the target's pid is the launcher's (it execs the program), not the pid of
+    the first event (a delta run may have no event at all); and an empty result is the expected
+    good case, not a sign that tracing failed.
+    """
+
+    def _find_target_pid(self) -> int | None:
+        if self.target_pid is None:
+            self.target_pid = self.procs.pid if isinstance(self.procs, _DeltaProcesses) else None
+        return self.target_pid
+
+    def _tracees_gone(self) -> bool:
+        # The target is the process the side waits for: its exit ends the run (children left
+        # in its session are ended by sweep()).
+        return False
+
+    def _outcome(self) -> TraceOutcome:
+        for ts, phase in self.boundaries:
+            self.writer.add_boundary(ts, phase)
+        reason: str | None = None
+        if self.interrupt is not None:
+            reason = self.interrupt
+        elif self.timed_out:
+            reason = "timeout"
+        elif self.killed:
+            reason = "killed"
+        ex = self.exercise
+        return TraceOutcome(
+            complete=reason is None,
+            reason=reason,
+            events=self.counts.syscalls,
+            distinct=len(self.counts.names),
+            exit_code=self.procs.returncode(),
+            exercise_exit_code=None if ex is None else ex.poll(),
+            boundaries=tuple(self.boundaries),
+        )
+
+
+def _phase_at(ts: float, boundaries: Sequence[tuple[float, Phase]]) -> Phase:
+    phase = Phase.STARTUP
+    for bts, bphase in boundaries:
+        if ts >= bts:
+            phase = bphase
+        else:
+            break
+    return phase
+
+
+def _delta_outcome(
+    outcome: TraceOutcome,
+    parser: _MissParser,
+    side: _DeltaProcesses,
+    boundaries: Sequence[tuple[float, Phase]],
+) -> DeltaOutcome:
+    return DeltaOutcome(
+        complete=outcome.complete,
+        reason=outcome.reason,
+        events=outcome.events,
+        distinct=outcome.distinct,
+        exit_code=outcome.exit_code,
+        exercise_exit_code=outcome.exercise_exit_code,
+        boundaries=outcome.boundaries,
+        misses=summarize(parser.records, boundaries),
+        unattributed=side.unattributed,
+        unknown=parser.unknown,
+        overruns=side.overruns,
+    )
+
+
+def summarize(
+    records: Iterable[AuditRecord], boundaries: Sequence[tuple[float, Phase]]
+) -> tuple[Miss, ...]:
+    """Count ``records`` per ``(name, arch, pid, comm, phase)``; phases from ``boundaries``.
+
+    Records without a syscall name or arch are left out. Sorted by name, pid, phase, comm.
+    """
+    order = {p: i for i, p in enumerate(Phase)}
+    counts: Counter[tuple[str, str, int, str | None, Phase]] = Counter()
+    for r in records:
+        if r.name is None or r.arch is None:
+            continue
+        counts[(r.name, r.arch, r.pid, r.comm, _phase_at(r.timestamp, boundaries))] += 1
+    keys = sorted(counts, key=lambda k: (k[0], k[2], order[k[4]], k[3] or "", k[1]))
+    return tuple(
+        Miss(n, a, pid, comm, ph, counts[(n, a, pid, comm, ph)]) for n, a, pid, comm, ph in keys
+    )
+
+
+def _session_id(pid: int) -> int | None:
+    """Field 6 of ``/proc/PID/stat`` (proc(5)), or None when the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return int(fields[3]) if len(fields) > 3 else None
+
+
+def _children(pid: int) -> set[int]:
+    """The children of every thread of ``pid`` (``/proc/PID/task/TID/children``, proc(5))."""
+    out: set[int] = set()
+    with contextlib.suppress(OSError):
+        for task in os.scandir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError, ValueError):
+                out.update(int(c) for c in Path(task.path, "children").read_text().split())
+    return out
+
+
+class _DeltaProcesses:
+    """The target (started by the launcher in a new session) and the audit reader thread."""
+
+    def __init__(self, output: Path) -> None:
+        self.output = output
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.cwd: Path | None = None
+        self.pids: set[int] = set()
+        self.unattributed = 0
+        self.overruns = 0
+        self._listener: AuditListener | None = None
+        self._reader: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._pending: list[AuditRecord] = []  # unknown pids, judged again at the end
+        self._out: IO[str] | None = None
+        self.error: BaseException | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The target's pid (the launcher's, which execs the program)."""
+        return None if self.proc is None else self.proc.pid
+
+    # -------------------------------------------------------------------- ProcessSide
+
+    def start(self, cmd: Sequence[str], request: TraceRequest, stack: contextlib.ExitStack) -> None:
+        out: IO[bytes] | None = None
+        err: IO[bytes] | None = None
+        if request.stdout is not None:
+            out = stack.enter_context(open(request.stdout, "wb"))  # noqa: SIM115
+        if request.stderr is not None:
+            err = stack.enter_context(open(request.stderr, "wb"))  # noqa: SIM115
+        self.cwd = request.cwd
+        # The listener joins the group before the target starts: records are multicast only to
+        # sockets bound when they are sent.
+        listener = AuditListener()
+        listener.open()
+        stack.callback(listener.close)
+        self._listener = listener
+        self._out = stack.enter_context(self.output.open("a", encoding="utf-8"))
+        env = dict(request.env) if request.env is not None else dict(os.environ)
+        # The launcher imports seccompgen; keep it importable whatever the target's env says.
+        env.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
+        try:
+            self.proc = subprocess.Popen(
+                list(cmd),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                cwd=request.cwd,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as e:
+            raise TracerError(f"cannot start {cmd[0]}: {e.strerror}") from e
+        self.pids.add(self.proc.pid)
+        self._reader = threading.Thread(target=self._read, name="seccompgen-delta-audit")
+        self._reader.start()
+        stack.callback(self._stop_reader)
+
+    def exited(self) -> bool:
+        return self.proc is None or self.proc.poll() is not None
+
+    def returncode(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    def wait(self, timeout: float) -> bool:
+        if self.proc is None:
+            return True
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=timeout)
+        return self.proc.poll() is not None
+
+    def signal_target(self, pid: int, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+    def target_alive(self, pid: int) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def tracees_running(self) -> bool:
+        return self.proc is not None and bool(_session_members(self.proc.pid))
+
+    def kill_tracees(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def kill_tracer(self) -> None:
+        self.kill_tracees()
+
+    def kill_all(self) -> None:
+        self.kill_tracees()
+        if self.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=_REAP_TIMEOUT)
+        self._stop_reader()
+
+    def sweep(self) -> None:
+        """End what the target left in its session, then collect the last records."""
+        if self.proc is not None:
+            for pid in _session_members(self.proc.pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+        # kauditd sends records from its own thread: the last calls' records may still be on
+        # their way when the target has been reaped.
+        time.sleep(_SETTLE)
+        self._stop_reader()
+
+    def start_exercise(self, command: str, target_pid: int | None) -> ExerciseProcess:
+        return start_host_exercise(command, target_pid, self.cwd)
+
+    # -------------------------------------------------------------------- audit reader
+
+    def _stop_reader(self) -> None:
+        self._stop.set()
+        if self._reader is not None and self._reader is not threading.current_thread():
+            self._reader.join()
+        self._reader = None
+        if self._listener is not None:
+            self.overruns = self._listener.overruns
+        for record in self._pending:
+            if record.pid in self.pids:
+                self._emit(record)
+            else:
+                self.unattributed += 1
+        self._pending = []
+        if self._out is not None:
+            self._out.flush()
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def _read(self) -> None:
+        listener = self._listener
+        assert listener is not None and self.proc is not None
+        sid = self.proc.pid
+        next_poll = 0.0
+        try:
+            while True:
+                stopping = self._stop.is_set()
+                for record in listener.records(0 if stopping else _AUDIT_WAIT):
+                    self._judge(record, sid)
+                now = time.monotonic()
+                if now >= next_poll:
+                    self._poll_children()
+                    next_poll = now + _CHILD_POLL
+                if stopping:
+                    return
+        except BaseException as e:  # re-raised by _stop_reader in the lifecycle's thread
+            self.error = e
+
+    def _poll_children(self) -> None:
+        for pid in list(self.pids):
+            self.pids.update(_children(pid))
+
+    def _judge(self, record: AuditRecord, sid: int) -> None:
+        if record.action is not SeccompAction.LOG:
+            return
+        if record.pid not in self.pids:
+            if _session_id(record.pid) == sid:
+                self.pids.add(record.pid)
+            else:
+                self._poll_children()
+        if record.pid in self.pids:
+            self._emit(record)
+        else:
+            self._pending.append(record)
+
+    def _emit(self, record: AuditRecord) -> None:
+        assert self._out is not None
+        self._out.write(record.raw + "\n")
+        self._out.flush()
