@@ -1,0 +1,3 @@
+module example.com/rarepaths
+
+go 1.22

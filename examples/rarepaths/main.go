@@ -1,0 +1,246 @@
+// Command rarepaths forces, one flag at a time, the Go runtime paths that a short trace of a
+// service usually misses, so that a tracer sees the system calls each one makes. Each flag runs
+// its path once and the program then exits 0; a path that did not happen is an error (exit 1),
+// so a trace of a successful run is a trace of the path.
+//
+//	-preempt   a goroutine spins with no function calls while another waits (async preemption)
+//	-scavenge  a large allocation is freed and returned to the OS (debug.FreeOSMemory)
+//	-profile   a runtime/pprof CPU profile runs for -profile-for (300 ms)
+//	-lockexit  a goroutine locked to its OS thread returns without unlocking (the thread exits)
+//	-signal    signal.Notify for SIGUSR1, then the process sends itself SIGUSR1
+//	-exec      os/exec runs this program again with -child and waits for it
+//	-threads   many goroutines block in system calls at once (the runtime starts OS threads)
+//
+// Paths run in the order listed when several flags are given.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+func init() {
+	// Keep main on the initial OS thread: the runtime never exits the main thread (it wedges
+	// it instead, runtime/proc.go mexit), so -lockexit must end on another thread.
+	runtime.LockOSThread()
+}
+
+var sink atomic.Uint64
+
+// preempt needs asynchronous preemption to finish: with one P, the spinning goroutine's loop
+// has no function calls (no cooperative preemption points), so the waiting goroutine only gets
+// to run, and stop the spinner, once sysmon has preempted it with a signal (runtime/preempt.go).
+func preempt() error {
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	var stop atomic.Bool
+	var started atomic.Bool
+	done := make(chan uint64)
+	go func() {
+		var x uint64
+		started.Store(true)
+		for !stop.Load() {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+		done <- x
+	}()
+	for !started.Load() {
+		runtime.Gosched()
+	}
+	// The spinner now owns the only P; this sleep ends only when it is preempted.
+	time.Sleep(60 * time.Millisecond)
+	stop.Store(true)
+	sink.Add(<-done)
+	return nil
+}
+
+// scavenge returns freed heap memory to the OS at once (runtime/mem_linux.go sysUnusedOS).
+func scavenge() error {
+	const size = 64 << 20
+	buf := make([]byte, size)
+	for i := 0; i < size; i += 4096 {
+		buf[i] = byte(i)
+	}
+	sink.Add(uint64(buf[size-4096]))
+	buf = nil
+	runtime.GC()
+	debug.FreeOSMemory()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if ms.HeapReleased == 0 {
+		return errors.New("no heap memory was released to the OS")
+	}
+	return nil
+}
+
+// profile runs a CPU profile over busy work, so SIGPROF fires (runtime/pprof, runtime/signal_unix.go).
+func profile(d time.Duration) error {
+	if err := pprof.StartCPUProfile(io.Discard); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(d)
+	var x uint64
+	for time.Now().Before(deadline) {
+		for i := 0; i < 100000; i++ {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	sink.Add(x)
+	pprof.StopCPUProfile()
+	return nil
+}
+
+// lockexit ends a goroutine that is still locked to its OS thread: the runtime then exits that
+// thread (runtime/proc.go goexit0 -> mexit, the exit system call in exitThread).
+func lockexit() error {
+	tids := make(chan int)
+	go func() {
+		runtime.LockOSThread()
+		tids <- syscall.Gettid()
+		// Returning without UnlockOSThread ends the thread.
+	}()
+	tid := <-tids
+	path := fmt.Sprintf("/proc/self/task/%d", tid)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return fmt.Errorf("thread %d did not exit", tid)
+}
+
+// sendSignal installs a handler through os/signal and delivers a signal to the process.
+func sendSignal() error {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGUSR1)
+	defer signal.Stop(c)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGUSR1); err != nil {
+		return err
+	}
+	select {
+	case <-c:
+		return nil
+	case <-time.After(5 * time.Second):
+		return errors.New("SIGUSR1 was not delivered")
+	}
+}
+
+// execChild starts this program again as a child and waits for it (os/exec, syscall/exec_linux.go).
+func execChild() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	out, err := exec.Command(self, "-child").Output()
+	if err != nil {
+		return fmt.Errorf("child: %w", err)
+	}
+	if string(out) != "child\n" {
+		return fmt.Errorf("child printed %q", out)
+	}
+	return nil
+}
+
+// threads blocks n goroutines in a system call at once; each blocked call holds its OS thread,
+// so the runtime starts new threads to run the rest (runtime/proc.go entersyscallblock, newm).
+func threads(n int) error {
+	before := countThreads()
+	var wg sync.WaitGroup
+	var fds [][2]int
+	for i := 0; i < n; i++ {
+		var p [2]int
+		if err := syscall.Pipe2(p[:], syscall.O_CLOEXEC); err != nil {
+			return err
+		}
+		fds = append(fds, p)
+	}
+	for _, p := range fds {
+		wg.Add(1)
+		go func(fd int) {
+			defer wg.Done()
+			var b [1]byte
+			// A raw read on a blocking pipe: not the netpoller, so the thread blocks in the kernel.
+			syscall.Read(fd, b[:])
+		}(p[0])
+	}
+	// Each blocked read holds a thread of its own, besides the main thread, which is locked.
+	during := countThreads()
+	for deadline := time.Now().Add(5 * time.Second); during < n+1 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+		during = countThreads()
+	}
+	for _, p := range fds {
+		syscall.Write(p[1], []byte{1})
+	}
+	wg.Wait()
+	for _, p := range fds {
+		syscall.Close(p[0])
+		syscall.Close(p[1])
+	}
+	if during < n+1 || during <= before {
+		return fmt.Errorf("%d threads before, %d with %d blocked goroutines", before, during, n)
+	}
+	return nil
+}
+
+func countThreads() int {
+	entries, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return 0
+	}
+	return len(entries)
+}
+
+func main() {
+	child := flag.Bool("child", false, "print \"child\" and exit (the -exec child)")
+	doPreempt := flag.Bool("preempt", false, "force asynchronous preemption")
+	doScavenge := flag.Bool("scavenge", false, "free a large allocation and return it to the OS")
+	doProfile := flag.Bool("profile", false, "run a CPU profile")
+	profileFor := flag.Duration("profile-for", 300*time.Millisecond, "length of the -profile CPU profile")
+	doLockexit := flag.Bool("lockexit", false, "exit an OS thread through a locked goroutine")
+	doSignal := flag.Bool("signal", false, "signal.Notify and a self-sent SIGUSR1")
+	doExec := flag.Bool("exec", false, "run a child process with os/exec")
+	doThreads := flag.Int("threads", 0, "block this many goroutines in system calls at once")
+	flag.Parse()
+
+	if *child {
+		fmt.Println("child")
+		return
+	}
+	steps := []struct {
+		on   bool
+		name string
+		run  func() error
+	}{
+		{*doPreempt, "preempt", preempt},
+		{*doScavenge, "scavenge", scavenge},
+		{*doProfile, "profile", func() error { return profile(*profileFor) }},
+		{*doLockexit, "lockexit", lockexit},
+		{*doSignal, "signal", sendSignal},
+		{*doExec, "exec", execChild},
+		{*doThreads > 0, "threads", func() error { return threads(*doThreads) }},
+	}
+	for _, s := range steps {
+		if !s.on {
+			continue
+		}
+		if err := s.run(); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", s.name, err)
+			os.Exit(1)
+		}
+		fmt.Printf("%s: ok\n", s.name)
+	}
+}

@@ -1,0 +1,102 @@
+"""Every entry of the Go runtime safety net (``seccompgen/data/go-runtime.json``) is proven here.
+
+Each entry's ``proof`` names the flag of ``examples/rarepaths`` that forces its path. The program
+runs under the real strace backend, must report that the path happened (exit 0, ``NAME: ok``),
+and the trace must hold every syscall the entry claims. A name the installed Go toolchain does not
+make on that path is an error in the data, not in this test.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seccompgen.events import SignalEvent, SyscallEvent
+
+pytestmark = [pytest.mark.strace, pytest.mark.go, pytest.mark.slow]
+
+DATA = Path(__file__).resolve().parents[2] / "seccompgen" / "data" / "go-runtime.json"
+PROGRAM = "examples/rarepaths"
+
+
+def _entries() -> list[dict[str, Any]]:
+    data = json.loads(DATA.read_text(encoding="utf-8"))
+    return [*data["entries"], *data.get("program_paths", [])]
+
+
+def _flags(entry: dict[str, Any]) -> list[str]:
+    """The rarepaths arguments of an entry's proof: ``examples/rarepaths -x, tests/...``."""
+    command = entry["proof"].split(",")[0].strip()
+    words = shlex.split(command)
+    assert words and words[0] == PROGRAM, f"{entry['path']}: proof does not run {PROGRAM}"
+    assert len(words) > 1, f"{entry['path']}: proof names no rarepaths flag"
+    return words[1:]
+
+
+def test_every_entry_has_a_proof_in_this_module() -> None:
+    for entry in _entries():
+        assert "proof" in entry, entry["path"]
+        _flags(entry)
+        assert f"tests/integration/{Path(__file__).name}" in entry["proof"], entry["path"]
+
+
+@pytest.mark.parametrize("entry", _entries(), ids=lambda e: e["path"])
+def test_the_path_makes_every_claimed_syscall(
+    entry: dict[str, Any],
+    build_example: Callable[[str], Path],
+    run_trace: Callable[..., Any],
+    tmp_path: Path,
+) -> None:
+    binary = build_example("rarepaths")
+    flags = _flags(entry)
+    out = tmp_path / "rarepaths.out"
+    run = run_trace([binary, *flags], timeout=60, stdout=out)
+    assert run.outcome.complete, run.outcome.reason
+    assert run.outcome.exit_code == 0, f"rarepaths {flags} failed: the path did not happen"
+    step = flags[0].lstrip("-").split("=")[0]
+    assert f"{step}: ok" in out.read_text(), "rarepaths did not report the path"
+    seen = run.names()
+    missing = sorted(set(entry["names"]) - seen)
+    assert not missing, (
+        f"{entry['path']}: rarepaths {' '.join(flags)} made no {', '.join(missing)} "
+        f"(saw {', '.join(sorted(seen))})"
+    )
+
+
+def test_preemption_is_a_sigurg_sent_with_tgkill(
+    build_example: Callable[[str], Path], run_trace: Callable[..., Any]
+) -> None:
+    run = run_trace([build_example("rarepaths"), "-preempt"], timeout=60)
+    assert run.outcome.exit_code == 0
+    signals = [e for e in run.events if isinstance(e, SignalEvent)]
+    assert any(s.signal == "SIGURG" for s in signals), signals
+    # tgkill(getpid(), tid, SIGURG): the third raw argument is SIGURG (23 on Linux).
+    tgkills = [e for e in run.syscalls() if e.name == "tgkill"]
+    assert any(len(e.args) == 3 and e.args[2] == 23 for e in tgkills), tgkills
+
+
+def test_the_locked_thread_exits_with_exit_not_exit_group(
+    build_example: Callable[[str], Path], run_trace: Callable[..., Any]
+) -> None:
+    run = run_trace([build_example("rarepaths"), "-lockexit"], timeout=60)
+    assert run.outcome.exit_code == 0
+    calls: list[SyscallEvent] = run.syscalls()
+    exits = [e for e in calls if e.name == "exit"]
+    assert exits and all(e.tid != e.pid for e in exits), exits
+
+
+def test_a_run_without_flags_makes_none_of_the_rare_calls(
+    build_example: Callable[[str], Path], run_trace: Callable[..., Any]
+) -> None:
+    """The paths, not the program's start, make the distinctive calls: a baseline run of the same
+    binary has no thread exit, CPU-profiling timer or pidfd call."""
+    run = run_trace([build_example("rarepaths")], timeout=60)
+    assert run.outcome.exit_code == 0
+    distinctive = {"exit", "setitimer", "timer_create", "timer_settime", "timer_delete"}
+    distinctive |= {"pidfd_open", "pidfd_send_signal", "waitid"}
+    assert not (run.names() & distinctive), run.names() & distinctive
