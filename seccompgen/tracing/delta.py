@@ -41,10 +41,13 @@ output file receives the audit records as they arrive.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -376,6 +379,75 @@ def _children(pid: int) -> set[int]:
     return out
 
 
+NETLINK_CONNECTOR: Final = 11  # include/uapi/linux/netlink.h
+_CN_IDX_PROC: Final = 1  # include/uapi/linux/connector.h
+_CN_VAL_PROC: Final = 1
+_PROC_CN_MCAST_LISTEN: Final = 1  # enum proc_cn_mcast_op, include/uapi/linux/cn_proc.h
+_PROC_EVENT_FORK: Final = 0x00000001  # enum what in struct proc_event
+_NLMSG_HDR = struct.Struct("=IHHII")  # struct nlmsghdr
+_CN_MSG = struct.Struct("=IIIIHH")  # struct cb_id {idx, val}, seq, ack, len, flags
+_EVENT_HEAD = struct.Struct("=IIQ")  # struct proc_event: what, cpu, timestamp_ns
+_FORK = struct.Struct("=iiii")  # fork: parent_pid, parent_tgid, child_pid, child_tgid
+_NLMSG_DONE: Final = 3
+
+
+class ForkWatcher:
+    """Fork notifications from the kernel's process events connector (``CONFIG_PROC_EVENTS``).
+
+    The connector (``drivers/connector/cn_proc.c``) multicasts a ``PROC_EVENT_FORK`` with the
+    parent's and the child's thread-group ids for every fork and thread creation; it needs
+    ``CAP_NET_ADMIN`` in the initial namespaces. Following it, a child that runs for a few
+    milliseconds and is reaped before its first audit record is read is still known to be a
+    descendant. :meth:`read` returns ``(parent_tgid, child_tgid)`` pairs for new processes.
+    """
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_CONNECTOR)
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            self.sock.bind((os.getpid(), _CN_IDX_PROC))
+            op = struct.pack("=I", _PROC_CN_MCAST_LISTEN)
+            cn = _CN_MSG.pack(_CN_IDX_PROC, _CN_VAL_PROC, 0, 0, len(op), 0) + op
+            hdr = _NLMSG_HDR.pack(_NLMSG_HDR.size + len(cn), _NLMSG_DONE, 0, 0, os.getpid())
+            self.sock.send(hdr + cn)
+        except OSError:
+            self.sock.close()
+            raise
+        self.sock.setblocking(False)
+        self.overruns = 0
+
+    def read(self) -> list[tuple[int, int]]:
+        """The fork events queued now: ``(parent_tgid, child_tgid)`` of new processes."""
+        out: list[tuple[int, int]] = []
+        while True:
+            try:
+                data = self.sock.recv(1 << 16)
+            except BlockingIOError:
+                return out
+            except OSError as e:
+                if e.errno == errno.ENOBUFS:
+                    self.overruns += 1
+                    continue
+                raise
+            offset = 0
+            while offset + _NLMSG_HDR.size <= len(data):
+                length = _NLMSG_HDR.unpack_from(data, offset)[0]
+                if length < _NLMSG_HDR.size:
+                    break
+                body = offset + _NLMSG_HDR.size + _CN_MSG.size
+                if body + _EVENT_HEAD.size + _FORK.size <= offset + length:
+                    what = _EVENT_HEAD.unpack_from(data, body)[0]
+                    if what == _PROC_EVENT_FORK:
+                        _ppid, ptgid, cpid, ctgid = _FORK.unpack_from(data, body + _EVENT_HEAD.size)
+                        if cpid == ctgid:  # a new process, not a new thread
+                            out.append((ptgid, ctgid))
+                offset += (length + 3) & ~3
+
+    def close(self) -> None:
+        """Stop listening."""
+        self.sock.close()
+
+
 class _DeltaProcesses:
     """The target (started by the launcher in a new session) and the audit reader thread."""
 
@@ -387,6 +459,7 @@ class _DeltaProcesses:
         self.unattributed = 0
         self.overruns = 0
         self._listener: AuditListener | None = None
+        self._forks: ForkWatcher | None = None
         self._reader: threading.Thread | None = None
         self._stop = threading.Event()
         self._pending: list[AuditRecord] = []  # unknown pids, judged again at the end
@@ -414,6 +487,11 @@ class _DeltaProcesses:
         listener.open()
         stack.callback(listener.close)
         self._listener = listener
+        try:
+            self._forks = ForkWatcher()
+            stack.callback(self._forks.close)
+        except OSError:
+            self._forks = None  # no proc connector: /proc polling and session ids only
         self._out = stack.enter_context(self.output.open("a", encoding="utf-8"))
         env = dict(request.env) if request.env is not None else dict(os.environ)
         # The launcher imports seccompgen; keep it importable whatever the target's env says.
@@ -496,6 +574,7 @@ class _DeltaProcesses:
         self._reader = None
         if self._listener is not None:
             self.overruns = self._listener.overruns
+        self._follow_forks()
         for record in self._pending:
             if record.pid in self.pids:
                 self._emit(record)
@@ -517,6 +596,7 @@ class _DeltaProcesses:
             while True:
                 stopping = self._stop.is_set()
                 for record in listener.records(0 if stopping else _AUDIT_WAIT):
+                    self._follow_forks()
                     self._judge(record, sid)
                 now = time.monotonic()
                 if now >= next_poll:
@@ -528,8 +608,16 @@ class _DeltaProcesses:
             self.error = e
 
     def _poll_children(self) -> None:
+        self._follow_forks()
         for pid in list(self.pids):
             self.pids.update(_children(pid))
+
+    def _follow_forks(self) -> None:
+        if self._forks is None:
+            return
+        for parent, child in self._forks.read():
+            if parent in self.pids:
+                self.pids.add(child)
 
     def _judge(self, record: AuditRecord, sid: int) -> None:
         if record.action is not SeccompAction.LOG:
