@@ -10,6 +10,9 @@ warming or cooling machine), with the same loopback load from ``examples/loadgen
   ``TZ`` unset (glibc then stats /etc/localtime for every timestamped line);
 - ``seccompgen strace backend``: ``StraceTracer().run(...)`` with the load as the exercise: strace
   writing a file that seccompgen tails, parses and writes into a trace file while the load runs.
+- ``seccompgen delta (LOG profile)``: ``DeltaTracer(profile).run(...)``: the service under the
+  ``SCMP_ACT_LOG`` variant of a profile built from a strace trace of it made before the rounds,
+  with only the misses read from the kernel's audit feed (root; skipped otherwise).
 - ``seccompgen ebpf backend``: ``EbpfTracer().run(...)`` the same way: bpftrace counting the
   service's system calls in BPF maps, printed once a second and written as counted events at the
   end (skipped, with the reason, when the ebpf preconditions do not hold here).
@@ -18,6 +21,7 @@ It prints a markdown table of the median requests/s per mode (with min and max) 
 each median to native and to bare strace. Usage::
 
     python benchmarks/overhead/run.py [--rounds 5] [--duration 5] [--connections 8]
+        [--modes "seccompgen ebpf backend"]
 """
 
 from __future__ import annotations
@@ -113,12 +117,31 @@ def run_seccompgen(
     return requests_per_second(result.read_text())
 
 
+def delta_tracer(service: Path, loadgen: Path, args: argparse.Namespace, tmp: Path) -> Tracer:
+    """The delta backend with a LOG profile built from a previous strace trace of the service."""
+    from seccompgen.events import SyscallEvent
+    from seccompgen.profile.build import Mode, build_profile
+    from seccompgen.tracefile import read_trace
+    from seccompgen.tracing.delta import DeltaTracer
+
+    if os.geteuid() != 0:
+        return DeltaTracer()
+    run_seccompgen(service, loadgen, args, tmp)  # writes tmp / "bench.jsonl"
+    names = {e.name for e in read_trace(tmp / "bench.jsonl") if isinstance(e, SyscallEvent)}
+    return DeltaTracer(build_profile(sorted(names), ["x86_64"], Mode.LOG).profile)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of load per run")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--niceness", type=int, default=StraceTracer().niceness)
+    parser.add_argument(
+        "--modes",
+        default="",
+        help="comma-separated modes to run besides native and strace -f (default: all)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="seccompgen-bench-") as tmpdir:
@@ -145,6 +168,13 @@ def main() -> None:
             ),
             "seccompgen strace backend": lambda: run_seccompgen(service, loadgen, args, tmp),
         }
+        delta = delta_tracer(service, loadgen, args, tmp)
+        if delta.unavailable_reason() is None:
+            modes["seccompgen delta (LOG profile)"] = lambda: run_seccompgen(
+                service, loadgen, args, tmp, delta
+            )
+        else:
+            print(f"skipping the delta mode: {delta.unavailable_reason()}", file=sys.stderr)
         ebpf_problem = EbpfTracer().unavailable_reason()
         if ebpf_problem is None:
             modes["seccompgen ebpf backend"] = lambda: run_seccompgen(
@@ -152,6 +182,12 @@ def main() -> None:
             )
         else:
             print(f"skipping the ebpf backend: {ebpf_problem}", file=sys.stderr)
+        if args.modes:
+            wanted = {"native", "strace -f", *(m.strip() for m in args.modes.split(","))}
+            unknown = wanted - set(modes)
+            if unknown:
+                raise SystemExit(f"unknown modes: {sorted(unknown)}; known: {list(modes)}")
+            modes = {name: run for name, run in modes.items() if name in wanted}
         names = list(modes)
         results: dict[str, list[float]] = {name: [] for name in names}
         for r in range(args.rounds):

@@ -148,7 +148,7 @@ def test_child_processes_are_followed(
     # Two children, two pids, neither the shell's: each renamed once.
     assert len({m.pid for m in renames}) == 2, outcome.misses
     assert all(m.comm == "batch" and m.count == 1 for m in renames)
-    assert run.outcome.events == len(run.events)
+    assert outcome.events == len(run.events)
     assert {e.pid for e in run.events if e.name == "renameat"} == {m.pid for m in renames}
     assert outcome.unattributed == 0
 
