@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
+from seccompgen.errors import TracerError
 from seccompgen.events import ExitEvent, Phase, SyscallEvent
 from seccompgen.tracefile import TraceHeader, TraceWriter, read_trace
 from seccompgen.tracing.base import TraceOutcome, TraceProgress, Tracer, TraceRequest
@@ -288,3 +291,30 @@ def test_target_ignoring_sigterm_is_killed(trace: RunTrace) -> None:
     assert run.outcome.exit_code == -9
     assert "execve" in run.names(Phase.STARTUP)
     assert run.reader.footer is not None and run.reader.footer.reason == "killed"
+
+
+def test_ctrl_c_saves_counts_and_returns_interrupted(
+    build_example: Callable[[str], Path], trace: RunTrace
+) -> None:
+    service = build_example("httpservice")
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        run = trace(EbpfTracer(), [service, "-addr", f"127.0.0.1:{free_port()}"], grace=15)
+    finally:
+        timer.cancel()
+    assert not run.outcome.complete and run.outcome.reason == "interrupted"
+    assert run.reader.footer is not None and run.reader.footer.reason == "interrupted"
+    # The service still got its orderly SIGTERM and shut down while counted.
+    assert {"rt_sigreturn", "exit_group"} <= run.names(Phase.SHUTDOWN)
+    assert run.outcome.exit_code == 0
+    assert {"bind", "listen"} <= run.names(Phase.STARTUP)
+
+
+def test_missing_target_is_a_tracer_error(tmp_path: Path) -> None:
+    with pytest.raises(TracerError, match="does not exist"):
+        header = TraceHeader.new(workload="w", arch="x86_64", backend="ebpf", command=["x"])
+        with TraceWriter.create(tmp_path / "t.jsonl", header) as writer:
+            EbpfTracer().run(
+                TraceRequest(argv=(str(tmp_path / "nope"),), workload="w"), writer, print
+            )
