@@ -9,6 +9,7 @@ need_pkgs=()
 command -v strace >/dev/null 2>&1 || need_pkgs+=(strace)
 ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || need_pkgs+=(libseccomp2)
 command -v awk >/dev/null 2>&1 || need_pkgs+=(mawk)
+command -v dot >/dev/null 2>&1 || need_pkgs+=(graphviz)  # seccompgen report --format svg|png
 if ((${#need_pkgs[@]})); then
     echo "bootstrap: installing Debian packages: ${need_pkgs[*]}" >&2
     if [[ $(id -u) -ne 0 ]]; then

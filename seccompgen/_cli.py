@@ -19,10 +19,15 @@ from seccompgen import __version__, pipeline
 from seccompgen.errors import SeccompgenError, ValidationError
 from seccompgen.parsing.audit import AuditRecord
 from seccompgen.profile.build import Mode
+from seccompgen.report import render_dot as render_report_dot
+from seccompgen.report import render_image
+from seccompgen.report import render_json as render_report_json
+from seccompgen.report import render_text as render_report_text
 from seccompgen.runtime import CHOICES as RUNTIME_CHOICES
 from seccompgen.runtime import RUNTIMES
 from seccompgen.store import ENV_VAR, TraceStore, check_workload_name
 from seccompgen.tracing.base import TraceProgress
+from seccompgen.tracing.prober import ProbeError, exercise_command
 from seccompgen.tracing.registry import backend_names
 
 EXIT_INTERRUPTED = 130
@@ -130,6 +135,8 @@ class _ProgressPrinter:
 Examples:
   seccompgen trace ./batch -- --in data.txt --out result.json
   seccompgen trace ./server --workload api --exercise 'curl -fsS 127.0.0.1:8080/healthz'
+  seccompgen trace ./server --probe http://127.0.0.1:8080/healthz --probe-duration 10 \\
+      -- -addr 127.0.0.1:8080
   seccompgen trace ./server -- -addr 127.0.0.1:9000 --duration 30
   seccompgen trace ./server --container --network host --exercise 'curl -fsS 127.0.0.1:8080/'
   seccompgen trace --image myapp:1.2 --network host --exercise './load.sh' -- -addr 127.0.0.1:8080
@@ -148,6 +155,31 @@ Examples:
     metavar="CMD",
     help="Shell command run while the target runs (e.g. a script hitting its endpoints); "
     "the target gets SIGTERM when it exits. $SECCOMPGEN_TARGET_PID holds the target's pid.",
+)
+@click.option(
+    "--probe",
+    "probes",
+    metavar="URL",
+    multiple=True,
+    help="Exercise the target with HTTP GET requests to URL (loopback only; repeatable). "
+    "Connection refused is retried until the service is ready. Instead of --exercise.",
+)
+@click.option(
+    "--probe-requests",
+    type=click.IntRange(min=1),
+    help="Requests per --probe URL [default: 1, unless --probe-duration].",
+)
+@click.option(
+    "--probe-duration",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds of round-robin requests to the --probe URLs.",
+)
+@click.option(
+    "--probe-concurrency",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Parallel --probe requests.",
 )
 @click.option(
     "--duration",
@@ -211,6 +243,10 @@ def trace(
     args: tuple[str, ...],
     workload: str | None,
     exercise: str | None,
+    probes: tuple[str, ...],
+    probe_requests: int | None,
+    probe_duration: float | None,
+    probe_concurrency: int,
     duration: float | None,
     timeout: float | None,
     grace: float,
@@ -232,6 +268,22 @@ def trace(
     """
     if container and image:
         raise click.UsageError("--container and --image exclude each other")
+    if probes:
+        if exercise is not None:
+            raise click.UsageError("--probe and --exercise exclude each other")
+        try:
+            exercise = exercise_command(
+                probes,
+                requests=probe_requests,
+                duration=probe_duration,
+                concurrency=probe_concurrency,
+            )
+        except ProbeError as e:
+            raise click.BadParameter(e.message, param_hint="'--probe'") from e
+    elif probe_requests is not None or probe_duration is not None:
+        raise click.BadParameter(
+            "needs --probe URL", param_hint="'--probe-requests/--probe-duration'"
+        )
     if not (container or image):
         if network is not None:
             raise click.BadParameter("only with --container or --image", param_hint="'--network'")
@@ -613,6 +665,102 @@ def inspect(binary: Path, fmt: str, against: str | None, store: Path | None) -> 
             click.echo(f"  {w.render()}")
     for spot in report.blind_spots:
         click.echo(f"note: {spot}")
+
+
+# --------------------------------------------------------------------------- report
+
+
+@cli.command(
+    epilog="""\b
+Examples:
+  seccompgen report -w api
+  seccompgen report -w api --binary ./api            # with reachable-but-unobserved warnings
+  seccompgen report -w api --format svg -o api.svg   # the workload-syscall graph (Graphviz)
+"""
+)
+@click.option(
+    "--workload",
+    "-w",
+    "workloads",
+    multiple=True,
+    callback=_workload_callback,
+    help="Workload to report on (repeatable) [default: all].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "dot", "svg", "png"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead of standard output (required for svg/png on a terminal).",
+)
+@click.option(
+    "--runtime",
+    type=click.Choice(list(RUNTIME_CHOICES)),
+    default="auto",
+    show_default=True,
+    help="The runtime block emit would merge (see emit --runtime).",
+)
+@click.option("--no-new-privileges", is_flag=True, help="As for emit.")
+@click.option(
+    "--go-runtime",
+    type=click.Choice(["auto", "on", "off"]),
+    default="auto",
+    show_default=True,
+    help="As for emit.",
+)
+@click.option(
+    "--binary",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Inspect this program for syscalls its Go code can make that no trace showed.",
+)
+@_store_option
+def report(
+    workloads: tuple[str, ...],
+    fmt: str,
+    output: Path | None,
+    runtime: str,
+    no_new_privileges: bool,
+    go_runtime: str,
+    binary: Path | None,
+    store: Path | None,
+) -> None:
+    """Per workload: observed syscalls with counts and phases, the calls seen only at startup
+    (candidates a stricter post-start filter could drop), what emit adds for the container
+    runtime and the Go runtime and why, and optionally what the binary could do unseen.
+    """
+    rep = pipeline.report(
+        pipeline.ReportOptions(
+            store=TraceStore.resolve(store),
+            workloads=workloads,
+            runtime=runtime,
+            no_new_privileges=no_new_privileges,
+            go_runtime=go_runtime,
+            binary=binary,
+        )
+    )
+    data: bytes
+    if fmt == "text":
+        data = render_report_text(rep).encode()
+    elif fmt == "json":
+        data = render_report_json(rep).encode()
+    elif fmt == "dot":
+        data = render_report_dot(rep).encode()
+    else:
+        if output is None and sys.stdout.isatty():
+            raise click.UsageError(f"--format {fmt} writes an image: give -o FILE")
+        data = render_image(render_report_dot(rep), fmt)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_bytes(data)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(data, nl=False)
 
 
 # --------------------------------------------------------------------------- learn

@@ -36,6 +36,7 @@ from seccompgen.profile.build import Mode, build_profile
 from seccompgen.profile.diff import ProfileDiff, diff_profiles, docker_default_profile
 from seccompgen.profile.emit import write_profile
 from seccompgen.profile.model import Action, Profile, load_profile
+from seccompgen.report import Report, build_report
 from seccompgen.runtime import RuntimeBlock, RuntimeSelection, resolve_runtime, write_block
 from seccompgen.schema.validate import validate_profile_file
 from seccompgen.store import TraceStore, check_workload_name
@@ -349,7 +350,7 @@ def emit(opts: EmitOptions) -> EmitSummary:
             resolved = {canonical_name(a, name) for a in arches} - {None}
             runtime_names.extend(n for n in resolved if n is not None and n not in names)
         names.update(runtime_names)
-    go_names = _go_runtime_additions(opts, chosen, arches, names)
+    go_names = _go_runtime_additions(opts.store, opts.go_runtime, chosen, arches, names)
     names.update(go_names)
     result = build_profile(sorted(names), arches, opts.mode)
     out = opts.output or default_profile_path(chosen, opts.mode)
@@ -376,11 +377,16 @@ def emit(opts: EmitOptions) -> EmitSummary:
 
 
 def _go_runtime_additions(
-    opts: EmitOptions, chosen: Sequence[str], arches: Sequence[str], names: set[str]
+    store: TraceStore,
+    go_runtime: str,
+    chosen: Sequence[str],
+    arches: Sequence[str],
+    names: set[str],
 ) -> dict[str, tuple[str, ...]]:
-    if opts.go_runtime == "off":
+    """The Go runtime safety-net names (with their paths) not already in ``names``."""
+    if go_runtime == "off":
         return {}
-    if opts.go_runtime == "auto" and workloads_are_go(opts.store, chosen) is False:
+    if go_runtime == "auto" and workloads_are_go(store, chosen) is False:
         return {}
     added: dict[str, tuple[str, ...]] = {}
     for arch in arches:
@@ -649,4 +655,57 @@ def inspect(
         unobserved=tuple(warnings),
         blind_spots=tuple(blind_spots(info)),
         against=against,
+    )
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What ``seccompgen report`` was asked to do."""
+
+    store: TraceStore
+    workloads: tuple[str, ...] = ()
+    runtime: str = "auto"
+    no_new_privileges: bool = False
+    go_runtime: str = "auto"
+    binary: Path | None = None
+
+
+def report(opts: ReportOptions) -> Report:
+    """Per workload what was observed (counts, phases, startup-only calls), what ``emit`` would
+    add for the runtime and the Go runtime and why, and with ``binary`` what its linked Go code
+    could do that no trace showed."""
+    graph = opts.store.load_graph()
+    known = graph.workloads()
+    chosen = opts.workloads or tuple(known)
+    missing = [w for w in chosen if w not in known]
+    if missing:
+        raise StoreError(
+            f"no trace of workload {', '.join(missing)} in the store {opts.store.root}",
+            hint=f"known workloads: {', '.join(known) or 'none'}",
+        )
+    arches = graph.arches(list(chosen))
+    observed = set(graph.syscalls(list(chosen)))
+    selection = resolve_runtime(opts.runtime, opts.no_new_privileges)
+    runtime_names = (
+        sorted(set(selection.block.syscalls) - observed) if selection is not None else []
+    )
+    go_names = _go_runtime_additions(opts.store, opts.go_runtime, chosen, arches, observed)
+    safety_net: dict[str, tuple[str, ...]] | None = None
+    if go_names or (opts.go_runtime != "off" and workloads_are_go(opts.store, chosen)):
+        safety_net = {}
+        for arch in arches:
+            safety_net.update(go_runtime_names(arch))
+    warnings: list[ReachWarning] | None = None
+    if opts.binary is not None:
+        warnings = unobserved(reachable_syscalls(inspect_binary(opts.binary)), observed)
+    return build_report(
+        graph,
+        list(chosen),
+        go_runtime=go_names,
+        runtime_names=runtime_names,
+        unobserved=warnings,
+        safety_net=safety_net,
     )

@@ -329,3 +329,26 @@ def test_emit_adds_the_go_runtime_safety_net(tmp_path: Path) -> None:
         r for r in json.loads(out_path.read_text())["syscalls"] if r["action"] == "SCMP_ACT_ALLOW"
     ]
     assert set(allow["names"]) == seen and added
+
+
+def test_report_text_and_json(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    assert run("import", str(HELLO), "-w", "hello", store=store)[0] == 0
+    code, out = run("report", "-w", "hello", "--runtime", "runc", "--go-runtime", "on", store=store)
+    assert code == 0, out
+    assert "hello" in out and "openat" in out
+    assert "added for the container runtime" in out
+    code, js = run("report", "-w", "hello", "--format", "json", store=store)
+    assert code == 0
+    assert json.loads(js)["format"] == "seccompgen.report"
+    code, dot = run("report", "--format", "dot", store=store)
+    assert code == 0 and "digraph" in dot
+
+
+def test_probe_flags_are_checked_before_tracing(tmp_path: Path) -> None:
+    code, out = run("trace", "/bin/true", "--probe", "http://10.1.2.3/")
+    assert code == 2 and "--probe" in out
+    code, out = run("trace", "/bin/true", "--probe", "http://127.0.0.1:1/", "--exercise", "true")
+    assert code == 2
+    code, out = run("trace", "/bin/true", "--probe-duration", "3")
+    assert code == 2 and "needs --probe" in out
