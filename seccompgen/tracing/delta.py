@@ -493,9 +493,9 @@ class _DeltaProcesses:
         except OSError:
             self._forks = None  # no proc connector: /proc polling and session ids only
         self._out = stack.enter_context(self.output.open("a", encoding="utf-8"))
+        # The launcher execs the program with this environment unchanged (execv keeps it), so
+        # nothing is added: the interpreter finds seccompgen in its own site-packages.
         env = dict(request.env) if request.env is not None else dict(os.environ)
-        # The launcher imports seccompgen; keep it importable whatever the target's env says.
-        env.setdefault("PYTHONPATH", str(Path(__file__).resolve().parents[2]))
         try:
             self.proc = subprocess.Popen(
                 list(cmd),
