@@ -27,6 +27,7 @@ from seccompgen.runtime import CHOICES as RUNTIME_CHOICES
 from seccompgen.runtime import RUNTIMES
 from seccompgen.store import ENV_VAR, TraceStore, check_workload_name
 from seccompgen.tracing.base import TraceProgress
+from seccompgen.tracing.delta import DeltaOutcome
 from seccompgen.tracing.prober import ProbeError, exercise_command
 from seccompgen.tracing.registry import backend_names
 
@@ -209,10 +210,20 @@ Examples:
 )
 @click.option(
     "--backend",
-    type=click.Choice(backend_names()),
+    type=click.Choice([*backend_names(), "auto"]),
     default="strace",
     show_default=True,
-    help="Tracer backend.",
+    help="Tracer backend. auto: the fastest complete one available (ebpf with root, bpftrace "
+    "and kernel BTF; else strace; else ptrace), and says why.",
+)
+@click.option(
+    "--known",
+    "known",
+    metavar="PROFILE",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Re-check TARGET against a known profile at full speed: it runs under the profile's "
+    "SCMP_ACT_LOG variant and only the syscalls the profile misses are recorded (from the "
+    "kernel audit feed; needs root).",
 )
 @click.option(
     "--container",
@@ -252,6 +263,7 @@ def trace(
     grace: float,
     ready_delay: float,
     backend: str,
+    known: Path | None,
     container: bool,
     image: str | None,
     network: str | None,
@@ -295,6 +307,8 @@ def trace(
         raise click.BadParameter("needs --exercise", param_hint="'--exercise-in-container'")
     if image is None and target is None:
         raise click.UsageError("give TARGET (a program to trace), or --image IMAGE")
+    if known is not None and (container or image):
+        raise click.BadParameter("works on the host only", param_hint="'--known'")
     if image is not None:
         name = workload or _default_workload(Path(image.rsplit("/", 1)[-1].split(":")[0]))
         shown = ["--image", image, *([target] if target else []), *args]
@@ -317,15 +331,25 @@ def trace(
         image=image,
         network=network or "none",
         exercise_in_container=exercise_in_container,
+        known=known,
     )
     printer = _ProgressPrinter()
     where = f"in a container (network {opts.network})" if container or image else f"with {backend}"
+    if known is not None:
+        where = f"against {known} (delta: only misses are recorded)"
     click.echo(f"tracing {shlex.join(shown)} {where} (workload {name})", err=True)
     try:
         summary = pipeline.trace(opts, printer, log=lambda line: click.echo(line, err=True))
     finally:
         printer.done()
+    if summary.backend_reason:
+        click.echo(f"backend: {summary.backend_reason}", err=True)
     o = summary.outcome
+    if isinstance(o, DeltaOutcome):
+        _render_delta(o, known, summary.path, name)
+        if not o.complete:
+            sys.exit(EXIT_INTERRUPTED if o.reason == "interrupted" else 1)
+        return
     state = "complete" if o.complete else f"INCOMPLETE ({o.reason})"
     click.echo(f"trace {state}: {o.events:,} syscalls, {o.distinct} distinct -> {summary.path}")
     if o.exit_code is not None:
@@ -342,6 +366,30 @@ def trace(
     )
     if not o.complete:
         sys.exit(EXIT_INTERRUPTED if o.reason == "interrupted" else 1)
+
+
+def _render_delta(o: DeltaOutcome, known: Path | None, path: Path, workload: str) -> None:
+    if not o.misses:
+        click.echo(f"no new syscalls: {known} covers everything the target did")
+    else:
+        click.echo(f"{len(o.new_names)} new syscall(s):")
+        for m in o.misses:
+            click.echo(
+                f"  {m.name:<18} pid {m.pid} ({m.comm or '?'})  {m.phase.value:<8} x{m.count}"
+            )
+    if o.unattributed:
+        click.echo(
+            f"warning: {o.unattributed} logged call(s) from processes not attributed to the run",
+            err=True,
+        )
+    if o.overruns:
+        click.echo(
+            f"warning: the audit socket overflowed {o.overruns} time(s): records were lost",
+            err=True,
+        )
+    if o.misses:
+        click.echo(f"kept as {path}; to drop them instead: rm {shlex.quote(str(path))}")
+        _next(f"seccompgen emit -w {workload}")
 
 
 def _default_workload(target: Path) -> str:

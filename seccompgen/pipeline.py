@@ -44,7 +44,13 @@ from seccompgen.syscalls import ARCH_NAMES, canonical_name, native_arch
 from seccompgen.tracefile import TraceHeader, TraceWriter
 from seccompgen.tracing.audit import AuditListener, seccomp_logging_problem
 from seccompgen.tracing.base import ContainerSpec, TraceOutcome, TraceProgress, TraceRequest
-from seccompgen.tracing.registry import CONTAINER_BACKEND, get_tracer
+from seccompgen.tracing.registry import (
+    CONTAINER_BACKEND,
+    DELTA_BACKEND,
+    get_delta_tracer,
+    get_tracer,
+    select_backend,
+)
 from seccompgen.verify import VerifyReport as VerifyReport
 from seccompgen.verify import VerifyRequest as VerifyRequest
 from seccompgen.verify import verify as run_verify
@@ -90,6 +96,8 @@ class TraceOptions:
     image: str | None = None
     network: str = "none"
     exercise_in_container: bool = False
+    known: Path | None = None
+    """A known profile: re-check the target against it (the delta backend; only misses)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,7 @@ class TraceSummary:
     outcome: TraceOutcome
     total_syscalls: int
     new_for_workload: tuple[str, ...]
+    backend_reason: str | None = None
 
 
 def trace(
@@ -115,11 +124,6 @@ def trace(
     """
     _check_workload(opts.workload)
     in_container = opts.container or opts.image is not None
-    backend = CONTAINER_BACKEND if in_container else opts.backend
-    tracer = get_tracer(backend, log=log)
-    reason = tracer.unavailable_reason()
-    if reason:
-        raise TracerError(f"the {backend} backend is not available: {reason}")
     spec: ContainerSpec | None = None
     if in_container:
         spec = ContainerSpec(
@@ -149,6 +153,13 @@ def trace(
         env=None,
         container=spec,
     )
+    backend, why = _choose_backend(opts, request, in_container)
+    tracer = (
+        get_delta_tracer(opts.known) if opts.known is not None else get_tracer(backend, log=log)
+    )
+    reason = tracer.unavailable_reason()
+    if reason:
+        raise TracerError(f"the {backend} backend is not available: {reason}")
     before = _known_syscalls(opts.store, opts.workload)
     header = TraceHeader.new(
         workload=opts.workload,
@@ -170,7 +181,21 @@ def trace(
         outcome=outcome,
         total_syscalls=len(after),
         new_for_workload=tuple(sorted(after - before)),
+        backend_reason=why,
     )
+
+
+def _choose_backend(
+    opts: TraceOptions, request: TraceRequest, in_container: bool
+) -> tuple[str, str | None]:
+    """The backend name, and why when it was chosen rather than named."""
+    if in_container:
+        return CONTAINER_BACKEND, None
+    if opts.known is not None:
+        return DELTA_BACKEND, None
+    if opts.backend == "auto":
+        return select_backend(request)
+    return opts.backend, None
 
 
 def _known_syscalls(store: TraceStore, workload: str) -> set[str]:
