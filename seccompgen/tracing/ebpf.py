@@ -16,7 +16,8 @@ What the BPF program does (:func:`bpftrace_script`):
   it; the probe runs in the parent, before the child is first woken (kernel_clone()), so the
   child's first call is already counted. Threads are children too, keyed by their tgid.
 - ``tracepoint:sched:sched_process_exit`` reports each tracked process's exit status
-  (``task_struct.exit_code``, read through BTF).
+  (``task_struct.exit_code``, read through BTF), when its main thread ends; the trace gets one
+  exit event per process (strace also reports each thread's end).
 
 Process layout: bpftrace starts the target itself (``-c``), which it does only after every probe
 is attached, and exits when it exits. ``-c`` splits its command on spaces without quoting, so the
@@ -24,8 +25,9 @@ command is a small Python launcher (:data:`LAUNCHER`) that reads the real argv a
 from a file, makes a marker call that starts tracking (:data:`MARKER`, an unknown prctl(2)
 option that fails with EINVAL), and execs the target: the target's own ``execve`` is its first
 counted call, as with strace, and nothing of the launcher is counted. The same marker, made by
-seccompgen with a phase number, moves the BPF program to the next phase, right after the phase
-boundary is recorded and before the exercise starts or SIGTERM is sent.
+seccompgen with a phase number and the run's random token, moves the BPF program to the next
+phase, right after the phase boundary is recorded and before the exercise starts or SIGTERM is
+sent, so whatever the exercise or the signal causes is counted in the new phase.
 
 The lifecycle (exercise, phases, SIGTERM, grace, SIGKILL, Ctrl-C, progress) is the strace
 backend's :class:`~seccompgen.tracing.strace._Session`, driven through the same
@@ -49,6 +51,7 @@ import json
 import os
 import platform
 import resource
+import secrets
 import shutil
 import signal
 import sys
@@ -125,11 +128,15 @@ _BTF: Final = Path("/sys/kernel/btf/vmlinux")
 _MEMLOCK_NEEDED: Final = 64 << 20  # bytes; the maps here take a few MiB, with margin
 
 
-def bpftrace_script(*, prctl_nr: int, own_pid: int, args_samples: int = ARGS_SAMPLES) -> str:
+def bpftrace_script(
+    *, prctl_nr: int, own_pid: int, token: int = 0, args_samples: int = ARGS_SAMPLES
+) -> str:
     """The bpftrace program (see the module docstring).
 
     ``prctl_nr`` is prctl's number on the traced arch, ``own_pid`` the pid whose marker calls
-    set the phase (seccompgen's), ``args_samples`` the bound of :data:`ARGS_SAMPLES`. Tracking
+    set the phase (seccompgen's) when their third argument is ``token`` (one run's own number,
+    so that two runs in one process do not move each other's phases), ``args_samples`` the
+    bound of :data:`ARGS_SAMPLES`. Tracking
     starts with the marker call of bpftrace's child (``cpid``, the launcher).
     """
     key = "pid, tid, args->id, $ph"
@@ -153,7 +160,7 @@ tracepoint:raw_syscalls:sys_enter
     if (pid == cpid) {{
       @track[pid] = 2;
       printf("start %d %llu\\n", pid, nsecs);
-    }} else if (pid == {own_pid}) {{
+    }} else if (pid == {own_pid} && args->args[2] == {token}) {{
       @phase = args->args[1];
     }}
   }}
@@ -415,13 +422,13 @@ def counted_events(
 # --------------------------------------------------------------------------- processes
 
 
-def _set_phase(phase: Phase) -> None:
-    """Make the marker call that moves the BPF program to ``phase`` (see the module docstring)."""
+def _set_phase(phase: Phase, token: int) -> None:
+    """Make the marker call that moves the BPF program of run ``token`` to ``phase``."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(
         ctypes.c_int(MARKER),
         ctypes.c_ulong(_PHASE_NUMBER[phase]),
-        ctypes.c_ulong(0),
+        ctypes.c_ulong(token),
         ctypes.c_ulong(0),
         ctypes.c_ulong(0),
     )
@@ -430,14 +437,15 @@ def _set_phase(phase: Phase) -> None:
 class _EbpfProcesses(HostProcesses):
     """bpftrace as the tracer process; phase markers at the exercise and at SIGTERM."""
 
-    def __init__(self) -> None:
+    def __init__(self, token: int) -> None:
         super().__init__()
         self.phase = Phase.STARTUP
+        self.token = token
 
     def _advance(self, phase: Phase) -> None:
         if phase.order > self.phase.order:
             self.phase = phase
-            _set_phase(phase)
+            _set_phase(phase, self.token)
 
     def start_exercise(self, command: str, target_pid: int | None) -> ExerciseProcess:
         self._advance(Phase.EXERCISE)
@@ -592,10 +600,14 @@ class EbpfTracer:
                     f"temporary directory {d} has a space; bpftrace -c splits on spaces",
                     hint="set TMPDIR to a path without spaces",
                 )
+            token = secrets.randbits(31)
             script = d / "trace.bt"
             script.write_text(
                 bpftrace_script(
-                    prctl_nr=prctl_nr, own_pid=os.getpid(), args_samples=self.args_samples
+                    prctl_nr=prctl_nr,
+                    own_pid=os.getpid(),
+                    token=token,
+                    args_samples=self.args_samples,
                 )
             )
             launcher = d / "launch.py"
@@ -630,7 +642,7 @@ class EbpfTracer:
                 output=output,
                 niceness=10,
                 parse=lambda lines: iter(()),
-                processes=_EbpfProcesses(),
+                processes=_EbpfProcesses(token),
             )
             return session.run(cmd)
 

@@ -148,9 +148,9 @@ def test_errno_names_and_exit_status() -> None:
 
 
 def test_script_filters_on_the_marker_and_tracks_forks() -> None:
-    script = bpftrace_script(prctl_nr=157, own_pid=4242, args_samples=7)
+    script = bpftrace_script(prctl_nr=157, own_pid=4242, token=99, args_samples=7)
     assert f"args->id == 157 && args->args[0] == {MARKER}" in script
-    assert "pid == 4242" in script and "pid == cpid" in script
+    assert "pid == 4242 && args->args[2] == 99" in script and "pid == cpid" in script
     assert "if ($c < 7)" in script
     assert "sched_process_fork /@track[pid]/ { @track[args->child_pid] = 1; }" in script
 
