@@ -2,15 +2,16 @@
 
 Instead of stopping the target at every call (strace, ptrace(2)), a bpftrace(8) program counts
 calls in BPF maps, and only the totals cross into user space, once a second for progress and at
-the end for the trace. The target runs at close to its native speed.
+the end for the trace. The target runs far closer to its native speed than under strace; the
+cost left is the raw_syscalls tracepoints, which every system call on the machine passes
+through while they are enabled (``benchmarks/overhead/run.py`` measures it).
 
 What the BPF program does (:func:`bpftrace_script`):
 
 - ``tracepoint:raw_syscalls:sys_enter`` counts each call of a tracked process by (pid, tid,
   syscall number, phase), remembers when each such key was first seen, and keeps a bounded sample
-  of argument tuples (the distinct tuples among the first calls of each key, all six argument
-  registers as seccomp(2) sees them in ``struct seccomp_data``, from the first
-  :data:`ARGS_SAMPLES` calls of each key).
+  of argument tuples: the distinct tuples among the first :data:`ARGS_SAMPLES` calls of each key,
+  all six argument registers as seccomp(2) sees them in ``struct seccomp_data``.
 - ``tracepoint:raw_syscalls:sys_exit`` counts failures (a negative return) per errno.
 - ``tracepoint:sched:sched_process_fork`` adds a child to the tracked set when its parent is in
   it; the probe runs in the parent, before the child is first woken (kernel_clone()), so the
