@@ -217,13 +217,18 @@ Examples:
     "and kernel BTF; else strace; else ptrace), and says why.",
 )
 @click.option(
-    "--known",
+    "--delta",
     "known",
     metavar="PROFILE",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="Re-check TARGET against a known profile at full speed: it runs under the profile's "
-    "SCMP_ACT_LOG variant and only the syscalls the profile misses are recorded (from the "
+    "SCMP_ACT_LOG variant and only the syscalls the profile misses are reported (from the "
     "kernel audit feed; needs root).",
+)
+@click.option(
+    "--learn",
+    is_flag=True,
+    help="With --delta: keep the misses in the store, so the next emit includes them.",
 )
 @click.option(
     "--container",
@@ -264,6 +269,7 @@ def trace(
     ready_delay: float,
     backend: str,
     known: Path | None,
+    learn: bool,
     container: bool,
     image: str | None,
     network: str | None,
@@ -308,7 +314,9 @@ def trace(
     if image is None and target is None:
         raise click.UsageError("give TARGET (a program to trace), or --image IMAGE")
     if known is not None and (container or image):
-        raise click.BadParameter("works on the host only", param_hint="'--known'")
+        raise click.BadParameter("works on the host only", param_hint="'--delta'")
+    if learn and known is None:
+        raise click.BadParameter("only with --delta PROFILE", param_hint="'--learn'")
     if image is not None:
         name = workload or _default_workload(Path(image.rsplit("/", 1)[-1].split(":")[0]))
         shown = ["--image", image, *([target] if target else []), *args]
@@ -332,6 +340,7 @@ def trace(
         network=network or "none",
         exercise_in_container=exercise_in_container,
         known=known,
+        learn=learn or known is None,
     )
     printer = _ProgressPrinter()
     where = f"in a container (network {opts.network})" if container or image else f"with {backend}"
@@ -368,7 +377,7 @@ def trace(
         sys.exit(EXIT_INTERRUPTED if o.reason == "interrupted" else 1)
 
 
-def _render_delta(o: DeltaOutcome, known: Path | None, path: Path, workload: str) -> None:
+def _render_delta(o: DeltaOutcome, known: Path | None, path: Path | None, workload: str) -> None:
     if not o.misses:
         click.echo(f"no new syscalls: {known} covers everything the target did")
     else:
@@ -387,9 +396,11 @@ def _render_delta(o: DeltaOutcome, known: Path | None, path: Path, workload: str
             f"warning: the audit socket overflowed {o.overruns} time(s): records were lost",
             err=True,
         )
-    if o.misses:
+    if o.misses and path is not None:
         click.echo(f"kept as {path}; to drop them instead: rm {shlex.quote(str(path))}")
         _next(f"seccompgen emit -w {workload}")
+    elif o.misses:
+        click.echo("not kept (rerun with --learn to add them to the workload)")
 
 
 def _default_workload(target: Path) -> str:

@@ -8,6 +8,7 @@ callbacks and failures are ``SeccompgenError`` subclasses.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -98,13 +99,15 @@ class TraceOptions:
     exercise_in_container: bool = False
     known: Path | None = None
     """A known profile: re-check the target against it (the delta backend; only misses)."""
+    learn: bool = True
+    """Keep the trace in the store (always, except a delta re-check not asked to learn)."""
 
 
 @dataclass(frozen=True)
 class TraceSummary:
-    """What a trace recorded and where it went."""
+    """What a trace recorded and where it went (``path`` None: not kept)."""
 
-    path: Path
+    path: Path | None
     workload: str
     backend: str
     outcome: TraceOutcome
@@ -167,6 +170,22 @@ def trace(
         backend=tracer.name,
         command=((f"image:{opts.image}",) if opts.image else ()) + request.argv,
     )
+    if opts.known is not None and not opts.learn:
+        # A delta re-check only reports unless asked to learn: its trace stays out of the store.
+        with tempfile.TemporaryDirectory(prefix="seccompgen-delta-") as tmp:
+            scratch = Path(tmp) / "delta.trace.jsonl"
+            with TraceWriter.create(scratch, header) as writer:
+                outcome = tracer.run(request, writer, progress)
+                writer.close(complete=outcome.complete, reason=outcome.reason)
+        return TraceSummary(
+            path=None,
+            workload=opts.workload,
+            backend=tracer.name,
+            outcome=outcome,
+            total_syscalls=len(before),
+            new_for_workload=(),
+            backend_reason=why,
+        )
     path = opts.store.new_trace_path(opts.workload, header.trace_id, _stamp())
     path.parent.mkdir(parents=True, exist_ok=True)
     with TraceWriter.create(path, header) as writer:

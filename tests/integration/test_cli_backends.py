@@ -1,4 +1,4 @@
-"""`trace --backend auto` and `trace --known PROFILE` (delta) through the command line."""
+"""`trace --backend auto` and `trace --delta PROFILE [--learn]` through the command line."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def test_known_profile_covering_the_run_finds_nothing_then_a_miss(
     profile = tmp_path / "b.json"
     emitted = sg("emit", "-w", "b", "--runtime", "none", "-o", str(profile), cwd=tmp_path)
     assert emitted.returncode == 0, emitted.stderr
-    same = sg("trace", str(batch), "-w", "again", "--known", str(profile), *run_args, cwd=tmp_path)
+    same = sg("trace", str(batch), "-w", "again", "--delta", str(profile), *run_args, cwd=tmp_path)
     assert same.returncode == 0, same.stdout + same.stderr
     assert "no new syscalls" in same.stdout
 
@@ -68,8 +68,16 @@ def test_known_profile_covering_the_run_finds_nothing_then_a_miss(
     [allow] = [r for r in data["syscalls"] if r["action"] == "SCMP_ACT_ALLOW"]
     allow["names"].remove("write")
     (tmp_path / "less.json").write_text(json.dumps(data))
-    missed = sg("trace", str(batch), "-w", "less", "--known", "less.json", *run_args, cwd=tmp_path)
+    delta = ["trace", str(batch), "-w", "less", "--delta", "less.json"]
+    missed = sg(*delta, *run_args, cwd=tmp_path)
     assert missed.returncode == 0, missed.stdout + missed.stderr
     assert "new syscall(s):" in missed.stdout
     assert "  write " in missed.stdout
-    assert "seccompgen emit -w less" in missed.stdout
+    assert "rerun with --learn" in missed.stdout
+    assert not (tmp_path / "traces" / "less").exists()  # reported, not learned
+
+    learned = sg(*delta, "--learn", *run_args, cwd=tmp_path)
+    assert learned.returncode == 0, learned.stdout + learned.stderr
+    assert "seccompgen emit -w less" in learned.stdout
+    graph = json.loads(sg("graph", "--format", "json", "-w", "less", cwd=tmp_path).stdout)
+    assert set(graph["workloads"]["less"]["syscalls"]) == {"write"}
