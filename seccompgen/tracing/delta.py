@@ -44,7 +44,6 @@ import contextlib
 import errno
 import json
 import os
-import shutil
 import signal
 import socket
 import struct
@@ -70,6 +69,7 @@ from seccompgen.tracing.strace import (
     ExerciseProcess,
     _Session,
     _session_members,
+    resolve_target,
     start_host_exercise,
 )
 
@@ -193,7 +193,7 @@ class DeltaTracer:
         problem = self.unavailable_reason()
         if problem is not None or self.profile is None:
             raise TracerError(f"the delta backend cannot run: {problem}")
-        target = _resolve_target(request)
+        target = resolve_target(request)
         with tempfile.TemporaryDirectory(prefix="seccompgen-delta-", dir=self.tmp_dir) as tmp:
             profile_path = Path(tmp) / "staging.json"
             profile_path.write_text(
@@ -223,26 +223,6 @@ class DeltaTracer:
             )
             outcome = session.run(cmd)
             return _delta_outcome(outcome, parser, side, session.boundaries)
-
-
-def _resolve_target(request: TraceRequest) -> Path:
-    target = Path(request.argv[0])
-    if os.sep not in request.argv[0]:
-        found = shutil.which(request.argv[0])
-        if found is None:
-            raise TracerError(
-                f"target {request.argv[0]} was not found on PATH",
-                hint="give the path to the program to run",
-            )
-        target = Path(found)
-    elif request.cwd is not None and not target.is_absolute():
-        target = Path(request.cwd) / target
-    if not target.is_file() or not os.access(target, os.X_OK):
-        raise TracerError(
-            f"target {target} is not an executable file",
-            hint="give the path to an executable program",
-        )
-    return target.resolve()
 
 
 class _MissParser:

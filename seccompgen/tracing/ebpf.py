@@ -70,8 +70,8 @@ from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
 from seccompgen.tracing.strace import (
     ExerciseProcess,
     HostProcesses,
-    _executable_problem,
     _Session,
+    resolve_target,
 )
 
 NAME: Final = "ebpf"
@@ -586,7 +586,7 @@ class EbpfTracer:
         problem = precondition_problem(bpftrace=self.bpftrace)
         if problem is not None:
             raise TracerError(problem[0], hint=problem[1])
-        target = _resolve_target(request)
+        target = resolve_target(request)
         arch = self.arch or writer.header.arch
         name_of = _syscall_names(arch)
         prctl_nr = _number(arch, "prctl")
@@ -646,24 +646,6 @@ class EbpfTracer:
                 processes=_EbpfProcesses(token),
             )
             return session.run(cmd)
-
-
-def _resolve_target(request: TraceRequest) -> Path:
-    target = Path(request.argv[0])
-    if os.sep not in request.argv[0]:
-        found = shutil.which(request.argv[0])
-        if found is None:
-            raise TracerError(
-                f"target {request.argv[0]} was not found on PATH",
-                hint="give the path to the program to trace",
-            )
-        target = Path(found)
-    elif request.cwd is not None and not target.is_absolute():
-        target = Path(request.cwd) / target
-    problem = _executable_problem(target)
-    if problem:
-        raise TracerError(problem, hint="give the path to an executable program")
-    return target.absolute()
 
 
 def _syscall_names(arch: str) -> Callable[[int], str | None]:

@@ -50,7 +50,6 @@ import errno as errno_module
 import functools
 import json
 import os
-import shutil
 import signal
 import struct
 import subprocess
@@ -67,7 +66,7 @@ from seccompgen.events import Event, ExitEvent, SignalEvent, SyscallEvent
 from seccompgen.syscalls import resolve_number
 from seccompgen.tracefile import TraceWriter
 from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
-from seccompgen.tracing.strace import HostProcesses, _executable_problem, _Session
+from seccompgen.tracing.strace import HostProcesses, _Session, resolve_target
 
 MISSING_MESSAGE: Final = "python-ptrace is not installed; pip install 'seccompgen[ptrace]'"
 
@@ -190,7 +189,7 @@ class PtraceTracer:
         problem = self.unavailable_reason()
         if problem is not None:
             raise TracerError(problem)
-        target = _resolve_target(request)
+        target = resolve_target(request)
         with tempfile.TemporaryDirectory(prefix="seccompgen-ptrace-", dir=self.tmp_dir) as tmp:
             output = Path(tmp) / "ptrace.out"
             output.touch()
@@ -216,27 +215,6 @@ class PtraceTracer:
                 processes=_TracerProcess(),
             )
             return session.run(self.command(spec, output))
-
-
-def _resolve_target(request: TraceRequest) -> Path:
-    if not request.argv:
-        raise TracerError("nothing to trace: the command is empty")
-    target = Path(request.argv[0])
-    if os.sep not in request.argv[0]:
-        path = None if request.env is None else request.env.get("PATH")
-        found = shutil.which(request.argv[0], path=path)
-        if found is None:
-            raise TracerError(
-                f"target {request.argv[0]} was not found on PATH",
-                hint="give the path to the program to trace",
-            )
-        target = Path(found)
-    elif request.cwd is not None and not target.is_absolute():
-        target = Path(request.cwd) / target
-    problem = _executable_problem(target)
-    if problem:
-        raise TracerError(problem, hint="give the path to an executable program")
-    return target.absolute()
 
 
 class _TracerProcess(HostProcesses):

@@ -72,6 +72,30 @@ def _executable_problem(path: Path) -> str | None:
     return None
 
 
+def resolve_target(request: TraceRequest) -> Path:
+    """The program ``request`` runs, as an absolute path: looked up on the target's PATH when
+    given without a slash, relative to ``request.cwd`` otherwise. Shared by the host backends;
+    raises :class:`TracerError` naming the program when it is missing or not executable."""
+    if not request.argv:
+        raise TracerError("nothing to trace: the command is empty")
+    target = Path(request.argv[0])
+    if os.sep not in request.argv[0]:
+        path = None if request.env is None else request.env.get("PATH")
+        found = shutil.which(request.argv[0], path=path)
+        if found is None:
+            raise TracerError(
+                f"target {request.argv[0]} was not found on PATH",
+                hint="give the path to the program to trace",
+            )
+        target = Path(found)
+    elif request.cwd is not None and not target.is_absolute():
+        target = Path(request.cwd) / target
+    problem = _executable_problem(target)
+    if problem:
+        raise TracerError(problem, hint="give the path to an executable program")
+    return target.absolute()
+
+
 class StraceTracer:
     """Trace with strace(1). See the module docstring for the process and thread layout.
 
@@ -144,22 +168,7 @@ class StraceTracer:
                 "container backend",
                 hint="use `seccompgen trace --container` or `--image`",
             )
-        if not request.argv:
-            raise TracerError("nothing to trace: the command is empty")
-        target = Path(request.argv[0])
-        if os.sep not in request.argv[0]:
-            found = shutil.which(request.argv[0])
-            if found is None:
-                raise TracerError(
-                    f"target {request.argv[0]} was not found on PATH",
-                    hint="give the path to the program to trace",
-                )
-            target = Path(found)
-        elif request.cwd is not None and not target.is_absolute():
-            target = Path(request.cwd) / target
-        problem = _executable_problem(target)
-        if problem:
-            raise TracerError(problem, hint="give the path to an executable program")
+        resolve_target(request)
         arch = self.arch or writer.header.arch
         with tempfile.TemporaryDirectory(prefix="seccompgen-strace-", dir=self.tmp_dir) as tmp:
             output = Path(tmp) / "strace.out"
