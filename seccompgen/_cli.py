@@ -507,8 +507,10 @@ Examples:
     default="auto",
     show_default=True,
     help="Add the syscalls the Go runtime makes on rare paths (preemption, thread exit, "
-    "scavenger, CPU profiling); auto: unless the traced programs are not Go binaries.",
+    "scavenger, CPU profiling) for the traced binaries' Go versions; auto: unless the traced "
+    "programs are not Go binaries.",
 )
+@click.option("--no-go-runtime", is_flag=True, help="Same as --go-runtime off.")
 @_store_option
 def emit(
     workloads: tuple[str, ...],
@@ -517,6 +519,7 @@ def emit(
     runtime: str,
     no_new_privileges: bool,
     go_runtime: str,
+    no_go_runtime: bool,
     store: Path | None,
 ) -> None:
     """Write a seccomp profile allowing every syscall the chosen workloads were seen to make.
@@ -533,7 +536,7 @@ def emit(
             output=output,
             runtime=runtime,
             no_new_privileges=no_new_privileges,
-            go_runtime=go_runtime,
+            go_runtime="off" if no_go_runtime else go_runtime,
         )
     )
     for name, why in summary.unknown:

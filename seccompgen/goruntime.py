@@ -33,6 +33,14 @@ class GoRuntimeEntry:
     names: tuple[str, ...]
     reason: str
     source: str
+    go: str = ">=1.14"
+    """The Go versions that take this path (``>=1.N``)."""
+
+    def applies_to(self, go_version: str) -> bool:
+        """Whether a binary built by ``go_version`` (``go1.22.3``) takes this path."""
+        want = _version(self.go.removeprefix(">="))
+        have = _version(go_version.removeprefix("go"))
+        return want is None or have is None or have >= want
 
 
 def go_runtime_entries(arch: str = "x86_64") -> tuple[GoRuntimeEntry, ...]:
@@ -42,9 +50,14 @@ def go_runtime_entries(arch: str = "x86_64") -> tuple[GoRuntimeEntry, ...]:
         data = json.loads(resource.read_text(encoding="utf-8"))
         if data["arch"] != arch:
             return ()
+        default = data.get("go", ">=1.14")
         return tuple(
             GoRuntimeEntry(
-                path=e["path"], names=tuple(e["names"]), reason=e["reason"], source=e["source"]
+                path=e["path"],
+                names=tuple(e["names"]),
+                reason=e["reason"],
+                source=e["source"],
+                go=e.get("go", default),
             )
             for e in data["entries"]
         )
@@ -54,10 +67,26 @@ def go_runtime_entries(arch: str = "x86_64") -> tuple[GoRuntimeEntry, ...]:
         ) from e
 
 
-def go_runtime_names(arch: str = "x86_64") -> dict[str, tuple[str, ...]]:
-    """Each safety-net syscall name with the runtime paths that need it."""
+def _version(text: str) -> tuple[int, ...] | None:
+    """``1.22.3`` -> (1, 22, 3); None for anything else (a devel build, a typo)."""
+    parts = text.split(".")
+    if not parts or not all(p.isdigit() for p in parts[:2]):
+        return None
+    return tuple(int(p) for p in parts if p.isdigit())
+
+
+def go_runtime_names(
+    arch: str = "x86_64", go_versions: Sequence[str] = ()
+) -> dict[str, tuple[str, ...]]:
+    """Each safety-net syscall name with the runtime paths that need it.
+
+    With ``go_versions`` (of the inspected binaries), only the paths one of those versions
+    takes; with none known, every path (the safe side).
+    """
     found: dict[str, list[str]] = {}
     for entry in go_runtime_entries(arch):
+        if go_versions and not any(entry.applies_to(v) for v in go_versions):
+            continue
         for name in entry.names:
             found.setdefault(name, []).append(entry.path)
     return {name: tuple(paths) for name, paths in sorted(found.items())}
@@ -77,12 +106,19 @@ def traced_programs(store: TraceStore, workloads: Sequence[str]) -> list[str]:
     return sorted(programs)
 
 
-def workloads_are_go(store: TraceStore, workloads: Sequence[str]) -> bool | None:
-    """True when any traced program is a Go binary, False when every one was inspected and none
-    is, None when none could be inspected (deleted since, inside an image, or only imported)."""
+def workload_go_versions(
+    store: TraceStore, workloads: Sequence[str]
+) -> tuple[bool | None, tuple[str, ...]]:
+    """Whether the workloads' traced programs are Go binaries, and their Go versions.
+
+    The first item is True when any traced program is a Go binary, False when every one was
+    inspected and none is, None when none could be inspected (deleted since, inside an image, or
+    only imported).
+    """
     from seccompgen.inspect import inspect_binary
 
     inspected = False
+    versions: set[str] = set()
     for program in traced_programs(store, workloads):
         candidate = Path(program)
         if not candidate.is_file():
@@ -92,6 +128,13 @@ def workloads_are_go(store: TraceStore, workloads: Sequence[str]) -> bool | None
         except SeccompgenError:
             continue
         inspected = True
-        if info.is_go:
-            return True
-    return False if inspected else None
+        if info.is_go and info.go is not None:
+            versions.add(info.go.go_version)
+    if versions:
+        return True, tuple(sorted(versions))
+    return (False if inspected else None), ()
+
+
+def workloads_are_go(store: TraceStore, workloads: Sequence[str]) -> bool | None:
+    """The first item of :func:`workload_go_versions`."""
+    return workload_go_versions(store, workloads)[0]

@@ -18,7 +18,7 @@ from seccompgen.attach.docker import docker_run_hint
 from seccompgen.attach.kubernetes import KubernetesHint, kubernetes_snippet
 from seccompgen.errors import StoreError, TracerError
 from seccompgen.events import Event
-from seccompgen.goruntime import go_runtime_names, workloads_are_go
+from seccompgen.goruntime import go_runtime_names, workload_go_versions, workloads_are_go
 from seccompgen.graph import SyscallGraph
 from seccompgen.graphview import render_json, render_text
 from seccompgen.inspect import (
@@ -430,11 +430,12 @@ def _go_runtime_additions(
     """The Go runtime safety-net names (with their paths) not already in ``names``."""
     if go_runtime == "off":
         return {}
-    if go_runtime == "auto" and workloads_are_go(store, chosen) is False:
+    is_go, versions = workload_go_versions(store, chosen)
+    if go_runtime == "auto" and is_go is False:
         return {}
     added: dict[str, tuple[str, ...]] = {}
     for arch in arches:
-        for name, paths in go_runtime_names(arch).items():
+        for name, paths in go_runtime_names(arch, versions).items():
             if name not in names:
                 added[name] = paths
     return added

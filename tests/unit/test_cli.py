@@ -324,7 +324,7 @@ def test_emit_adds_the_go_runtime_safety_net(tmp_path: Path) -> None:
     assert "required by the Go runtime, not observed" in out
     assert "tgkill (asynchronous preemption)" in out
     added = set(allow["names"]) - seen
-    code, out = run(*args, "--go-runtime", "off", store=store)
+    code, out = run(*args, "--no-go-runtime", store=store)
     [allow] = [
         r for r in json.loads(out_path.read_text())["syscalls"] if r["action"] == "SCMP_ACT_ALLOW"
     ]

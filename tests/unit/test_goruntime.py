@@ -49,3 +49,34 @@ def test_unknown_when_nothing_can_be_inspected(tmp_path: Path) -> None:
 def test_a_go_program_is_recognised(tmp_path: Path, build_example: Callable[[str], Path]) -> None:
     store = _store_with_trace(tmp_path, str(build_example("batch")))
     assert workloads_are_go(store, ["w"]) is True
+
+
+def test_entries_follow_the_go_version_of_the_binary() -> None:
+    every = go_runtime_names("x86_64")
+    old = go_runtime_names("x86_64", ["go1.17.13"])
+    new = go_runtime_names("x86_64", ["go1.27.3"])
+    # Per-thread profiling timers came with Go 1.18; setitimer is older.
+    assert "timer_create" in every and "timer_create" in new and "timer_create" not in old
+    assert "setitimer" in old
+    assert new == every
+    assert go_runtime_names("x86_64", ["go1.12"]) == {}  # before asynchronous preemption
+    # An unreadable version (a devel build) keeps every path: the safe side.
+    assert go_runtime_names("x86_64", ["devel +abc"]) == every
+
+
+@pytest.mark.go
+def test_versions_of_traced_go_programs(
+    tmp_path: Path, build_example: Callable[[str], Path]
+) -> None:
+    import subprocess
+
+    from seccompgen.goruntime import workload_go_versions
+    from seccompgen.tracing.gobuild import find_go
+
+    store = _store_with_trace(tmp_path, str(build_example("batch")))
+    go = find_go()
+    assert go is not None
+    toolchain = subprocess.run(
+        [str(go), "env", "GOVERSION"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert workload_go_versions(store, ["w"]) == (True, (toolchain,))
