@@ -52,14 +52,13 @@ import json
 import os
 import signal
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 from seccompgen.errors import ParseError, TracerError
 from seccompgen.events import Event, ExitEvent, SignalEvent, SyscallEvent
@@ -224,25 +223,8 @@ class _TracerProcess(HostProcesses):
     Python and must find this package); the target's environment goes in the spec file.
     """
 
-    def start(self, cmd: Sequence[str], request: TraceRequest, stack: contextlib.ExitStack) -> None:
-        out: IO[bytes] | None = None
-        err: IO[bytes] | None = None
-        if request.stdout is not None:
-            out = stack.enter_context(open(request.stdout, "wb"))  # noqa: SIM115
-        if request.stderr is not None:
-            err = stack.enter_context(open(request.stderr, "wb"))  # noqa: SIM115
-        self.cwd = request.cwd
-        try:
-            self.strace = subprocess.Popen(
-                list(cmd),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                cwd=request.cwd,
-                start_new_session=True,
-            )
-        except OSError as e:
-            raise TracerError(f"cannot start the ptrace tracer: {e.strerror}") from e
+    def environment(self, request: TraceRequest) -> dict[str, str] | None:
+        return None
 
 
 # --------------------------------------------------------------------------- records -> events

@@ -333,11 +333,15 @@ class HostProcesses:
                 stdout=out,
                 stderr=err,
                 cwd=request.cwd,
-                env=StraceTracer.environment(request),
+                env=self.environment(request),
                 start_new_session=True,
             )
         except OSError as e:
             raise TracerError(f"cannot start {cmd[0]}: {e.strerror}") from e
+
+    def environment(self, request: TraceRequest) -> dict[str, str] | None:
+        """The tracer process's environment (None: seccompgen's own)."""
+        return StraceTracer.environment(request)
 
     def exited(self) -> bool:
         return self.strace is None or self.strace.poll() is not None
