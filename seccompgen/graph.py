@@ -337,19 +337,28 @@ class SyscallGraph:
     # -- building ------------------------------------------------------------------------------
 
     def add_events(
-        self, workload: str, events: Iterable[Event], *, source_id: str | None = None
+        self,
+        workload: str,
+        events: Iterable[Event],
+        *,
+        source_id: str | None = None,
+        ordered: bool = True,
     ) -> int:
         """Fold ``events`` in as what ``workload`` did; return the number of syscall events added.
 
         Only :class:`SyscallEvent` is counted. An :class:`ExitEvent` ends its thread's chain of
         transitions; signals are ignored. When ``source_id`` (a trace id) is already in
         :meth:`sources`, nothing is added, ``events`` is not consumed, and 0 is returned.
+        ``ordered=False`` is for streams whose order means nothing (counted traces of the ebpf
+        backend, learned audit records): their calls are counted but add no transitions.
         """
         if not isinstance(workload, str) or not workload:
             raise ValueError(f"workload must be a non-empty string, not {workload!r}")
         if source_id is not None and source_id in self._sourced:
             return 0
         total, contribution = _fold(events)
+        if not ordered:
+            contribution = _Contribution(contribution.usage, {})
         if source_id is None:
             prev = self._unsourced.get(workload)
             self._unsourced[workload] = contribution if prev is None else prev.add(contribution)

@@ -27,6 +27,10 @@ DEFAULT_DIR = "traces"
 GRAPH_FILE = "graph.json"
 TRACE_SUFFIX = ".trace.jsonl"
 
+# Backends whose trace lines are not in call order: ebpf writes per-thread counts, learned audit
+# records carry no thread ids. Their calls count, their order does not (no transitions).
+UNORDERED_BACKENDS = frozenset({"ebpf", "audit"})
+
 _WORKLOAD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
@@ -143,7 +147,12 @@ class TraceStore:
     def _fold(graph: SyscallGraph, path: Path) -> SyscallGraph:
         try:
             reader = read_trace(path)
-            graph.add_events(reader.header.workload, reader, source_id=reader.header.trace_id)
+            graph.add_events(
+                reader.header.workload,
+                reader,
+                source_id=reader.header.trace_id,
+                ordered=reader.header.backend not in UNORDERED_BACKENDS,
+            )
         except TraceFileError:
             raise
         except OSError as e:

@@ -33,3 +33,24 @@ def test_empty_store_raises_with_hint(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as err:
         TraceStore(tmp_path / "none").load_graph()
     assert "seccompgen trace" in err.value.explain()
+
+
+def test_counted_traces_add_no_transitions(tmp_path: Path) -> None:
+    from seccompgen.events import SyscallEvent
+    from seccompgen.tracefile import TraceHeader, TraceWriter
+
+    def ev(name: str) -> SyscallEvent:
+        return SyscallEvent(name, "x86_64", 1, 1, 0, None, 1.0, ())
+
+    store = TraceStore(tmp_path)
+    for backend in ("strace", "ebpf"):
+        header = TraceHeader.new(workload=backend, arch="x86_64", backend=backend, command=["x"])
+        path = store.new_trace_path(backend, header.trace_id, "20260101T000000Z")
+        with TraceWriter.create(path, header) as writer:
+            for name in ("read", "write", "read"):
+                writer.write(ev(name))
+        store.add_trace(path)
+    graph = store.load_graph()
+    assert graph.transitions("strace") == {("read", "write"): 1, ("write", "read"): 1}
+    assert graph.transitions("ebpf") == {}
+    assert graph.usage("ebpf")["read"].count == 2
