@@ -69,6 +69,7 @@ from seccompgen.tracing.strace import (
     ExerciseProcess,
     _Session,
     _session_members,
+    require_host,
     resolve_target,
     start_host_exercise,
 )
@@ -182,14 +183,9 @@ class DeltaTracer:
         The events written are the misses (``ret`` and ``errno`` unknown, ``tid`` = pid, no
         arguments: an audit record carries none of them). ``progress`` counts misses.
         """
-        if request.container is not None:
-            raise TracerError(
-                "the delta backend runs the program on the host; a container request needs "
-                "the container backend",
-                hint="use `seccompgen verify` to check a profile in a container",
-            )
-        if not request.argv:
-            raise TracerError("nothing to trace: the command is empty")
+        require_host(
+            request, NAME, hint="use `seccompgen verify` to check a profile in a container"
+        )
         problem = self.unavailable_reason()
         if problem is not None or self.profile is None:
             raise TracerError(f"the delta backend cannot run: {problem}")

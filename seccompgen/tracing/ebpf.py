@@ -71,6 +71,7 @@ from seccompgen.tracing.strace import (
     ExerciseProcess,
     HostProcesses,
     _Session,
+    require_host,
     resolve_target,
 )
 
@@ -575,14 +576,7 @@ class EbpfTracer:
         worker thread about every half second, with the counts bpftrace printed last (once a
         second).
         """
-        if request.container is not None:
-            raise TracerError(
-                "the ebpf backend traces on the host; a container request needs the "
-                "container backend",
-                hint="use `seccompgen trace --container` or `--image`",
-            )
-        if not request.argv:
-            raise TracerError("nothing to trace: the command is empty")
+        require_host(request, NAME)
         problem = precondition_problem(bpftrace=self.bpftrace)
         if problem is not None:
             raise TracerError(problem[0], hint=problem[1])

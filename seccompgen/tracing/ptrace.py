@@ -65,7 +65,7 @@ from seccompgen.events import Event, ExitEvent, SignalEvent, SyscallEvent
 from seccompgen.syscalls import resolve_number
 from seccompgen.tracefile import TraceWriter
 from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
-from seccompgen.tracing.strace import HostProcesses, _Session, resolve_target
+from seccompgen.tracing.strace import HostProcesses, _Session, require_host, resolve_target
 
 MISSING_MESSAGE: Final = "python-ptrace is not installed; pip install 'seccompgen[ptrace]'"
 
@@ -179,12 +179,7 @@ class PtraceTracer:
         The lifecycle, signals and outcome are those of the strace backend
         (:meth:`seccompgen.tracing.strace.StraceTracer.run`).
         """
-        if request.container is not None:
-            raise TracerError(
-                "the ptrace backend traces on the host; a container request needs the "
-                "container backend",
-                hint="use `seccompgen trace --container` or `--image`",
-            )
+        require_host(request, self.name)
         problem = self.unavailable_reason()
         if problem is not None:
             raise TracerError(problem)

@@ -72,6 +72,23 @@ def _executable_problem(path: Path) -> str | None:
     return None
 
 
+def require_host(
+    request: TraceRequest,
+    backend: str,
+    *,
+    hint: str = "use `seccompgen trace --container` or `--image`",
+) -> None:
+    """Refuse a container request in a host backend (only the container backend runs those)."""
+    if request.container is not None:
+        raise TracerError(
+            f"the {backend} backend runs the program on the host; a container request needs "
+            "the container backend",
+            hint=hint,
+        )
+    if not request.argv:
+        raise TracerError("nothing to trace: the command is empty")
+
+
 def resolve_target(request: TraceRequest) -> Path:
     """The program ``request`` runs, as an absolute path: looked up on the target's PATH when
     given without a slash, relative to ``request.cwd`` otherwise. Shared by the host backends;
@@ -162,12 +179,7 @@ class StraceTracer:
 
         ``progress`` is called from the worker thread, about every half second.
         """
-        if request.container is not None:
-            raise TracerError(
-                "the strace backend traces on the host; a container request needs the "
-                "container backend",
-                hint="use `seccompgen trace --container` or `--image`",
-            )
+        require_host(request, "strace")
         resolve_target(request)
         arch = self.arch or writer.header.arch
         with tempfile.TemporaryDirectory(prefix="seccompgen-strace-", dir=self.tmp_dir) as tmp:
