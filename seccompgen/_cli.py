@@ -59,6 +59,26 @@ def _store_option(f: Any) -> Any:
     )(f)
 
 
+def _shutdown_options(f: Any) -> Any:
+    """--grace and --ready-delay, shared by trace and verify (one default, one reason)."""
+    f = click.option(
+        "--ready-delay",
+        type=click.FloatRange(min=0),
+        default=0.5,
+        show_default=True,
+        help="Seconds to wait before starting the exercise.",
+    )(f)
+    return click.option(
+        "--grace",
+        type=click.FloatRange(min=0),
+        default=10.0,
+        show_default=True,
+        # 10 s is `docker stop`'s default; Go's http.Server.Shutdown alone may wait 5 s for idle
+        # connections (golang/go#22682), so a shorter grace can cut the traced shutdown short.
+        help="Seconds between SIGTERM and SIGKILL (as `docker stop -t`).",
+    )(f)
+
+
 def _workload_callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     values = value if isinstance(value, tuple) else (value,)
     for v in values:
@@ -192,22 +212,7 @@ Examples:
     type=click.FloatRange(min=0, min_open=True),
     help="Hard limit in seconds; the trace is kept and marked incomplete.",
 )
-@click.option(
-    "--grace",
-    type=click.FloatRange(min=0),
-    default=10.0,
-    show_default=True,
-    # 10 s is `docker stop`'s default; Go's http.Server.Shutdown alone may wait 5 s for idle
-    # connections (golang/go#22682), so a shorter grace can cut the traced shutdown short.
-    help="Seconds between SIGTERM and SIGKILL (as `docker stop -t`).",
-)
-@click.option(
-    "--ready-delay",
-    type=click.FloatRange(min=0),
-    default=0.5,
-    show_default=True,
-    help="Seconds to wait before starting the exercise.",
-)
+@_shutdown_options
 @click.option(
     "--backend",
     type=click.Choice([*backend_names(), "auto"]),
@@ -958,20 +963,7 @@ Examples:
     show_default=True,
     help="Limit for each run, in seconds.",
 )
-@click.option(
-    "--grace",
-    type=click.FloatRange(min=0),
-    default=10.0,
-    show_default=True,
-    help="Seconds between SIGTERM and SIGKILL (as `docker stop -t`).",
-)
-@click.option(
-    "--ready-delay",
-    type=click.FloatRange(min=0),
-    default=0.5,
-    show_default=True,
-    help="Seconds to wait before starting the exercise.",
-)
+@_shutdown_options
 @click.option(
     "--volume",
     "-V",
