@@ -32,8 +32,12 @@ def go_cache_dir() -> Path:
     return Path(base) / "seccompgen" / "go-build"
 
 
-def build_go(src_dir: Path, out: Path, *, timeout: float = 600.0) -> Path:
+def build_go(
+    src_dir: Path, out: Path, *, timeout: float = 600.0, goarch: str | None = None
+) -> Path:
     """Build the Go main package in ``src_dir`` into ``out``; returns ``out``.
+
+    ``goarch`` cross-compiles (e.g. ``386`` for a 32-bit x86 binary this kernel can still run).
 
     Raises :class:`TracerError` when Go is missing or the build fails (with the compiler's stderr).
     """
@@ -56,6 +60,8 @@ def build_go(src_dir: Path, out: Path, *, timeout: float = 600.0) -> Path:
         GOFLAGS="-mod=mod",
         GOCACHE=str(go_cache_dir()),
     )
+    if goarch is not None:
+        env["GOARCH"] = goarch
     cmd = [str(go), "build", "-trimpath", "-ldflags=-s -w", "-o", str(out), "."]
     try:
         proc = subprocess.run(

@@ -15,7 +15,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
@@ -53,8 +52,7 @@ def probe(go_toolchain: Path, tmp_path_factory: pytest.TempPathFactory) -> Calla
 
     def get(goarch: str) -> Path:
         if goarch not in built:
-            with mock.patch.dict(os.environ, {"GOARCH": goarch}):
-                built[goarch] = build_go(PROBE, out / goarch / "auditprobe")
+            built[goarch] = build_go(PROBE, out / goarch / "auditprobe", goarch=goarch)
         return built[goarch]
 
     return get
