@@ -254,7 +254,8 @@ class ImportSummary:
 def import_logs(opts: ImportOptions) -> ImportSummary:
     """Parse existing ``strace -f`` (one file) or ``strace -ff`` (one file per pid) logs.
 
-    The whole input is parsed before anything is stored, so bad input leaves the store as it was.
+    One pass: events are written to a temporary trace file that is renamed into the store only
+    when the whole input parsed, so bad input leaves the store as it was.
     """
     _check_workload(opts.workload)
     arch = opts.arch or native_arch()
@@ -264,11 +265,6 @@ def import_logs(opts: ImportOptions) -> ImportSummary:
                 f"strace log {log} does not exist or is not a file",
                 hint="give the file written by `strace -f -o FILE` (or the FILE.PID files of -ff)",
             )
-    stats = [ParseStats() for _ in opts.logs]
-    # Validate first (a full parse), so a bad line fails before the store changes.
-    for log, st in zip(opts.logs, stats, strict=True):
-        for _ in _parse_log(log, arch, st, multi=len(opts.logs) > 1):
-            pass
     before = _known_syscalls(opts.store, opts.workload)
     header = TraceHeader.new(
         workload=opts.workload,
@@ -285,12 +281,17 @@ def import_logs(opts: ImportOptions) -> ImportSummary:
     ]
     events: Iterator[Event] = streams[0] if len(streams) == 1 else merge_by_time(streams)
     count = 0
-    with TraceWriter.create(path, header) as writer:
+    writer = TraceWriter.create(path, header)
+    try:
         for event in events:
             writer.write(event)
             count += 1
-        truncated = any(s.truncated_last_line for s in fresh)
-        writer.close(complete=not truncated, reason="truncated input" if truncated else None)
+    except BaseException:
+        # A bad line rejects the whole input: the store stays as it was.
+        writer.discard()
+        raise
+    truncated = any(s.truncated_last_line for s in fresh)
+    writer.close(complete=not truncated, reason="truncated input" if truncated else None)
     graph = opts.store.add_trace(path)
     after = set(graph.syscalls([opts.workload]))
     warnings = tuple(w for s in fresh for w in s.warnings)

@@ -370,6 +370,19 @@ class TraceWriter:
         self._footer = footer
         return footer
 
+    def discard(self) -> None:
+        """Drop the trace: nothing appears under ``path`` (for input rejected as a whole)."""
+        self._discard()
+        self._footer = TraceFooter(
+            complete=False,
+            reason="discarded",
+            syscalls=0,
+            signals=0,
+            exits=0,
+            distinct=0,
+            ended=datetime.now(UTC),
+        )
+
     def _discard(self) -> None:
         with contextlib.suppress(OSError):
             self._stream.close()

@@ -196,6 +196,7 @@ def test_not_strace_output_names_file_and_line(tmp_path: Path) -> None:
     assert f"{bad}:2" in out
     assert "Traceback" not in out
     assert not store.exists() or not list(store.rglob("*.trace.jsonl"))  # nothing stored
+    assert not store.exists() or not list(store.rglob("*.tmp"))  # and no half-written file
 
 
 def test_emit_without_traces_says_what_to_do(tmp_path: Path) -> None:

@@ -311,3 +311,16 @@ def test_round_trip_property(
     assert r.footer is not None
     assert (r.footer.complete, r.footer.reason) == (complete, reason)
     assert r.footer.events == len(events)
+
+
+def test_discard_leaves_nothing(tmp_path: Path) -> None:
+    from seccompgen.events import SyscallEvent
+    from seccompgen.tracefile import TraceHeader, TraceWriter
+
+    header = TraceHeader.new(workload="w", arch="x86_64", backend="import", command=["x"])
+    path = tmp_path / "t.trace.jsonl"
+    writer = TraceWriter.create(path, header)
+    writer.write(SyscallEvent("read", "x86_64", 1, 1, 0, None, 1.0, ()))
+    writer.discard()
+    assert writer.closed
+    assert list(tmp_path.iterdir()) == []
