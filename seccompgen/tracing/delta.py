@@ -56,7 +56,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Final, Protocol
 
 from seccompgen.errors import ParseError, TracerError
 from seccompgen.events import Event, Phase
@@ -67,6 +67,7 @@ from seccompgen.tracing.audit import AuditListener, seccomp_logging_problem
 from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
 from seccompgen.tracing.strace import (
     ExerciseProcess,
+    ProcessSide,
     _Session,
     _session_members,
     require_host,
@@ -79,7 +80,8 @@ NAME: Final = "delta"
 
 _CHILD_POLL: Final = 0.25  # seconds between looks at the known processes' children
 _AUDIT_WAIT: Final = 0.05  # seconds the audit reader blocks before looking at its stop flag
-_SETTLE: Final = 0.3  # seconds to wait for records still in kauditd's queue after the end
+#: Seconds to wait after the end for records still in kauditd's queue.
+SETTLE: Final = 0.3
 _REAP_TIMEOUT: Final = 10.0
 
 
@@ -118,13 +120,17 @@ class Miss:
 class DeltaOutcome(TraceOutcome):
     """A :class:`TraceOutcome` with what the delta run found.
 
-    ``misses`` are sorted by name, pid, phase. ``unattributed`` counts LOG records from
-    processes that had exited before they could be attributed to the run (see the module
-    docstring); ``unknown`` counts records whose syscall number has no name here; ``overruns``
-    counts audit socket overflows (records lost).
+    ``misses`` are sorted by name, pid, phase. ``runtime`` are the calls a container
+    runtime's init made under the filter before its ``execve`` of the workload
+    (:func:`seccompgen.runtime.is_runtime_init`): the profile's runtime block covers those, not
+    the workload's allowlist, so they are neither misses nor written to the trace.
+    ``unattributed`` counts LOG records from processes that had exited before they could be
+    attributed to the run (see the module docstring); ``unknown`` counts records whose syscall
+    number has no name here; ``overruns`` counts audit socket overflows (records lost).
     """
 
     misses: tuple[Miss, ...] = ()
+    runtime: tuple[Miss, ...] = ()
     unattributed: int = 0
     unknown: int = 0
     overruns: int = 0
@@ -206,19 +212,42 @@ class DeltaTracer:
                 str(target),
                 *request.argv[1:],
             ]
-            side = _DeltaProcesses(output)
-            parser = _MissParser()
-            session = _DeltaSession(
-                request=request,
-                writer=writer,
-                progress=progress,
-                output=output,
-                niceness=0,
-                parse=parser.parse,
-                processes=side,
-            )
-            outcome = session.run(cmd)
-            return _delta_outcome(outcome, parser, side, session.boundaries)
+            return run_delta(cmd, _DeltaProcesses(output), request, writer, progress)
+
+
+class DeltaSide(ProcessSide, Protocol):
+    """Where a delta run's target runs: a :class:`ProcessSide` whose "tracer" is the target,
+    with the :class:`MissFeed` that writes its records to the output the lifecycle tails."""
+
+    feed: MissFeed
+
+    @property
+    def pid(self) -> int | None:
+        """The target's pid as :meth:`ProcessSide.signal_target` takes it, once started."""
+        ...
+
+
+def run_delta(
+    cmd: Sequence[str],
+    side: DeltaSide,
+    request: TraceRequest,
+    writer: TraceWriter,
+    progress: Callable[[TraceProgress], None],
+) -> DeltaOutcome:
+    """Run ``cmd`` on ``side`` through the lifecycle and sum up what its feed found."""
+    parser = _MissParser()
+    session = _DeltaSession(
+        request=request,
+        writer=writer,
+        progress=progress,
+        output=side.feed.output,
+        niceness=0,
+        parse=parser.parse,
+        processes=side,
+    )
+    session.side = side
+    outcome = session.run(cmd)
+    return _delta_outcome(outcome, parser, side.feed, session.boundaries)
 
 
 class _MissParser:
@@ -253,9 +282,11 @@ class _DeltaSession(_Session):
     good case, not a sign that tracing failed.
     """
 
+    side: DeltaSide | None = None
+
     def _find_target_pid(self) -> int | None:
-        if self.target_pid is None:
-            self.target_pid = self.procs.pid if isinstance(self.procs, _DeltaProcesses) else None
+        if self.target_pid is None and self.side is not None:
+            self.target_pid = self.side.pid
         return self.target_pid
 
     def _tracees_gone(self) -> bool:
@@ -298,7 +329,7 @@ def _phase_at(ts: float, boundaries: Sequence[tuple[float, Phase]]) -> Phase:
 def _delta_outcome(
     outcome: TraceOutcome,
     parser: _MissParser,
-    side: _DeltaProcesses,
+    feed: MissFeed,
     boundaries: Sequence[tuple[float, Phase]],
 ) -> DeltaOutcome:
     return DeltaOutcome(
@@ -310,9 +341,10 @@ def _delta_outcome(
         exercise_exit_code=outcome.exercise_exit_code,
         boundaries=outcome.boundaries,
         misses=summarize(parser.records, boundaries),
-        unattributed=side.unattributed,
+        runtime=summarize(feed.aside, boundaries),
+        unattributed=feed.unattributed,
         unknown=parser.unknown,
-        overruns=side.overruns,
+        overruns=feed.overruns,
     )
 
 
@@ -424,14 +456,34 @@ class ForkWatcher:
         self.sock.close()
 
 
-class _DeltaProcesses:
-    """The target (started by the launcher in a new session) and the audit reader thread."""
+class MissFeed:
+    """The LOG records of one run's processes, read from the audit feed in a thread.
 
-    def __init__(self, output: Path) -> None:
+    :meth:`open` joins the audit multicast group (and the fork connector when it can) before
+    the target starts, since records are multicast only to sockets bound when they are sent;
+    :meth:`start` begins reading once the target's first pid is known (what arrived meanwhile
+    waits in the sockets). A record belongs to the run when its pid is known (the roots, their
+    children from the fork connector or ``/proc/PID/task/TID/children``), or when ``claim(pid)``
+    says so; a record from an unknown pid waits until :meth:`stop`, where it belongs to the run
+    when its pid has become known or ``late(record)`` says so, and else counts in
+    :attr:`unattributed`. Records of the run go to ``output`` one per line, except those
+    ``aside(record)`` picks (a container runtime's own calls), which are kept in :attr:`aside`.
+    """
+
+    def __init__(
+        self,
+        output: Path,
+        claim: Callable[[int], bool],
+        *,
+        aside: Callable[[AuditRecord], bool] | None = None,
+        late: Callable[[AuditRecord], bool] | None = None,
+    ) -> None:
         self.output = output
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.cwd: Path | None = None
+        self.claim = claim
+        self.late = late
+        self.set_aside = aside
         self.pids: set[int] = set()
+        self.aside: list[AuditRecord] = []
         self.unattributed = 0
         self.overruns = 0
         self._listener: AuditListener | None = None
@@ -441,6 +493,122 @@ class _DeltaProcesses:
         self._pending: list[AuditRecord] = []  # unknown pids, judged again at the end
         self._out: IO[str] | None = None
         self.error: BaseException | None = None
+
+    def open(self, stack: contextlib.ExitStack) -> None:
+        """Join the audit group and the fork connector; cleanup goes on ``stack``.
+
+        :class:`TracerError` when the audit socket cannot be opened (no ``CAP_AUDIT_READ``).
+        """
+        listener = AuditListener()
+        listener.open()
+        stack.callback(listener.close)
+        self._listener = listener
+        try:
+            self._forks = ForkWatcher()
+            stack.callback(self._forks.close)
+        except OSError:
+            self._forks = None  # no proc connector: /proc polling and claim() only
+        self._out = stack.enter_context(self.output.open("a", encoding="utf-8"))
+        stack.callback(self.stop)
+
+    def start(self, *roots: int) -> None:
+        """Read records from now on; ``roots`` are the run's first processes (host pids)."""
+        self.add(*roots)
+        self._reader = threading.Thread(target=self._read, name="seccompgen-delta-audit")
+        self._reader.start()
+
+    def add(self, *pids: int) -> None:
+        """Count ``pids`` (host pids) and their future children as the run's, from now on."""
+        self.pids.update(pids)
+
+    def stop(self) -> None:
+        """Stop reading, judge the records still pending, flush; idempotent.
+
+        Re-raises (once) an error the reader thread met.
+        """
+        self._stop.set()
+        if self._reader is not None and self._reader is not threading.current_thread():
+            self._reader.join()
+        self._reader = None
+        if self._listener is not None:
+            self.overruns = self._listener.overruns
+        self._follow_forks()
+        for record in self._pending:
+            if record.pid in self.pids or (self.late is not None and self.late(record)):
+                self._emit(record)
+            else:
+                self.unattributed += 1
+        self._pending = []
+        if self._out is not None:
+            self._out.flush()
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+
+    def _read(self) -> None:
+        listener = self._listener
+        assert listener is not None
+        next_poll = 0.0
+        try:
+            while True:
+                stopping = self._stop.is_set()
+                for record in listener.records(0 if stopping else _AUDIT_WAIT):
+                    self._follow_forks()
+                    self._judge(record)
+                now = time.monotonic()
+                if now >= next_poll:
+                    self._poll_children()
+                    next_poll = now + _CHILD_POLL
+                if stopping:
+                    return
+        except BaseException as e:  # re-raised by stop() in the lifecycle's thread
+            self.error = e
+
+    def _poll_children(self) -> None:
+        self._follow_forks()
+        for pid in list(self.pids):
+            self.pids.update(_children(pid))
+
+    def _follow_forks(self) -> None:
+        if self._forks is None:
+            return
+        for parent, child in self._forks.read():
+            if parent in self.pids:
+                self.pids.add(child)
+
+    def _judge(self, record: AuditRecord) -> None:
+        if record.action is not SeccompAction.LOG:
+            return
+        if record.pid not in self.pids:
+            if self.claim(record.pid):
+                self.pids.add(record.pid)
+            else:
+                self._poll_children()
+        if record.pid in self.pids:
+            self._emit(record)
+        else:
+            self._pending.append(record)
+
+    def _emit(self, record: AuditRecord) -> None:
+        if self.set_aside is not None and self.set_aside(record):
+            self.aside.append(record)
+            return
+        assert self._out is not None
+        self._out.write(record.raw + "\n")
+        self._out.flush()
+
+
+class _DeltaProcesses:
+    """The target (started by the launcher in a new session) and its :class:`MissFeed`."""
+
+    def __init__(self, output: Path) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.cwd: Path | None = None
+        # A process of the run that was not seen being forked still belongs to it when it is
+        # in the target's session (the launcher calls setsid(2), so the session id is its pid).
+        self.feed = MissFeed(
+            output, lambda pid: self.pid is not None and _session_id(pid) == self.pid
+        )
 
     @property
     def pid(self) -> int | None:
@@ -457,18 +625,7 @@ class _DeltaProcesses:
         if request.stderr is not None:
             err = stack.enter_context(open(request.stderr, "wb"))  # noqa: SIM115
         self.cwd = request.cwd
-        # The listener joins the group before the target starts: records are multicast only to
-        # sockets bound when they are sent.
-        listener = AuditListener()
-        listener.open()
-        stack.callback(listener.close)
-        self._listener = listener
-        try:
-            self._forks = ForkWatcher()
-            stack.callback(self._forks.close)
-        except OSError:
-            self._forks = None  # no proc connector: /proc polling and session ids only
-        self._out = stack.enter_context(self.output.open("a", encoding="utf-8"))
+        self.feed.open(stack)
         # The launcher execs the program with this environment unchanged (execv keeps it), so
         # nothing is added: the interpreter finds seccompgen in its own site-packages.
         env = dict(request.env) if request.env is not None else dict(os.environ)
@@ -484,10 +641,7 @@ class _DeltaProcesses:
             )
         except OSError as e:
             raise TracerError(f"cannot start {cmd[0]}: {e.strerror}") from e
-        self.pids.add(self.proc.pid)
-        self._reader = threading.Thread(target=self._read, name="seccompgen-delta-audit")
-        self._reader.start()
-        stack.callback(self._stop_reader)
+        self.feed.start(self.proc.pid)
 
     def exited(self) -> bool:
         return self.proc is None or self.proc.poll() is not None
@@ -525,7 +679,7 @@ class _DeltaProcesses:
         if self.proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=_REAP_TIMEOUT)
-        self._stop_reader()
+        self.feed.stop()
 
     def sweep(self) -> None:
         """End what the target left in its session, then collect the last records."""
@@ -535,80 +689,8 @@ class _DeltaProcesses:
                     os.kill(pid, signal.SIGKILL)
         # kauditd sends records from its own thread: the last calls' records may still be on
         # their way when the target has been reaped.
-        time.sleep(_SETTLE)
-        self._stop_reader()
+        time.sleep(SETTLE)
+        self.feed.stop()
 
     def start_exercise(self, command: str, target_pid: int | None) -> ExerciseProcess:
         return start_host_exercise(command, target_pid, self.cwd)
-
-    # -------------------------------------------------------------------- audit reader
-
-    def _stop_reader(self) -> None:
-        self._stop.set()
-        if self._reader is not None and self._reader is not threading.current_thread():
-            self._reader.join()
-        self._reader = None
-        if self._listener is not None:
-            self.overruns = self._listener.overruns
-        self._follow_forks()
-        for record in self._pending:
-            if record.pid in self.pids:
-                self._emit(record)
-            else:
-                self.unattributed += 1
-        self._pending = []
-        if self._out is not None:
-            self._out.flush()
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
-
-    def _read(self) -> None:
-        listener = self._listener
-        assert listener is not None and self.proc is not None
-        sid = self.proc.pid
-        next_poll = 0.0
-        try:
-            while True:
-                stopping = self._stop.is_set()
-                for record in listener.records(0 if stopping else _AUDIT_WAIT):
-                    self._follow_forks()
-                    self._judge(record, sid)
-                now = time.monotonic()
-                if now >= next_poll:
-                    self._poll_children()
-                    next_poll = now + _CHILD_POLL
-                if stopping:
-                    return
-        except BaseException as e:  # re-raised by _stop_reader in the lifecycle's thread
-            self.error = e
-
-    def _poll_children(self) -> None:
-        self._follow_forks()
-        for pid in list(self.pids):
-            self.pids.update(_children(pid))
-
-    def _follow_forks(self) -> None:
-        if self._forks is None:
-            return
-        for parent, child in self._forks.read():
-            if parent in self.pids:
-                self.pids.add(child)
-
-    def _judge(self, record: AuditRecord, sid: int) -> None:
-        if record.action is not SeccompAction.LOG:
-            return
-        if record.pid not in self.pids:
-            if _session_id(record.pid) == sid:
-                self.pids.add(record.pid)
-            else:
-                self._poll_children()
-        if record.pid in self.pids:
-            self._emit(record)
-        else:
-            self._pending.append(record)
-
-    def _emit(self, record: AuditRecord) -> None:
-        assert self._out is not None
-        self._out.write(record.raw + "\n")
-        self._out.flush()
