@@ -161,6 +161,7 @@ Examples:
   seccompgen trace ./server -- -addr 127.0.0.1:9000 --duration 30
   seccompgen trace ./server --container --network host --exercise 'curl -fsS 127.0.0.1:8080/'
   seccompgen trace --image myapp:1.2 --network host --exercise './load.sh' -- -addr 127.0.0.1:8080
+  seccompgen trace --delta api.json --image myapp:1.2 --network host --exercise './load.sh' --learn
 """,
 )
 @click.argument("target", required=False)
@@ -225,10 +226,11 @@ Examples:
     "--delta",
     "known",
     metavar="PROFILE",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     help="Re-check TARGET against a known profile at full speed: it runs under the profile's "
-    "SCMP_ACT_LOG variant and only the syscalls the profile misses are reported (from the "
-    "kernel audit feed; needs root).",
+    "SCMP_ACT_LOG variant and only the syscalls the profile misses are reported, per process "
+    "and phase (from the kernel audit feed; needs root). With --container/--image the Docker "
+    "engine installs that variant (docker run --security-opt seccomp=...).",
 )
 @click.option(
     "--learn",
@@ -288,6 +290,9 @@ def trace(
 
     With --container or --image the target runs in a Docker container (CAP_SYS_PTRACE added,
     the default seccomp profile kept, --network none unless asked), which is removed afterwards.
+    With --delta PROFILE as well, the container runs under the profile's SCMP_ACT_LOG variant
+    instead (no strace, no capability added); a --container TARGET is bind-mounted into the
+    local base image. Calls the runtime's init makes before exec are reported apart.
     """
     if container and image:
         raise click.UsageError("--container and --image exclude each other")
@@ -318,8 +323,6 @@ def trace(
         raise click.BadParameter("needs --exercise", param_hint="'--exercise-in-container'")
     if image is None and target is None:
         raise click.UsageError("give TARGET (a program to trace), or --image IMAGE")
-    if known is not None and (container or image):
-        raise click.BadParameter("works on the host only", param_hint="'--delta'")
     if learn and known is None:
         raise click.BadParameter("only with --delta PROFILE", param_hint="'--learn'")
     if image is not None:
@@ -350,7 +353,9 @@ def trace(
     printer = _ProgressPrinter()
     where = f"in a container (network {opts.network})" if container or image else f"with {backend}"
     if known is not None:
-        where = f"against {known} (delta: only misses are recorded)"
+        where = (where + " " if container or image else "") + (
+            f"against {known} (delta: only misses are recorded)"
+        )
     click.echo(f"tracing {shlex.join(shown)} {where} (workload {name})", err=True)
     try:
         summary = pipeline.trace(opts, printer, log=lambda line: click.echo(line, err=True))
@@ -391,6 +396,18 @@ def _render_delta(o: DeltaOutcome, known: Path | None, path: Path | None, worklo
             click.echo(
                 f"  {m.name:<18} pid {m.pid} ({m.comm or '?'})  {m.phase.value:<8} x{m.count}"
             )
+    if o.runtime:
+        names = sorted({m.name for m in o.runtime})
+        comms = sorted({m.comm or "?" for m in o.runtime})
+        click.echo(
+            f"runtime init ({', '.join(comms)}) before exec, not the workload: "
+            f"{' '.join(names)}; the profile's runtime block does not cover them "
+            f"(seccompgen emit -w {workload} --runtime auto)"
+        )
+    if o.exit_code is not None:
+        click.echo(f"target exit status: {o.exit_code}")
+    if o.exercise_exit_code not in (None, 0):
+        click.echo(f"warning: the exercise command exited with {o.exercise_exit_code}", err=True)
     if o.unattributed:
         click.echo(
             f"warning: {o.unattributed} logged call(s) from processes not attributed to the run",

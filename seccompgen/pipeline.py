@@ -98,7 +98,8 @@ class TraceOptions:
     network: str = "none"
     exercise_in_container: bool = False
     known: Path | None = None
-    """A known profile: re-check the target against it (the delta backend; only misses)."""
+    """A known profile: re-check the target against it (the delta backend; only misses), on
+    the host or, with ``container``/``image``, in a container the engine starts under it."""
     learn: bool = True
     """Keep the trace in the store (always, except a delta re-check not asked to learn)."""
 
@@ -158,7 +159,9 @@ def trace(
     )
     backend, why = _choose_backend(opts, request, in_container)
     tracer = (
-        get_delta_tracer(opts.known) if opts.known is not None else get_tracer(backend, log=log)
+        get_delta_tracer(opts.known, container=in_container, log=log)
+        if opts.known is not None
+        else get_tracer(backend, log=log)
     )
     reason = tracer.unavailable_reason()
     if reason:
@@ -208,10 +211,10 @@ def _choose_backend(
     opts: TraceOptions, request: TraceRequest, in_container: bool
 ) -> tuple[str, str | None]:
     """The backend name, and why when it was chosen rather than named."""
-    if in_container:
-        return CONTAINER_BACKEND, None
     if opts.known is not None:
         return DELTA_BACKEND, None
+    if in_container:
+        return CONTAINER_BACKEND, None
     if opts.backend == "auto":
         return select_backend(request)
     return opts.backend, None

@@ -70,16 +70,26 @@ def get_tracer(name: str, *, log: Log | None = None) -> Tracer:
     return factory(log)
 
 
-def get_delta_tracer(known: Path | Profile) -> Tracer:
+def get_delta_tracer(
+    known: Path | Profile, *, container: bool = False, log: Log | None = None
+) -> Tracer:
     """A delta-mode tracer checking against ``known`` (a profile file or a loaded profile).
 
+    ``container``: the workload runs in a Docker container that the engine starts under the
+    staging profile (:mod:`seccompgen.tracing.delta_container`); else on the host under the
+    launcher (:mod:`seccompgen.tracing.delta`). ``log`` receives the container's status lines.
     :class:`~seccompgen.errors.ProfileError` when the file cannot be read as a profile.
     """
+    from seccompgen.profile.model import load_profile
+
+    profile = load_profile(known) if isinstance(known, Path) else known
+    if container:
+        from seccompgen.tracing.delta_container import ContainerDeltaTracer
+
+        return ContainerDeltaTracer(profile, log=log)
     from seccompgen.tracing.delta import DeltaTracer
 
-    if isinstance(known, Path):
-        return DeltaTracer.from_file(known)
-    return DeltaTracer(known)
+    return DeltaTracer(profile)
 
 
 def _availability(name: str) -> str | None:
