@@ -37,14 +37,21 @@ Argument values are kept per argument index up to :data:`ARG_VALUES_CAP` distinc
 that the index is marked ``many`` and its values are dropped. "Many" absorbs, so the result is
 the same whatever order values or graphs arrive in: an index is ``many`` exactly when the union
 of everything seen holds more than the cap.
+
+Folding uses the compiled ``seccompgen._speedups.fold_chunk`` when the extension was built; it
+updates the same dicts as the Python loop in ``_fold``, with the same results, and hands back
+any event it is not sure about.  Setting the environment variable ``SECCOMPGEN_PURE=1`` before
+import (or ``_COMPILED = False`` in tests) keeps the Python loop.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice, zip_longest
+from types import ModuleType
 from typing import Any, NoReturn
 
 import networkx as nx
@@ -74,6 +81,15 @@ FORMAT_VERSION = 1
 # reduced to per-index value sets before they pile up (pointer arguments are nearly all distinct).
 _CHUNK = 4096
 _ARG_TUPLES_FLUSH = 512
+
+# The compiled fold (seccompgen/_speedups.c), unless the extension is missing or
+# SECCOMPGEN_PURE is set to anything but "0"; see the module docstring.
+_speedups: ModuleType | None
+try:
+    from seccompgen import _speedups
+except ImportError:  # built without a C compiler: the Python loop does everything
+    _speedups = None
+_COMPILED = _speedups is not None and os.environ.get("SECCOMPGEN_PURE", "") in ("", "0")
 
 _WORKLOAD = "workload"
 _SYSCALL = "syscall"
@@ -237,12 +253,22 @@ def _fold(events: Iterable[Event]) -> tuple[int, _Contribution]:
     exit_event = ExitEvent
     last_get = last.get
     last_pop = last.pop
+    fold_chunk = _speedups.fold_chunk if _speedups is not None and _COMPILED else None
     it = iter(events)
     while True:
         chunk = list(islice(it, _CHUNK))
         if not chunk:
             break
-        for ev in chunk:
+        i = 0
+        n = len(chunk)
+        while i < n:
+            if fold_chunk is not None:
+                # folds what it can and stops at the first event it leaves to this loop
+                i = fold_chunk(chunk, i, counts, transitions, arg_tuples, last)
+                if i >= n:
+                    break
+            ev = chunk[i]
+            i += 1
             cls = ev.__class__
             if cls is syscall_event:
                 name = ev.name  # type: ignore[union-attr]

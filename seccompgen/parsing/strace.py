@@ -60,6 +60,8 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
+from types import ModuleType
 
 from seccompgen.errors import ParseError
 from seccompgen.events import Event, ExitEvent, Phase, SignalEvent, SyscallEvent
@@ -191,6 +193,17 @@ def _builder_works() -> bool:
 
 _BUILDER_WORKS = _builder_works()
 _FAST_PATH = True  # tests turn it off to compare with the regular-expression path
+
+# The compiled line scanner (seccompgen/_speedups.c), when the extension was built and
+# SECCOMPGEN_PURE is unset (or "0").  It takes the lines the fast path below would take, with
+# the same results, and declines every other line; see the module docstring.
+_speedups: ModuleType | None
+try:
+    from seccompgen import _speedups
+except ImportError:  # built without a C compiler: the pure-Python path does everything
+    _speedups = None
+_COMPILED = _speedups is not None and os.environ.get("SECCOMPGEN_PURE", "") in ("", "0")
+_BATCH = 4096  # lines read per batch; the scanner runs over a batch, so memory stays bounded
 
 
 def _syscall_event(
@@ -436,8 +449,46 @@ def parse_strace(
                 start[0], info[2], info[1], info[0], None, None, ts, args_of(start[1]), phase_at(ts)
             )
 
+    # Lines are read in batches so the compiled scanner can take runs of them in one call.
+    # A read error (an undecodable byte) is kept until the lines read before it are parsed,
+    # so events and the line number in the error are what line-by-line reading gives.
+    scan = _speedups.scan if _speedups is not None and _COMPILED else None
+    source_lines = iter(lines)
+    batch: list[str] = []
+    read_error: Exception | None = None
+    bi = n_batch = 0
+    out: list[Event] = []
+
     try:
-        for line in lines:
+        while True:
+            if bi >= n_batch:
+                if read_error is not None:
+                    raise read_error
+                batch = []
+                try:
+                    batch.extend(islice(source_lines, _BATCH))
+                except Exception as exc:
+                    read_error = exc
+                bi, n_batch = 0, len(batch)
+                if not n_batch:
+                    if read_error is not None:
+                        raise read_error
+                    break
+            if scan is not None and fast:
+                # The compiled scanner takes what it can prove the fast path below would
+                # take, and stops at the first line it declines; that line goes on below.
+                j = scan(batch, bi, out, table, pending, lo, hi, phase)
+                if j > bi:
+                    n_lines += j - bi
+                    bi = j
+                    if out:
+                        n_sys += len(out)
+                        yield from out
+                        out.clear()
+                    if bi >= n_batch:
+                        continue
+            line = batch[bi]
+            bi += 1
             n_lines += 1
             # --- fast path: "PID TS NAME(ARGS) = RET...", "PID TS <... NAME resumed>ARGS) = RET..."
             # and "PID TS NAME(ARGS <unfinished ...>", read with str methods.  It takes a line
