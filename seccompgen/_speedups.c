@@ -741,25 +741,104 @@ scan(PyObject *self, PyObject *const *argv, Py_ssize_t argc)
 /* ------------------------------------------------------------------------------------------ */
 /* fold_chunk: graph.py _fold's loop body, for SyscallEvent and ExitEvent of the exact types.  */
 
+/* Counters keyed by tuples of objects, accumulated by object identity during one fold_chunk
+ * call and added to the dict when evicted or at the end of the call.  A key is put into the
+ * dict the first time it is seen, so the dict's key order (first-seen order) is the Python
+ * loop's; afterwards only the pending increment grows, which saves building, hashing and
+ * comparing a tuple per event.  Entries hold strong references to the key's objects, so an
+ * identical pointer always means the identical object. */
+#define ACC_SIZE 512
+typedef struct {
+    PyObject *key; /* owned tuple, or NULL */
+    Py_ssize_t pending;
+} acc_entry;
+
 static int
-dict_incr(PyObject *d, PyObject *key)
+acc_flush_one(PyObject *d, acc_entry *e)
 {
-    /* d[key] += 1, with d[key] = 1 when absent (the Python loop's try/except KeyError) */
+    int rc = 0;
+    if (e->key != NULL && e->pending > 0) {
+        PyObject *v = PyDict_GetItemWithError(d, e->key);
+        if (v == NULL) {
+            /* the key was removed from the dict meanwhile: cannot happen with _fold's dicts */
+            rc = PyErr_Occurred() ? -1 : 0;
+            if (rc == 0) {
+                PyObject *nv = PyLong_FromSsize_t(e->pending);
+                rc = nv ? PyDict_SetItem(d, e->key, nv) : -1;
+                Py_XDECREF(nv);
+            }
+        }
+        else {
+            PyObject *inc = PyLong_FromSsize_t(e->pending);
+            PyObject *nv = inc ? PyNumber_Add(v, inc) : NULL;
+            rc = nv ? PyDict_SetItem(d, e->key, nv) : -1;
+            Py_XDECREF(nv);
+            Py_XDECREF(inc);
+        }
+    }
+    Py_CLEAR(e->key);
+    e->pending = 0;
+    return rc;
+}
+
+static int
+acc_flush_all(PyObject *d, acc_entry *tab)
+{
+    int rc = 0;
+    for (int k = 0; k < ACC_SIZE; k++) {
+        if (tab[k].key != NULL && acc_flush_one(d, &tab[k]) < 0) {
+            rc = -1; /* keep going so that every reference is released */
+        }
+    }
+    return rc;
+}
+
+/* d[(items...)] += 1 through the accumulator. */
+static int
+acc_incr(PyObject *d, acc_entry *tab, PyObject **items, int n)
+{
+    uintptr_t h = 0;
+    for (int k = 0; k < n; k++) {
+        h = (h ^ ((uintptr_t)items[k] >> 4)) * (uintptr_t)0x9E3779B97F4A7C15ULL;
+    }
+    acc_entry *e = &tab[(h >> 20) & (ACC_SIZE - 1)];
+    if (e->key != NULL) {
+        int same = 1;
+        for (int k = 0; k < n && same; k++) {
+            same = PyTuple_GET_ITEM(e->key, k) == items[k];
+        }
+        if (same) {
+            e->pending++;
+            return 0;
+        }
+        if (acc_flush_one(d, e) < 0) return -1;
+    }
+    PyObject *key = PyTuple_New(n);
+    if (key == NULL) return -1;
+    for (int k = 0; k < n; k++) {
+        PyTuple_SET_ITEM(key, k, Py_NewRef(items[k]));
+    }
     PyObject *v = PyDict_GetItemWithError(d, key);
-    PyObject *nv;
     if (v == NULL) {
-        if (PyErr_Occurred()) return -1;
-        nv = PyLong_FromLong(1);
+        if (PyErr_Occurred()) {
+            Py_DECREF(key);
+            return -1;
+        }
+        /* first sight: insert now, so the dict's order is the Python loop's */
+        PyObject *one = PyLong_FromLong(1);
+        int rc = one ? PyDict_SetItem(d, key, one) : -1;
+        Py_XDECREF(one);
+        if (rc < 0) {
+            Py_DECREF(key);
+            return -1;
+        }
+        e->pending = 0;
     }
     else {
-        static PyObject *one = NULL;
-        if (one == NULL && (one = PyLong_FromLong(1)) == NULL) return -1;
-        nv = PyNumber_Add(v, one);
+        e->pending = 1;
     }
-    if (nv == NULL) return -1;
-    int rc = PyDict_SetItem(d, key, nv);
-    Py_DECREF(nv);
-    return rc;
+    e->key = key;
+    return 0;
 }
 
 static PyObject *
@@ -780,6 +859,15 @@ fold_chunk(PyObject *self, PyObject *const *argv, Py_ssize_t argc)
     Py_ssize_t i = PyLong_AsSsize_t(argv[1]);
     if (i == -1 && PyErr_Occurred()) return NULL;
     if (i < 0) i = 0;
+    static acc_entry count_acc[ACC_SIZE], trans_acc[ACC_SIZE]; /* empty between calls */
+    static int active = 0;
+    if (active) {
+        /* Called again from inside a call (a key's __eq__ running Python code): the
+         * accumulators are in use, so leave these events to the Python loop. */
+        return PyLong_FromSsize_t(i);
+    }
+    active = 1;
+    int failed = 0;
     for (; i < PyList_GET_SIZE(chunk); i++) {
         PyObject *ev = PyList_GET_ITEM(chunk, i);
         PyTypeObject *cls = Py_TYPE(ev);
@@ -791,53 +879,49 @@ fold_chunk(PyObject *self, PyObject *const *argv, Py_ssize_t argc)
             PyObject *tid = SLOT(ev, sc_off[S_TID]);
             PyObject *a = SLOT(ev, sc_off[S_ARGS]);
             /* An unset slot (Python raises AttributeError), a name that is not a str or a tid
-             * that is not an int (their hashing and equality could run Python code) or args
-             * that are not a tuple (truthiness): the Python loop handles the event.  Every
-             * check is made before the first change, so declining leaves the dicts as they
-             * were. */
+             * that is not an int (their hashing and equality could run Python code), args
+             * that are not a tuple (truthiness), key parts other than str, None and Phase:
+             * the Python loop handles the event.  Every check is made before the first
+             * change, so declining leaves the dicts as they were. */
             if (name == NULL || arch == NULL || phase == NULL || err == NULL || tid == NULL ||
                 a == NULL || !PyUnicode_CheckExact(name) || !PyTuple_CheckExact(a) ||
-                !PyLong_CheckExact(tid)) {
+                !PyLong_CheckExact(tid) || !PyUnicode_CheckExact(arch) ||
+                !(err == Py_None || PyUnicode_CheckExact(err)) || !PyUnicode_Check(phase)) {
                 break;
             }
             PyObject *s = NULL;
             if (PyTuple_GET_SIZE(a) > 0) {
                 s = PyDict_GetItemWithError(arg_tuples, name);
-                if (s == NULL && PyErr_Occurred()) return NULL;
+                if (s == NULL && PyErr_Occurred()) goto error;
                 if (s != NULL && !PySet_CheckExact(s)) break;
             }
-            PyObject *key = PyTuple_Pack(4, name, arch, phase, err);
-            if (key == NULL) return NULL;
-            int rc = dict_incr(counts, key);
-            Py_DECREF(key);
-            if (rc < 0) return NULL;
+            PyObject *key[4] = {name, arch, phase, err};
+            if (acc_incr(counts, count_acc, key, 4) < 0) goto error;
             /* bigrams per thread (strace(1): -f interleaves threads) */
             PyObject *prev = PyDict_GetItemWithError(last, tid);
-            if (prev == NULL && PyErr_Occurred()) return NULL;
+            if (prev == NULL && PyErr_Occurred()) goto error;
             Py_XINCREF(prev);
             if (PyDict_SetItem(last, tid, name) < 0) {
                 Py_XDECREF(prev);
-                return NULL;
+                goto error;
             }
             if (prev != NULL) {
-                PyObject *pair = PyTuple_Pack(2, prev, name);
+                PyObject *pair[2] = {prev, name};
+                int rc = acc_incr(transitions, trans_acc, pair, 2);
                 Py_DECREF(prev);
-                if (pair == NULL) return NULL;
-                rc = dict_incr(transitions, pair);
-                Py_DECREF(pair);
-                if (rc < 0) return NULL;
+                if (rc < 0) goto error;
             }
             if (PyTuple_GET_SIZE(a) > 0) {
                 if (s == NULL) {
                     s = PySet_New(NULL);
-                    if (s == NULL) return NULL;
-                    rc = PySet_Add(s, a);
+                    if (s == NULL) goto error;
+                    int rc = PySet_Add(s, a);
                     if (rc == 0) rc = PyDict_SetItem(arg_tuples, name, s);
                     Py_DECREF(s);
-                    if (rc < 0) return NULL;
+                    if (rc < 0) goto error;
                 }
                 else if (PySet_Add(s, a) < 0) {
-                    return NULL;
+                    goto error;
                 }
             }
         }
@@ -847,13 +931,32 @@ fold_chunk(PyObject *self, PyObject *const *argv, Py_ssize_t argc)
             if (tid == NULL || !PyLong_CheckExact(tid)) break;
             PyObject *v = PyDict_GetItemWithError(last, tid);
             if (v != NULL) {
-                if (PyDict_DelItem(last, tid) < 0) return NULL;
+                if (PyDict_DelItem(last, tid) < 0) goto error;
             }
             else if (PyErr_Occurred()) {
-                return NULL;
+                goto error;
             }
         }
         /* signals and anything else: nothing, as in the Python loop */
+    }
+    goto flush;
+error:
+    failed = 1;
+flush:
+    /* Release the accumulators (also on error, keeping the first exception). */
+    {
+        PyObject *exc_type, *exc_value, *exc_tb;
+        PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+        if (acc_flush_all(counts, count_acc) < 0) failed = 1;
+        if (acc_flush_all(transitions, trans_acc) < 0) failed = 1;
+        if (exc_type != NULL) {
+            PyErr_Restore(exc_type, exc_value, exc_tb);
+        }
+    }
+    active = 0;
+    if (failed) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        return NULL;
     }
     return PyLong_FromSsize_t(i);
 }
