@@ -16,10 +16,19 @@ warming or cooling machine), with the same loopback load from ``examples/loadgen
 - ``seccompgen ebpf backend``: ``EbpfTracer().run(...)`` the same way: bpftrace counting the
   service's system calls in BPF maps, printed once a second and written as counted events at the
   end (skipped, with the reason, when the ebpf preconditions do not hold here).
+- ``seccompgen ptrace backend``: ``PtraceTracer().run(...)`` the same way: python-ptrace
+  following every thread, one seccomp-triggered stop per call plus the exit stop (skipped, with
+  the reason, when python-ptrace is missing).
+
+After the table it compares the syscall sets: the union over rounds of the names each recording
+backend saw, against the strace backend's union (``equal``, or the names only one side saw).
+Under load a few names depend on timing (``getpid``/``tgkill`` from Go's preemption signals,
+``sched_yield``), so a difference there is a property of the run; the tests in
+``tests/integration`` check set equality on deterministic programs.
 
 It prints a markdown table of the median requests/s per mode (with min and max), the ratio of
 each median to native and to bare strace, and the median over rounds of each round's ratio to
-native (steadier when other load on the machine varies between rounds). Usage::
+native and to bare strace (steadier when other load on the machine varies between rounds). Usage::
 
     python benchmarks/overhead/run.py [--rounds 5] [--duration 5] [--connections 8]
         [--modes "seccompgen ebpf backend"]
@@ -44,6 +53,7 @@ from seccompgen.tracefile import TraceHeader, TraceWriter
 from seccompgen.tracing.base import Tracer, TraceRequest
 from seccompgen.tracing.ebpf import EbpfTracer
 from seccompgen.tracing.gobuild import build_go
+from seccompgen.tracing.ptrace import PtraceTracer
 from seccompgen.tracing.strace import STRACE_OPTIONS, StraceTracer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,9 +103,17 @@ def run_plain(prefix: list[str], service: Path, loadgen: Path, args: argparse.Na
 
 
 def run_seccompgen(
-    service: Path, loadgen: Path, args: argparse.Namespace, tmp: Path, tracer: Tracer | None = None
+    service: Path,
+    loadgen: Path,
+    args: argparse.Namespace,
+    tmp: Path,
+    tracer: Tracer | None = None,
+    seen: set[str] | None = None,
 ) -> float:
-    """The service under a seccompgen backend (default: strace), the load as its exercise."""
+    """The service under a seccompgen backend (default: strace), the load as its exercise.
+
+    The names of the recorded system calls are added to ``seen`` when it is given.
+    """
     if tracer is None:
         tracer = StraceTracer(niceness=args.niceness)
     port = free_port()
@@ -115,20 +133,27 @@ def run_seccompgen(
         writer.close(complete=outcome.complete, reason=outcome.reason)
     if outcome.exercise_exit_code != 0:
         raise SystemExit(f"seccompgen run failed: {outcome}")
+    if seen is not None:
+        seen.update(recorded_names(tmp / "bench.jsonl"))
     return requests_per_second(result.read_text())
+
+
+def recorded_names(path: Path) -> set[str]:
+    from seccompgen.events import SyscallEvent
+    from seccompgen.tracefile import read_trace
+
+    return {e.name for e in read_trace(path) if isinstance(e, SyscallEvent)}
 
 
 def delta_tracer(service: Path, loadgen: Path, args: argparse.Namespace, tmp: Path) -> Tracer:
     """The delta backend with a LOG profile built from a previous strace trace of the service."""
-    from seccompgen.events import SyscallEvent
     from seccompgen.profile.build import Mode, build_profile
-    from seccompgen.tracefile import read_trace
     from seccompgen.tracing.delta import DeltaTracer
 
     if os.geteuid() != 0:
         return DeltaTracer()
     run_seccompgen(service, loadgen, args, tmp)  # writes tmp / "bench.jsonl"
-    names = {e.name for e in read_trace(tmp / "bench.jsonl") if isinstance(e, SyscallEvent)}
+    names = recorded_names(tmp / "bench.jsonl")
     return DeltaTracer(build_profile(sorted(names), ["x86_64"], Mode.LOG).profile)
 
 
@@ -149,6 +174,14 @@ def main() -> None:
         tmp = Path(tmpdir)
         service = build_go(ROOT / "examples" / "httpservice", tmp / "httpservice")
         loadgen = build_go(ROOT / "examples" / "loadgen", tmp / "loadgen")
+        seen: dict[str, set[str]] = {
+            name: set()
+            for name in (
+                "seccompgen strace backend",
+                "seccompgen ebpf backend",
+                "seccompgen ptrace backend",
+            )
+        }
         modes: dict[str, Callable[[], float]] = {
             "native": lambda: run_plain([], service, loadgen, args),
             "strace -f": lambda: run_plain(
@@ -167,7 +200,9 @@ def main() -> None:
                 loadgen,
                 args,
             ),
-            "seccompgen strace backend": lambda: run_seccompgen(service, loadgen, args, tmp),
+            "seccompgen strace backend": lambda: run_seccompgen(
+                service, loadgen, args, tmp, seen=seen["seccompgen strace backend"]
+            ),
         }
         delta = delta_tracer(service, loadgen, args, tmp)
         if delta.unavailable_reason() is None:
@@ -179,10 +214,22 @@ def main() -> None:
         ebpf_problem = EbpfTracer().unavailable_reason()
         if ebpf_problem is None:
             modes["seccompgen ebpf backend"] = lambda: run_seccompgen(
-                service, loadgen, args, tmp, EbpfTracer()
+                service, loadgen, args, tmp, EbpfTracer(), seen["seccompgen ebpf backend"]
             )
         else:
             print(f"skipping the ebpf backend: {ebpf_problem}", file=sys.stderr)
+        ptrace_problem = PtraceTracer().unavailable_reason()
+        if ptrace_problem is None:
+            modes["seccompgen ptrace backend"] = lambda: run_seccompgen(
+                service,
+                loadgen,
+                args,
+                tmp,
+                PtraceTracer(niceness=args.niceness),
+                seen["seccompgen ptrace backend"],
+            )
+        else:
+            print(f"skipping the ptrace backend: {ptrace_problem}", file=sys.stderr)
         if args.modes:
             wanted = {"native", "strace -f", *(m.strip() for m in args.modes.split(","))}
             unknown = wanted - set(modes)
@@ -204,21 +251,43 @@ def main() -> None:
         f"\n{args.rounds} rounds, {args.duration:g}s of load each, {args.connections} "
         f"connections, {os.cpu_count()} CPUs, tracer worker niceness {args.niceness}\n"
     )
+
     # On a shared machine the load from elsewhere changes between rounds; the ratio to native
     # within each round (the two ran back to back) is steadier than the ratio of medians.
-    paired = {
-        name: statistics.median(a / b for a, b in zip(v, results["native"], strict=True))
-        for name, v in results.items()
-    }
-    print("| mode | median req/s | min | max | vs native | vs strace -f | per-round vs native |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    def per_round(reference: str) -> dict[str, float]:
+        return {
+            name: statistics.median(a / b for a, b in zip(v, results[reference], strict=True))
+            for name, v in results.items()
+        }
+
+    paired, paired_strace = per_round("native"), per_round("strace -f")
+    print(
+        "| mode | median req/s | min | max | vs native | vs strace -f "
+        "| per-round vs native | per-round vs strace -f |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in names:
         v = results[name]
         print(
             f"| {name} | {med[name]:,.0f} | {min(v):,.0f} | {max(v):,.0f} | "
             f"{med[name] / med['native']:.3f} | {med[name] / med['strace -f']:.3f} | "
-            f"{paired[name]:.3f} |"
+            f"{paired[name]:.3f} | {paired_strace[name]:.3f} |"
         )
+
+    reference = seen["seccompgen strace backend"]
+    if reference:
+        print("\nsyscall sets (union over rounds) against the strace backend's:")
+        for name, got in seen.items():
+            if name == "seccompgen strace backend" or name not in results:
+                continue
+            missing, extra = sorted(reference - got), sorted(got - reference)
+            verdict = "equal" if not missing and not extra else "differ"
+            print(f"- {name}: {verdict} ({len(got)} vs {len(reference)} names)", end="")
+            if missing:
+                print(f"; only strace: {', '.join(missing)}", end="")
+            if extra:
+                print(f"; only this backend: {', '.join(extra)}", end="")
+            print()
 
 
 if __name__ == "__main__":
