@@ -515,7 +515,8 @@ Examples:
     default="auto",
     show_default=True,
     help="Merge the measured calls this container runtime makes after installing the filter "
-    "(profiles/runtime/); auto: the local Docker engine's default runtime, else runc.",
+    "(./profiles/runtime/, then the bundled ones); auto: the local Docker engine's default "
+    "runtime, else runc.",
 )
 @click.option(
     "--no-new-privileges",
@@ -1116,7 +1117,8 @@ Examples:
     "--output-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Directory for the block [default: profiles/runtime of the source tree].",
+    help="Directory for the block [default: profiles/runtime under the current directory, "
+    "searched by emit before the bundled blocks].",
 )
 def runtime_baseline(
     runtime: str | None,
@@ -1130,8 +1132,8 @@ def runtime_baseline(
     Runs a trivial static program under a profile that logs every call (SCMP_ACT_LOG, no
     rules), reads the kernel's audit records (root or CAP_AUDIT_READ), and keeps those of the
     runtime's init process before its execve of the program: the calls every profile must
-    allow for the container to start. Stored as profiles/runtime/RUNTIME-VERSION-NNP.json,
-    which `emit --runtime` merges.
+    allow for the container to start. Stored as profiles/runtime/RUNTIME-VERSION-NNP.json
+    under the current directory, which `emit --runtime` merges (before the bundled blocks).
     """
     from seccompgen.runtime import default_output_dir
 

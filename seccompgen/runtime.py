@@ -16,8 +16,14 @@ These sets are measured, not guessed: ``seccompgen runtime-baseline`` runs a tri
 program under a profile that logs every call (``defaultAction: SCMP_ACT_LOG`` and no rules) and
 keeps the audit records of the runtime's init process up to its ``execve`` of the program
 (:func:`measure_runtime` in :mod:`seccompgen.verify`). Each result is a :class:`RuntimeBlock`,
-stored as ``profiles/runtime/<runtime>-<version>-<nnp|no-nnp>.json``; ``emit --runtime`` merges
-the matching one into a profile's allowlist.
+stored as ``<runtime>-<version>-<nnp|no-nnp>.json``; ``emit --runtime`` merges the matching one
+into a profile's allowlist.
+
+Where blocks live (:func:`runtime_dirs`, earlier wins for the same file name):
+``$SECCOMPGEN_RUNTIME_DIR``; ``profiles/runtime`` under the current directory, where
+``runtime-baseline`` writes by default (a project's own measurements, next to its profiles);
+and the blocks measured for this release, shipped inside the package (``seccompgen/data/runtime``),
+so an installed seccompgen has them too.
 """
 
 from __future__ import annotations
@@ -43,7 +49,10 @@ ENV_DIR: Final = "SECCOMPGEN_RUNTIME_DIR"
 """Environment variable naming an extra directory of runtime blocks, searched first."""
 FORMAT: Final = 1
 
-_REPO_DIR = Path(__file__).resolve().parents[1] / "profiles" / "runtime"
+BUNDLED_DIR: Final = Path(__file__).resolve().parent / "data" / "runtime"
+"""The blocks measured for this release (package data)."""
+LOCAL_DIR: Final = Path("profiles") / "runtime"
+"""A project's own blocks, relative to the current directory (``runtime-baseline``'s output)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,19 +141,20 @@ def block_file_name(runtime: str, version: str, nnp: bool) -> str:
 
 
 def runtime_dirs() -> list[Path]:
-    """Where blocks are looked up: ``$SECCOMPGEN_RUNTIME_DIR`` first, then ``profiles/runtime``
-    of the source tree seccompgen runs from."""
+    """Where blocks are looked up, in order: ``$SECCOMPGEN_RUNTIME_DIR``, ``profiles/runtime``
+    under the current directory, then the bundled blocks."""
     dirs = []
     extra = os.environ.get(ENV_DIR)
     if extra:
         dirs.append(Path(extra))
-    dirs.append(_REPO_DIR)
+    dirs.append(LOCAL_DIR)
+    dirs.append(BUNDLED_DIR)
     return dirs
 
 
 def default_output_dir() -> Path:
-    """Where ``runtime-baseline`` writes: ``profiles/runtime`` of the source tree."""
-    return _REPO_DIR
+    """Where ``runtime-baseline`` writes: ``profiles/runtime`` under the current directory."""
+    return LOCAL_DIR
 
 
 def load_blocks(dirs: Iterable[Path] | None = None) -> list[RuntimeBlock]:

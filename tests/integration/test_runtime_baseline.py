@@ -1,5 +1,5 @@
 """``seccompgen runtime-baseline`` on the real engine: the measured runc blocks agree with the
-stored ones in profiles/runtime/, and the no-NNP set contains the NNP set."""
+bundled ones (seccompgen/data/runtime/), and the no-NNP set contains the NNP set."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from seccompgen.runtime import RuntimeBlock, load_blocks
+from seccompgen.runtime import BUNDLED_DIR, RuntimeBlock, load_blocks
 from seccompgen.verify import VERIFY_LABEL
 
 pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.root]
 
-STORED = Path(__file__).resolve().parents[2] / "profiles" / "runtime"
+STORED = BUNDLED_DIR
 # runc is a Go program: its runtime makes these in some runs only (signals, scheduling).
 GO_RUNTIME_NOISE = {"rt_sigreturn", "nanosleep", "sched_yield", "tgkill", "getpid", "mmap"}
 

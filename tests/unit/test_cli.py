@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from seccompgen._cli import cli
+from seccompgen.runtime import BUNDLED_DIR
 
 DATA = Path(__file__).parent / "data"
 HELLO = DATA / "hello.strace"
@@ -296,10 +297,8 @@ def test_emit_merges_the_stored_runc_block(tmp_path: Path) -> None:
         store=store,
     )
     assert code == 0, out
-    blocks = sorted(
-        (Path(__file__).resolve().parents[2] / "profiles/runtime").glob("runc-*-no-nnp.json")
-    )
-    assert blocks, "no stored runc block"
+    blocks = sorted(BUNDLED_DIR.glob("runc-*-no-nnp.json"))
+    assert blocks, "no bundled runc block"
     block_names = set(json.loads(blocks[-1].read_text())["syscalls"])
     profile = json.loads(out_path.read_text())
     [allow] = [r for r in profile["syscalls"] if r["action"] == "SCMP_ACT_ALLOW"]

@@ -30,7 +30,7 @@ from seccompgen.syscalls import canonical_name
 from seccompgen.verify import attribute, staging_variant
 
 DATA = Path(__file__).parent / "data"
-STORED = Path(__file__).resolve().parents[2] / "profiles" / "runtime"
+STORED = runtime.BUNDLED_DIR
 
 
 def block(version: str, nnp: bool, names: tuple[str, ...] = ("execve", "close")) -> RuntimeBlock:
@@ -166,7 +166,8 @@ def test_emit_merges_the_runtime_block_and_says_which_names(
 ) -> None:
     monkeypatch.setenv(runtime.ENV_DIR, str(tmp_path / "blocks"))
     write_block(block("9.9.9", True, ("execve", "capget", "fstatfs")), tmp_path / "blocks")
-    monkeypatch.setattr(runtime, "_REPO_DIR", tmp_path / "nothing")
+    monkeypatch.setattr(runtime, "LOCAL_DIR", tmp_path / "nothing")
+    monkeypatch.setattr(runtime, "BUNDLED_DIR", tmp_path / "nothing")
     code, out, bare = _emit(tmp_path / "a", "--runtime", "none")
     assert code == 0, out
     code, out, merged = _emit(tmp_path / "b", "--runtime", "runc", "--no-new-privileges")
