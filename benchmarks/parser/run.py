@@ -5,6 +5,11 @@ Builds the Go echo server in traces/recorded/src, records it under ``strace -f -
 repeats the recording with renumbered pids and shifted timestamps into a trace of at least N
 lines, and measures each case in its own child process (peak RSS from that child's rusage).
 
+Each seccompgen case runs twice: with the compiled inner loops (``seccompgen._speedups``) and
+with the pure-Python loops (``SECCOMPGEN_PURE=1``), on the same file in the same run.  The
+seconds column is the child's whole wall time (interpreter start and imports included, as for
+awk); "in-process s" is the parse/fold statement alone, timed inside the child.
+
 ``--baseline DIR`` names another checkout of this repository (for example
 ``git worktree add --detach /tmp/seccompgen-base REV``); its parser and graph are measured on
 the same trace in the same run, so the table compares the two without machine drift between
@@ -77,26 +82,44 @@ def child(mode: str, path: str, root: str) -> None:
 
     if not os.path.realpath(seccompgen.__file__).startswith(os.path.realpath(root) + os.sep):
         raise SystemExit(f"imported {seccompgen.__file__}, not the checkout in {root}")
+    from seccompgen.parsing import strace as strace_mod
 
+    want_pure = os.environ.get("SECCOMPGEN_PURE", "") not in ("", "0")
+    compiled = getattr(strace_mod, "_COMPILED", None)  # None: a checkout without the switch
+    if compiled is not None and compiled == want_pure:
+        raise SystemExit(f"{root}: the compiled loops are not what this case measures")
+    if mode == "graph":
+        from seccompgen.graph import SyscallGraph
+    start = time.perf_counter()
     with open(path, encoding="utf-8") as f:
         if mode == "graph":
-            from seccompgen.graph import SyscallGraph
-
             SyscallGraph().add_events("bench", parse_strace(f, source=path))
         else:
             for _ in parse_strace(f, source=path):
                 pass
+    print(time.perf_counter() - start)
 
 
-def measure(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process."""
+Row = tuple[str, float, float | None, float | None]
+
+
+def measure(argv: list[str], *, pure: bool = False) -> tuple[float, float, float | None]:
+    """Wall seconds, peak RSS (MiB) and the child's own timing (if it prints one)."""
+    env = dict(os.environ)
+    env.pop("SECCOMPGEN_PURE", None)
+    if pure:
+        env["SECCOMPGEN_PURE"] = "1"
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(argv, stdout=out, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        out.seek(0)
+        text = out.read().decode().strip()
     if status != 0:
         raise SystemExit(f"{argv} failed with status {status}")
-    return elapsed, usage.ru_maxrss / 1024
+    inner = float(text) if argv[-4:-3] == ["--child"] and text else None
+    return elapsed, usage.ru_maxrss / 1024, inner
 
 
 def main() -> None:
@@ -118,46 +141,52 @@ def main() -> None:
         big = work / "trace1x.strace"
         n1 = build(base, args.lines, big)
         py = [sys.executable, __file__, "--child"]
-        rows: list[tuple[str, float, float | None]] = []
+        rows: list[Row] = []
         if baseline is not None:
-            tb_graph, mb_graph = measure([*py, "graph", str(big), str(baseline)])
-            tb_parse, mb_parse = measure([*py, "parse", str(big), str(baseline)])
-            rows.append(("baseline: parse -> SyscallGraph.add_events", tb_graph, mb_graph))
-            rows.append(("baseline: parse only", tb_parse, mb_parse))
-        t_graph, m_graph = measure([*py, "graph", str(big), str(ROOT)])
-        t_parse, m_parse = measure([*py, "parse", str(big), str(ROOT)])
-        t_awk, _ = measure(["sh", "-c", f"awk '{{print $2}}' {big} > /dev/null"])
-        rows.append(("seccompgen parse -> SyscallGraph.add_events", t_graph, m_graph))
-        rows.append(("seccompgen parse only", t_parse, m_parse))
-        rows.append(
-            (
-                "awk '{print $2}' ("
-                + os.path.basename(os.path.realpath(shutil.which("awk") or "awk"))
-                + ")",
-                t_awk,
-                None,
+            tb_graph, mb_graph, ib_graph = measure([*py, "graph", str(big), str(baseline)])
+            tb_parse, mb_parse, ib_parse = measure([*py, "parse", str(big), str(baseline)])
+            rows.append(
+                ("baseline: parse -> SyscallGraph.add_events", tb_graph, mb_graph, ib_graph)
             )
-        )
+            rows.append(("baseline: parse only", tb_parse, mb_parse, ib_parse))
+        t_graph, m_graph, i_graph = measure([*py, "graph", str(big), str(ROOT)])
+        t_parse, m_parse, i_parse = measure([*py, "parse", str(big), str(ROOT)])
+        tp_graph, mp_graph, ip_graph = measure([*py, "graph", str(big), str(ROOT)], pure=True)
+        tp_parse, mp_parse, ip_parse = measure([*py, "parse", str(big), str(ROOT)], pure=True)
+        t_awk, _, _ = measure(["sh", "-c", f"awk '{{print $2}}' {big} > /dev/null"])
+        rows.append(("compiled: parse -> SyscallGraph.add_events", t_graph, m_graph, i_graph))
+        rows.append(("compiled: parse only", t_parse, m_parse, i_parse))
+        rows.append(("pure Python: parse -> SyscallGraph.add_events", tp_graph, mp_graph, ip_graph))
+        rows.append(("pure Python: parse only", tp_parse, mp_parse, ip_parse))
+        awk_name = os.path.basename(os.path.realpath(shutil.which("awk") or "awk"))
+        rows.append((f"awk '{{print $2}}' ({awk_name})", t_awk, None, None))
         if shutil.which("mawk"):
-            t_mawk, _ = measure(["sh", "-c", f"mawk '{{print $2}}' {big} > /dev/null"])
-            rows.append(("mawk '{print $2}'", t_mawk, None))
+            t_mawk, _, _ = measure(["sh", "-c", f"mawk '{{print $2}}' {big} > /dev/null"])
+            rows.append(("mawk '{print $2}'", t_mawk, None, None))
         big.unlink()
         n10 = build(base, args.lines * args.scale, big)
-        t10, m10 = measure([*py, "graph", str(big), str(ROOT)])
+        t10, m10, i10 = measure([*py, "graph", str(big), str(ROOT)])
         pyver = sys.version.split()[0]
         print(f"\nrecording: {len(base)} lines of strace -f -ttt -X raw (Go echo server)")
         print(f"1x = {n1:,} lines, {args.scale}x = {n10:,} lines; python {pyver}\n")
-        print("| case | lines/s | seconds | peak RSS MiB |")
-        print("| --- | ---: | ---: | ---: |")
-        for name, t, m in rows:
+        print("| case | lines/s | seconds | in-process s | peak RSS MiB |")
+        print("| --- | ---: | ---: | ---: | ---: |")
+        rows.append((f"compiled: graph, {args.scale}x trace", t10, m10, i10))
+        for name, t, m, inner in rows:
             rss = f"{m:.0f}" if m is not None else "-"
-            print(f"| {name} | {n1 / t:,.0f} | {t:.2f} | {rss} |")
-        print(f"| graph, {args.scale}x trace | {n10 / t10:,.0f} | {t10:.2f} | {m10:.0f} |")
+            ins = f"{inner:.2f}" if inner is not None else "-"
+            n = n10 if name.endswith("x trace") else n1
+            print(f"| {name} | {n / t:,.0f} | {t:.2f} | {ins} | {rss} |")
         print(
-            f"\nratio parse->graph / awk: {t_awk / t_graph:.2f}x; "
-            f"parse-only / awk: {t_awk / t_parse:.2f}x"
+            f"\nratio parse->graph / awk: compiled {t_awk / t_graph:.2f}x, pure "
+            f"{t_awk / tp_graph:.2f}x; parse-only / awk: compiled {t_awk / t_parse:.2f}x, pure "
+            f"{t_awk / tp_parse:.2f}x"
         )
-        print(f"peak RSS {args.scale}x / 1x (graph): {m10 / m_graph:.2f}")
+        print(
+            f"compiled over pure: parse->graph {tp_graph / t_graph:.2f}x, "
+            f"parse-only {tp_parse / t_parse:.2f}x"
+        )
+        print(f"peak RSS {args.scale}x / 1x (compiled graph): {m10 / m_graph:.2f}")
         if baseline is not None:
             print(
                 f"speed-up over the baseline: parse->graph {tb_graph / t_graph:.2f}x, "
