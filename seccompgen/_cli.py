@@ -667,20 +667,25 @@ def graph(fmt: str, workloads: tuple[str, ...], store: Path | None) -> None:
     epilog="""\b
 Examples:
   seccompgen diff profiles/api.json docker-default   # how much smaller than Docker's default
+  seccompgen diff profiles/api.json docker-default --summary   # counts only
   seccompgen diff old/api.json profiles/api.json
 """
 )
 @click.argument("a")
 @click.argument("b")
-def diff(a: str, b: str) -> None:
+@click.option("--summary", is_flag=True, help="Print the counts only, not the names on each side.")
+def diff(a: str, b: str, summary: bool) -> None:
     """Compare the syscalls allowed by profiles A and B (`docker-default`: Docker's default)."""
     report = pipeline.diff(a, b)
     d = report.diff
     click.echo(f"compared on {report.arch}")
     click.echo(f"{a}: {d.a_count} syscalls allowed")
     click.echo(f"{b}: {d.b_count} syscalls allowed")
-    click.echo(f"only in {b} (+{len(d.added)}): {' '.join(d.added) or '-'}")
-    click.echo(f"only in {a} (-{len(d.removed)}): {' '.join(d.removed) or '-'}")
+    if summary:
+        click.echo(f"only in {b}: {len(d.added)}; only in {a}: {len(d.removed)}")
+    else:
+        click.echo(f"only in {b} (+{len(d.added)}): {' '.join(d.added) or '-'}")
+        click.echo(f"only in {a} (-{len(d.removed)}): {' '.join(d.removed) or '-'}")
     if b == pipeline.DOCKER_DEFAULT and d.b_count:
         fewer = d.b_count - d.a_count
         click.echo(

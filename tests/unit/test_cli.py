@@ -186,6 +186,12 @@ def test_diff_against_docker_default(tmp_path: Path) -> None:
     fewer, ours, docker = map(int, m.groups())
     assert ours == n
     assert fewer == docker - n and docker > 300
+    assert " ptrace " in out  # Docker's default allows it; a traced hello does not
+    code, short = run("diff", str(out_path), "docker-default", "--summary")
+    assert code == 0, short
+    assert f"only in docker-default: {fewer}; only in {out_path}: 0" in short
+    assert m.group(0) in short
+    assert "ptrace" not in short  # the name lists are left out
 
 
 def test_not_strace_output_names_file_and_line(tmp_path: Path) -> None:
