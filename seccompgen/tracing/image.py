@@ -178,8 +178,14 @@ def build_wheelhouse(root: Path, constraints: Path, dest: Path, *, timeout: floa
         sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
         "--wheel-dir", str(dest), "--constraint", str(constraints), spec,
     ]  # fmt: skip
+    # seccompgen's own wheel is built pure (without the optional compiled loops): a wheel
+    # compiled for this machine's Python would not install into the image's Debian python3
+    # when the two differ (cp312 here, cp311 there), and the pure path gives the same results.
+    env = dict(os.environ, SECCOMPGEN_BUILD_EXT="0")
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env
+        )
     except subprocess.TimeoutExpired as e:
         raise TracerError(f"pip wheel for the tracer image took longer than {timeout:.0f}s") from e
     if proc.returncode != 0:
