@@ -27,10 +27,15 @@ Which records belong to the run, and why this way:
   never seen is counted in :attr:`DeltaOutcome.unattributed`, not written: it cannot be told
   apart from another workload running under a LOG profile at the same time.
 
-Phases come from time boundaries as in the other backends. The audit stamp is the kernel's
-coarse wall clock (``ktime_get_coarse_real_ts64``, a few milliseconds of resolution) printed to
-the millisecond, so a call made within a few milliseconds of a boundary may land in the phase
-next to it.
+Phases come from time boundaries as in the other backends, taken on the audit stamp's own
+clock. The kernel stamps a seccomp record when it is logged with the coarse wall clock
+(``audit_log_start`` in kernel/audit.c: ``ktime_get_coarse_real_ts64``, advanced once per tick,
+4 ms at ``HZ=250``, and seen lagging ``gettimeofday`` by up to 6 ms) printed to the millisecond.
+Boundaries stamped with ``gettimeofday`` would put the first calls an exercise drives, made a
+few milliseconds after its start, before it. So boundaries are read from the same clock
+(``CLOCK_REALTIME_COARSE``, clock_gettime(2)) and cut to the millisecond: a call made after a
+boundary never gets an earlier stamp; one made in the same tick just before it counts in the
+later phase.
 
 The lifecycle (exercise, duration, SIGTERM, ``grace``, SIGKILL, Ctrl-C, timeout, progress) is the
 strace backend's :class:`~seccompgen.tracing.strace._Session`, driven through a
@@ -43,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import signal
 import socket
@@ -78,6 +84,9 @@ from seccompgen.tracing.strace import (
 NAME: Final = "delta"
 """The backend name (``--backend delta``, trace headers)."""
 
+#: clock_gettime(2)'s coarse real-time clock (include/uapi/linux/time.h); Python names it on
+#: some platforms only.
+CLOCK_REALTIME_COARSE: Final = 5
 _CHILD_POLL: Final = 0.25  # seconds between looks at the known processes' children
 _AUDIT_WAIT: Final = 0.05  # seconds the audit reader blocks before looking at its stop flag
 #: Seconds to wait after the end for records still in kauditd's queue.
@@ -284,6 +293,10 @@ class _DeltaSession(_Session):
 
     side: DeltaSide | None = None
 
+    def _add_boundary(self, phase: Phase) -> None:
+        with self.lock:
+            self.boundaries.append((audit_clock(), phase))
+
     def _find_target_pid(self) -> int | None:
         if self.target_pid is None and self.side is not None:
             self.target_pid = self.side.pid
@@ -314,6 +327,11 @@ class _DeltaSession(_Session):
             exercise_exit_code=None if ex is None else ex.poll(),
             boundaries=tuple(self.boundaries),
         )
+
+
+def audit_clock() -> float:
+    """Now, as the kernel would stamp an audit record (see the module docstring)."""
+    return math.floor(time.clock_gettime(CLOCK_REALTIME_COARSE) * 1000) / 1000
 
 
 def _phase_at(ts: float, boundaries: Sequence[tuple[float, Phase]]) -> Phase:
