@@ -17,6 +17,12 @@ default action; each is attributed to the runtime's init (before its ``execve`` 
 :func:`seccompgen.runtime.is_runtime_init`) or to the workload, and the report names the command
 that fixes the profile.
 
+A pass proves the workload *survived* the profile, not that nothing was refused: many programs
+carry on when a call fails with EPERM (a Go service whose profiling timer is refused answers
+200 with an empty CPU profile; a refused ``madvise`` only keeps memory). ``strict`` closes that
+gap: after an enforce pass the staging run is made as well, and any call it logs fails the
+verification, attributed and with the same fix commands.
+
 A program given as a path (``verify PROFILE ./app``) is copied into a throwaway ``FROM scratch``
 image (the form these services ship in: no shell, no libc), labelled and removed afterwards. A
 bind mount into some base image would run the program in a filesystem it does not ship with.
@@ -91,6 +97,8 @@ class VerifyRequest:
     (input files of a batch job). ``timeout`` bounds each run; ``grace`` is the time between
     SIGTERM and SIGKILL. ``workload`` names the workload in the fix commands; ``records`` is
     where the workload's staging records are written (for ``seccompgen learn --from``).
+    ``strict`` also fails a run that passed but would have had calls refused (see the module
+    docstring); it needs the audit records (root).
     """
 
     profile: Path
@@ -108,6 +116,7 @@ class VerifyRequest:
     workload: str | None = None
     records: Path | None = None
     diagnose: bool = True
+    strict: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,6 +160,9 @@ class VerifyReport:
     diagnosis_problem: str | None = None
     records_path: Path | None = None
     runtime: RuntimeInfo | None = None
+    strict: bool = False
+    """True when the enforce run passed and ``strict`` made the staging run too: ``passed`` then
+    says whether that run logged nothing."""
 
     def names(self, process: str | None = None) -> tuple[str, ...]:
         """The denied names (of one process kind), sorted."""
@@ -575,13 +587,21 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
         else:
             assert req.image is not None
             plan = _Plan(req.image, list(req.args) or None, volumes, _image_exe(client, req))
+        if req.strict:  # it needs the audit records whatever the enforce run does: check now
+            try:
+                RecordCollector().close()
+            except TracerError as e:
+                raise TracerError(
+                    f"verify --strict needs the kernel's seccomp audit records: {e.message}",
+                    hint=e.hint or "run as root (CAP_AUDIT_READ), or drop --strict",
+                ) from e
         enforce = _run_container(client, plan, enforce_json, req, "enforce", run_id, None, log)
-        if enforce.passed:
+        if enforce.passed and not req.strict:
             return VerifyReport(True, enforce)
         runtime = None
         with contextlib.suppress(Exception):
             runtime = engine_runtime(client.info())
-        if not req.diagnose:
+        if not req.diagnose and not enforce.passed:
             return VerifyReport(False, enforce, runtime=runtime)
         try:
             collector = RecordCollector()
@@ -593,7 +613,11 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
                 runtime=runtime,
             )
         stack.callback(collector.close)
-        log("enforce run failed; repeating it with the staging (SCMP_ACT_LOG) variant")
+        if enforce.passed:
+            log("enforce run passed; --strict: repeating it with the staging (SCMP_ACT_LOG) "
+                "variant to find calls the workload survived being refused")  # fmt: skip
+        else:
+            log("enforce run failed; repeating it with the staging (SCMP_ACT_LOG) variant")
         staging = _run_container(client, plan, staging_json, req, "staging", run_id, collector, log)
         records = collector.stop()
         denials = attribute(records)
@@ -606,6 +630,11 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
             records_path.write_text(
                 "".join(r.raw.rstrip("\n") + "\n" for r in workload_records), encoding="utf-8"
             )
+        fixes = fix_commands(req, denials, records_path, runtime)
+        if enforce.passed:  # strict
+            return VerifyReport(
+                not denials, enforce, staging, denials, fixes, None, records_path, runtime, True
+            )
         problem = None
         if not denials:
             problem = (
@@ -614,7 +643,6 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
                 else "the staging run failed too and logged no refused call: the workload "
                 "fails without seccomp's help (see its output)"
             )
-        fixes = fix_commands(req, denials, records_path, runtime)
         return VerifyReport(False, enforce, staging, denials, fixes, problem, records_path, runtime)
 
 
