@@ -55,6 +55,7 @@ and reported through ``ParseStats.truncated_last_line``.
 from __future__ import annotations
 
 import heapq
+import io
 import os
 import re
 from bisect import bisect_right
@@ -453,6 +454,10 @@ def parse_strace(
     # A read error (an undecodable byte) is kept until the lines read before it are parsed,
     # so events and the line number in the error are what line-by-line reading gives.
     scan = _speedups.scan if _speedups is not None and _COMPILED else None
+    # Only input that is all there (a list, an open file) is read ahead: a generator may be a
+    # live tail of a running strace's output (the strace backend), where waiting for a full
+    # batch would hold back events the tracer needs now (the target's first execve, phases).
+    batch_size = _BATCH if isinstance(lines, (list, tuple, io.IOBase)) else 1
     source_lines = iter(lines)
     batch: list[str] = []
     read_error: Exception | None = None
@@ -466,7 +471,7 @@ def parse_strace(
                     raise read_error
                 batch = []
                 try:
-                    batch.extend(islice(source_lines, _BATCH))
+                    batch.extend(islice(source_lines, batch_size))
                 except Exception as exc:
                     read_error = exc
                 bi, n_batch = 0, len(batch)
