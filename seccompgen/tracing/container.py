@@ -234,35 +234,14 @@ class ContainerTracer:
         trace_id: str,
         stack: contextlib.ExitStack,
     ) -> Any:
-        import docker.errors  # type: ignore[import-untyped]
-
         env = dict(plan.env)
         env.setdefault("TZ", "UTC")
         self.log(f"creating a container of {plan.image} (network {spec.network})")
-        try:
-            container = client.containers.create(
-                plan.image,
-                entrypoint=[cmd[0]],
-                command=list(cmd[1:]),
-                environment=env,
-                user=plan.user,
-                working_dir=plan.workdir,
-                labels={TRACE_LABEL: trace_id},
-                # strace needs ptrace(2); CAP_SYS_PTRACE is the one capability it may need
-                # (capabilities(7)). Never privileged.
-                cap_add=["SYS_PTRACE"],
-                network_mode=spec.network,
-                volumes=plan.volumes,
-                stdin_open=False,
-                tty=False,
-                detach=True,
-            )
-        except docker.errors.ImageNotFound as e:
-            raise _image_missing(plan.image) from e
-        except docker.errors.DockerException as e:
-            raise TracerError(f"cannot create a container of {plan.image}: {e}") from e
-        stack.callback(_remove, container)
-        return container
+        # strace needs ptrace(2); CAP_SYS_PTRACE is the one capability it may need
+        # (capabilities(7)). Never privileged.
+        return create_container(
+            client, plan, spec, cmd, trace_id, stack, environment=env, cap_add=["SYS_PTRACE"]
+        )
 
     def _preflight(
         self,
@@ -316,6 +295,46 @@ class ContainerTracer:
                 hint="run the exercise on the host instead (with --network host to reach the "
                 "target on 127.0.0.1)",
             )
+
+
+def create_container(
+    client: Any,
+    plan: _Plan,
+    spec: ContainerSpec,
+    cmd: Sequence[str],
+    trace_id: str,
+    stack: contextlib.ExitStack,
+    **options: Any,
+) -> Any:
+    """Create (not start) the container that runs ``cmd`` for ``plan``, labelled with
+    :data:`TRACE_LABEL` and removed when ``stack`` unwinds, however the run ends.
+
+    ``options`` add to or override the ``containers.create`` arguments (the environment,
+    capabilities, ``security_opt``). A missing image is never pulled.
+    """
+    import docker.errors  # type: ignore[import-untyped]
+
+    args: dict[str, Any] = {
+        "entrypoint": [cmd[0]],
+        "command": list(cmd[1:]),
+        "environment": plan.env,
+        "user": plan.user,
+        "working_dir": plan.workdir,
+        "labels": {TRACE_LABEL: trace_id},
+        "network_mode": spec.network,
+        "volumes": plan.volumes,
+        "stdin_open": False,
+        "tty": False,
+        "detach": True,
+    }
+    try:
+        container = client.containers.create(plan.image, **(args | options))
+    except docker.errors.ImageNotFound as e:
+        raise _image_missing(plan.image) from e
+    except docker.errors.DockerException as e:
+        raise TracerError(f"cannot create a container of {plan.image}: {e}") from e
+    stack.callback(_remove, container)
+    return container
 
 
 # ---------------------------------------------------------------------- image and files

@@ -26,7 +26,9 @@ the container's cgroup and the runtime moves its init there before the filter is
 when the pid is the container's init or a child of a known process (fork connector, ``/proc``
 children), or, for a process gone before its cgroup could be read, when its ``exe`` is the
 workload's program. Processes ``docker exec`` started for ``--exercise-in-container`` share the
-cgroup but are not the workload: records from them and their children are left out.
+cgroup but are not the workload: records from them and their children are left out once the
+exec's pid is known (the runtime's init for the exec runs before that, and its calls, like the
+container start's, are the runtime's).
 
 The runtime's own calls: between loading the filter and its ``execve`` of the workload, the
 runtime's init (``runc:[2:INIT]``, or crun) still makes calls under the filter
@@ -62,14 +64,12 @@ from seccompgen.tracing.base import ContainerSpec, TraceProgress, TraceRequest
 from seccompgen.tracing.container import (
     NETWORKS,
     TARGET_MOUNT,
-    TRACE_LABEL,
     ContainerProcesses,
     ContainerTracer,
     _ExecExercise,
     _image_config,
-    _image_missing,
     _Plan,
-    _remove,
+    create_container,
 )
 from seccompgen.tracing.delta import (
     NAME,
@@ -158,7 +158,12 @@ class ContainerDeltaTracer:
             output = Path(tmp) / "audit.out"
             output.touch()
             plan = self._plan(client, request, spec)
-            container = self._create(client, plan, spec, writer.header.trace_id, stack)
+            staging = render(staging_variant(self.profile))
+            self.log(f"creating a container of {plan.image} under the staging profile")
+            container = create_container(
+                client, plan, spec, plan.argv, writer.header.trace_id, stack,
+                security_opt=[f"seccomp={staging}"],
+            )  # fmt: skip
             # The same checks as a traced container: the program exists in it, is built for the
             # engine's machine and finds its loader and libraries.
             ContainerTracer(log=self.log)._preflight(
@@ -213,42 +218,6 @@ class ContainerDeltaTracer:
             volumes = {str(program): {"bind": inside, "mode": "ro"}}
         env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
         return _Plan(image, argv, (), env, user, str(workdir or "") or None, volumes)
-
-    def _create(
-        self,
-        client: Any,
-        plan: _Plan,
-        spec: ContainerSpec,
-        trace_id: str,
-        stack: contextlib.ExitStack,
-    ) -> Any:
-        import docker.errors  # type: ignore[import-untyped]
-
-        assert self.profile is not None
-        staging = render(staging_variant(self.profile))
-        self.log(f"creating a container of {plan.image} under the staging profile")
-        try:
-            container = client.containers.create(
-                plan.image,
-                entrypoint=[plan.argv[0]],
-                command=list(plan.argv[1:]),
-                environment=plan.env,
-                user=plan.user,
-                working_dir=plan.workdir,
-                labels={TRACE_LABEL: trace_id},
-                security_opt=[f"seccomp={staging}"],
-                network_mode=spec.network,
-                volumes=plan.volumes,
-                stdin_open=False,
-                tty=False,
-                detach=True,
-            )
-        except docker.errors.ImageNotFound as e:
-            raise _image_missing(plan.image) from e
-        except docker.errors.DockerException as e:
-            raise TracerError(f"cannot create a container of {plan.image}: {e}") from e
-        stack.callback(_remove, container)
-        return container
 
 
 class ContainerSide(ContainerProcesses):
