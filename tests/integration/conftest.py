@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from seccompgen.errors import TracerError
+from seccompgen.tracing.container import TRACE_LABEL
 from seccompgen.tracing.gobuild import build_go, find_go
 from seccompgen.tracing.image import LOCAL_BASE_IMAGE
 from seccompgen.tracing.image import docker_client as make_docker_client
@@ -85,6 +86,41 @@ def build_scratch_image(client: Any, binary: Path, tag: str) -> str:
         fileobj=buf, custom_context=True, tag=tag, network_mode="none", pull=False, rm=True
     )
     return tag
+
+
+@pytest.fixture(scope="session")
+def scratch_image(docker_client: Any) -> Iterator[Callable[[Path], str]]:
+    """``build(binary)``: a ``FROM scratch`` image of ``binary`` at /app (its ENTRYPOINT), with
+    a unique tag; every image built is removed at the end of the session."""
+    tags: list[str] = []
+
+    def build(binary: Path) -> str:
+        tag = f"seccompgen-test/{binary.name}:{uuid.uuid4().hex[:12]}"
+        tags.append(build_scratch_image(docker_client, binary, tag))
+        return tag
+
+    yield build
+    for tag in tags:
+        docker_client.images.remove(tag, force=True)
+
+
+@pytest.fixture
+def trace_containers(docker_client: Any) -> Callable[[], list[str]]:
+    """The containers labelled ``io.seccompgen.trace`` now, as ``name (status)``."""
+
+    def listed() -> list[str]:
+        found = docker_client.containers.list(all=True, filters={"label": TRACE_LABEL})
+        return [f"{c.name} ({c.status})" for c in found]
+
+    return listed
+
+
+@pytest.fixture
+def no_leaked_containers(trace_containers: Callable[[], list[str]]) -> Iterator[None]:
+    """Fail when a container labelled by seccompgen exists after the test (none before)."""
+    assert trace_containers() == [], "containers left by an earlier run"
+    yield
+    assert trace_containers() == []
 
 
 @pytest.fixture(scope="session")

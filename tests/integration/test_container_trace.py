@@ -27,7 +27,6 @@ import pytest
 
 from seccompgen.events import ExitEvent, Phase, SignalEvent, SyscallEvent
 from seccompgen.tracefile import read_trace
-from seccompgen.tracing.container import TRACE_LABEL
 from seccompgen.tracing.gobuild import build_go
 
 pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.strace]
@@ -64,21 +63,6 @@ def trace_path(proc: subprocess.CompletedProcess[str]) -> Path:
     m = re.search(r"^trace .*-> (\S+)$", proc.stdout, re.MULTILINE)
     assert m, f"no trace path in the output:\n{proc.stdout}\n{proc.stderr}"
     return Path(m.group(1))
-
-
-def labelled(client: Any) -> list[str]:
-    return [
-        f"{c.name} ({c.status})"
-        for c in client.containers.list(all=True, filters={"label": TRACE_LABEL})
-    ]
-
-
-@pytest.fixture
-def no_leaked_containers(docker_client: Any) -> Iterator[None]:
-    """Fail when a container labelled by seccompgen exists after the test (none before)."""
-    assert labelled(docker_client) == [], "containers left by an earlier run"
-    yield
-    assert labelled(docker_client) == []
 
 
 def build_image(client: Any, files: dict[str, Path], dockerfile: str, tag: str) -> str:
@@ -314,7 +298,10 @@ def test_timeout_leaves_nothing(
 
 
 def test_interrupt_leaves_nothing(
-    tmp_path: Path, images: dict[str, str], docker_client: Any, no_leaked_containers: None
+    tmp_path: Path,
+    images: dict[str, str],
+    trace_containers: Callable[[], list[str]],
+    no_leaked_containers: None,
 ) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "seccompgen", "trace", "--image", images["http"],
@@ -323,9 +310,9 @@ def test_interrupt_leaves_nothing(
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
-        while not labelled(docker_client) and time.monotonic() < deadline:
+        while not trace_containers() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert labelled(docker_client), "the tracing container never appeared"
+        assert trace_containers(), "the tracing container never appeared"
         time.sleep(1.5)  # let the service start listening under strace
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)

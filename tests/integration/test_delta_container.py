@@ -19,8 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +29,6 @@ import pytest
 from seccompgen.events import SyscallEvent
 from seccompgen.store import TraceStore
 from seccompgen.tracefile import TraceWriter, read_trace
-from seccompgen.tracing.container import TRACE_LABEL
-from seccompgen.verify import build_scratch_image
 
 pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.strace, pytest.mark.root]
 
@@ -64,21 +61,6 @@ def sg(
     )
 
 
-def labelled(client: Any) -> list[str]:
-    return [
-        f"{c.name} ({c.status})"
-        for c in client.containers.list(all=True, filters={"label": TRACE_LABEL})
-    ]
-
-
-@pytest.fixture
-def no_leaked_containers(docker_client: Any) -> Iterator[None]:
-    """Fail when a container labelled by seccompgen exists after the test (none before)."""
-    assert labelled(docker_client) == [], "containers left by an earlier run"
-    yield
-    assert labelled(docker_client) == []
-
-
 @dataclass(frozen=True)
 class Service:
     """The HTTP service's image, the load generator, and the store of its known trace."""
@@ -97,22 +79,19 @@ class Service:
 
 @pytest.fixture(scope="module")
 def service(
-    docker_client: Any,
+    scratch_image: Callable[[Path], str],
     build_example: Callable[[str], Path],
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Service]:
+) -> Service:
     work = tmp_path_factory.mktemp("delta-container")
-    tag = build_scratch_image(docker_client, build_example("httpservice"), uuid.uuid4().hex[:12])
+    tag = scratch_image(build_example("httpservice"))
     svc = Service(tag, build_example("loadgen"), work / "store", work)
-    try:
-        known = sg(
-            "trace", "--image", tag, "-w", "http", "--store", str(svc.store),
-            *svc.run_args(work / "known.json"), cwd=work,
-        )  # fmt: skip
-        assert known.returncode == 0, known.stdout + known.stderr
-        yield svc
-    finally:
-        docker_client.images.remove(tag, force=True)
+    known = sg(
+        "trace", "--image", tag, "-w", "http", "--store", str(svc.store),
+        *svc.run_args(work / "known.json"), cwd=work,
+    )  # fmt: skip
+    assert known.returncode == 0, known.stdout + known.stderr
+    return svc
 
 
 def emit(store: Path, out: Path, cwd: Path) -> Path:
@@ -272,7 +251,10 @@ def test_host_program_in_the_base_image(
 
 
 def test_interrupt_leaves_nothing(
-    service: Service, docker_client: Any, tmp_path: Path, no_leaked_containers: None
+    service: Service,
+    trace_containers: Callable[[], list[str]],
+    tmp_path: Path,
+    no_leaked_containers: None,
 ) -> None:
     full = emit(service.store, tmp_path / "full.json", tmp_path)
     proc = subprocess.Popen(
@@ -283,9 +265,9 @@ def test_interrupt_leaves_nothing(
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
-        while not labelled(docker_client) and time.monotonic() < deadline:
+        while not trace_containers() and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert labelled(docker_client), "the container never appeared"
+        assert trace_containers(), "the container never appeared"
         time.sleep(1.0)
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=60)
