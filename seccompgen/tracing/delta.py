@@ -486,6 +486,8 @@ class MissFeed:
     when its pid has become known or ``late(record)`` says so, and else counts in
     :attr:`unattributed`. Records of the run go to ``output`` one per line, except those
     ``aside(record)`` picks (a container runtime's own calls), which are kept in :attr:`aside`.
+    A record from a pid that ``foreign(pid)`` knows is not the run's (a process that shares the
+    run's container but not its process tree) is dropped, neither written nor counted.
     """
 
     def __init__(
@@ -495,10 +497,12 @@ class MissFeed:
         *,
         aside: Callable[[AuditRecord], bool] | None = None,
         late: Callable[[AuditRecord], bool] | None = None,
+        foreign: Callable[[int], bool] | None = None,
     ) -> None:
         self.output = output
         self.claim = claim
         self.late = late
+        self.foreign = foreign
         self.set_aside = aside
         self.pids: set[int] = set()
         self.aside: list[AuditRecord] = []
@@ -604,7 +608,7 @@ class MissFeed:
                 self._poll_children()
         if record.pid in self.pids:
             self._emit(record)
-        else:
+        elif self.foreign is None or not self.foreign(record.pid):
             self._pending.append(record)
 
     def _emit(self, record: AuditRecord) -> None:

@@ -20,15 +20,17 @@ What runs where:
   ``trace --container`` runs it in, without strace and Python, so nothing is built).
 
 Which records are the container's: a record's pid is a host pid (``audit_log_task`` logs the
-caller's thread-group id in the initial pid namespace). It belongs to the run when the process's
-``/proc/PID/cgroup`` names the container id (read when the record arrives; the engine creates
-the container's cgroup and the runtime moves its init there before the filter is loaded), or
-when the pid is the container's init or a child of a known process (fork connector, ``/proc``
-children), or, for a process gone before its cgroup could be read, when its ``exe`` is the
-workload's program. Processes ``docker exec`` started for ``--exercise-in-container`` share the
-cgroup but are not the workload: records from them and their children are left out once the
-exec's pid is known (the runtime's init for the exec runs before that, and its calls, like the
-container start's, are the runtime's).
+caller's thread-group id in the initial pid namespace). The workload is the container's init
+(the engine reports its host pid once started; the runtime's init keeps that pid across its
+``execve`` of the workload) and everything below it: a record belongs to the run when its pid is
+the init, a child of a known process (fork connector, ``/proc`` children), or a process whose
+``PPid`` links (proc(5)) lead to the init when the record arrives; orphans are reparented to
+the container's init (pid_namespaces(7)), so they stay below it. A record read before the
+init's pid was known is judged at the end; one of a process gone before it could be placed
+counts when its ``exe`` is the workload's program. Processes ``docker exec`` starts (for
+``--exercise-in-container``) run in the container too, under the same filter, but their parent
+is the runtime outside it: they are not below the init, and their calls are not the workload's.
+Their records are dropped without a warning when ``/proc/PID/cgroup`` names the container.
 
 The runtime's own calls: between loading the filter and its ``execve`` of the workload, the
 runtime's init (``runc:[2:INIT]``, or crun) still makes calls under the filter
@@ -85,7 +87,7 @@ from seccompgen.tracing.strace import ExerciseProcess, start_host_exercise
 
 Log = Callable[[str], None]
 
-_MAX_DEPTH: Final = 64  # parent links followed when looking for an exec'd process's root
+_MAX_DEPTH: Final = 64  # parent links followed up from a process to the container's init
 
 
 def _quiet(_line: str) -> None:
@@ -241,9 +243,9 @@ class ContainerSide(ContainerProcesses):
     ) -> None:
         super().__init__(client, container, spec, stdout=stdout, stderr=stderr)
         self.workload_exe = workload_exe
-        self.exec_pids: set[int] = set()
-        """Host pids of ``docker exec`` processes: they and their children are not the run's."""
-        self.feed = MissFeed(output, self.claims, aside=is_runtime_init, late=self._late)
+        self.feed = MissFeed(
+            output, self.claims, aside=is_runtime_init, late=self._late, foreign=self._exec_process
+        )
 
     @property
     def pid(self) -> int | None:
@@ -252,11 +254,17 @@ class ContainerSide(ContainerProcesses):
 
     def claims(self, pid: int) -> bool:
         """Whether ``pid`` is a process of the container's workload (see the module docstring)."""
+        return self.init_pid is not None and _descends(pid, {self.init_pid})
+
+    def _exec_process(self, pid: int) -> bool:
+        # Not below the init (claims() said so) but in the container's cgroup: a process
+        # `docker exec` started. Only once the init is known: before, the init itself is one.
+        if self.init_pid is None:
+            return False
         try:
-            cgroups = Path(f"/proc/{pid}/cgroup").read_text(encoding="utf-8")
+            return self.container.id in Path(f"/proc/{pid}/cgroup").read_text(encoding="utf-8")
         except OSError:
             return False
-        return self.container.id in cgroups and not _descends(pid, self.exec_pids)
 
     def _late(self, record: AuditRecord) -> bool:
         return self.workload_exe is not None and record.exe == self.workload_exe
@@ -265,7 +273,7 @@ class ContainerSide(ContainerProcesses):
 
     def start(self, cmd: Sequence[str], request: TraceRequest, stack: contextlib.ExitStack) -> None:
         # The feed reads from before the start: a short job may be gone before its records are
-        # read, and the cgroup places a process only while it exists.
+        # read, and its parent links place a process only while it exists.
         self.feed.open(stack)
         self.feed.start()
         super().start(cmd, request, stack)
@@ -303,16 +311,11 @@ class ContainerSide(ContainerProcesses):
         if not self.spec.exercise_in_container:
             return start_host_exercise(command, target_pid, None)
         # Inside the container the workload is process 1.
-        exercise = _ExecExercise(self, command, {"SECCOMPGEN_TARGET_PID": "1"})
-        if exercise.pid:
-            self.exec_pids.add(exercise.pid)
-        return exercise
+        return _ExecExercise(self, command, {"SECCOMPGEN_TARGET_PID": "1"})
 
 
 def _descends(pid: int, roots: set[int]) -> bool:
     """Whether ``pid`` is one of ``roots`` or below one (``PPid`` links, proc(5))."""
-    if not roots:
-        return False
     for _ in range(_MAX_DEPTH):
         if pid in roots:
             return True

@@ -250,6 +250,29 @@ def test_host_program_in_the_base_image(
     assert "target exit status: 0" in proc.stdout
 
 
+def test_exercise_in_container_is_not_the_workload(
+    service: Service, build_example: Callable[[str], Path], tmp_path: Path,
+    base_image: str, no_leaked_containers: None,
+) -> None:  # fmt: skip
+    """``docker exec`` processes run under the container's filter too; the shell and sleep
+    of the exercise make calls the service's profile lacks, and none is reported."""
+    first = tmp_path / "first.json"
+    copy_without(service.store, tmp_path / "store", REMOVED)
+    emit(tmp_path / "store", first, tmp_path)
+    proc = sg(
+        "trace", "--delta", str(first), "--container", str(build_example("httpservice")),
+        "--exercise-in-container", "--exercise", "sleep 1 && echo exercised",
+        "--store", str(tmp_path / "s"), "--", "-addr", f"127.0.0.1:{free_port()}", cwd=tmp_path,
+    )  # fmt: skip
+    print(proc.stdout, proc.stderr)
+    assert proc.returncode == 0, proc.stderr
+    assert "exercised" in proc.stderr  # the exercise ran, in the container
+    found = misses(proc.stdout)
+    assert REMOVED in {name for name, *_ in found}, proc.stdout
+    assert {comm for _, _, comm, _, _ in found} == {"httpservice"}, proc.stdout
+    assert "not attributed" not in proc.stderr
+
+
 def test_interrupt_leaves_nothing(
     service: Service,
     trace_containers: Callable[[], list[str]],
