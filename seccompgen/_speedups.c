@@ -233,6 +233,20 @@ has_control(const char *p, Py_ssize_t n)
     return bad != 0;
 }
 
+/* Parsed argument lists by their text, as strace.py's args_cache: a Go program repeats a few
+ * hundred distinct argument texts over and over (futex words, epoll fds), and a hit skips the
+ * split, the int conversions and the tuple.  Direct-mapped and bounded like the intern table:
+ * at most ARGS_CACHE_SIZE texts of at most ARGS_CACHE_MAXLEN bytes are held. */
+#define ARGS_CACHE_SIZE 4096
+#define ARGS_CACHE_MAXLEN 160
+typedef struct {
+    Py_hash_t h;
+    Py_ssize_t n;
+    char *key;       /* ARGS_CACHE_MAXLEN bytes, allocated on first use */
+    PyObject *tuple; /* owned, or NULL */
+} args_slot;
+static args_slot args_tab[ARGS_CACHE_SIZE];
+
 /* _args.split_args + scalar over the concatenation of two byte runs (the two halves of a
  * resumed call; ``b`` may be empty).  Neither may hold a control byte (the caller checked):
  * only the space is whitespace then, while Python's str.strip() also strips tabs, \x1c-\x1f
@@ -264,6 +278,17 @@ parse_args2(const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb, int *dec
         t = heap;
     }
     PyObject *result = NULL;
+    args_slot *slot = NULL;
+    Py_hash_t h = 0;
+    if (n <= ARGS_CACHE_MAXLEN) {
+        h = fnv(t, n);
+        slot = &args_tab[h & (ARGS_CACHE_SIZE - 1)];
+        if (slot->tuple != NULL && slot->h == h && slot->n == n &&
+            memcmp(slot->key, t, (size_t)n) == 0) {
+            result = Py_NewRef(slot->tuple);
+            goto done;
+        }
+    }
     Py_ssize_t starts[MAX_ARGS], ends[MAX_ARGS];
     int count = 0;
     int blank = 1;
@@ -340,6 +365,17 @@ parse_args2(const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb, int *dec
         PyTuple_SET_ITEM(result, k, v);
     }
     PyObject_GC_UnTrack(result); /* ints and None only: no cycle can pass through it */
+    if (slot != NULL) {
+        if (slot->key == NULL) {
+            slot->key = PyMem_Malloc(ARGS_CACHE_MAXLEN);
+        }
+        if (slot->key != NULL) { /* no memory for the key: simply not cached */
+            memcpy(slot->key, t, (size_t)n);
+            slot->n = n;
+            slot->h = h;
+            Py_XSETREF(slot->tuple, Py_NewRef(result));
+        }
+    }
 done:
     PyMem_Free(heap);
     return result;
