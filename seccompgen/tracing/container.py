@@ -152,7 +152,15 @@ class ContainerTracer:
                 plan = self._plan_image(client, spec.image, request, tmp)
             plan.volumes[str(out_dir)] = {"bind": OUT_MOUNT, "mode": "rw"}
             cmd = self._strace_command(plan)
-            container = self._create(client, plan, spec, cmd, writer.header.trace_id, stack)
+            env = dict(plan.env)
+            env.setdefault("TZ", "UTC")
+            self.log(f"creating a container of {plan.image} (network {spec.network})")
+            # strace needs ptrace(2); CAP_SYS_PTRACE is the one capability it may need
+            # (capabilities(7)). Never privileged.
+            container = create_container(
+                client, plan, spec, cmd, writer.header.trace_id, stack,
+                environment=env, cap_add=["SYS_PTRACE"],
+            )  # fmt: skip
             self._preflight(container, plan, spec, engine_arch, host_program=spec.image is None)
             procs = ContainerProcesses(
                 client, container, spec, stdout=request.stdout, stderr=request.stderr
@@ -224,24 +232,6 @@ class ContainerTracer:
         unset = [] if "TZ" in plan.env else ["-E", "TZ"]
         out = f"{OUT_MOUNT}/strace.out"
         return [*plan.strace, *STRACE_OPTIONS, *unset, "-o", out, "--", *plan.argv]
-
-    def _create(
-        self,
-        client: Any,
-        plan: _Plan,
-        spec: ContainerSpec,
-        cmd: Sequence[str],
-        trace_id: str,
-        stack: contextlib.ExitStack,
-    ) -> Any:
-        env = dict(plan.env)
-        env.setdefault("TZ", "UTC")
-        self.log(f"creating a container of {plan.image} (network {spec.network})")
-        # strace needs ptrace(2); CAP_SYS_PTRACE is the one capability it may need
-        # (capabilities(7)). Never privileged.
-        return create_container(
-            client, plan, spec, cmd, trace_id, stack, environment=env, cap_add=["SYS_PTRACE"]
-        )
 
     def _preflight(
         self,
@@ -488,6 +478,9 @@ class ContainerProcesses:
         self.stdout = stdout
         self.stderr = stderr
         self.init_pid: int | None = None
+        self.started_pid: int | None = None
+        """Process 1's host pid as the engine reported it after the start, even if it was gone
+        by the time ``/proc`` was read (then :attr:`init_pid` stays None)."""
         self.pidns: str | None = None
         self.rc: int | None = None
         self.logs_saved = False
@@ -503,18 +496,29 @@ class ContainerProcesses:
         except docker.errors.DockerException as e:
             raise TracerError(f"cannot start the tracing container: {e}") from e
         pid = int(self.container.attrs.get("State", {}).get("Pid") or 0)
+        self.started_pid = pid or None
         if pid:
             try:
                 self.pidns = os.readlink(f"/proc/{pid}/ns/pid")
                 self.init_pid = pid
             except OSError as e:
-                if not Path(f"/proc/{pid}").exists() and self._status() == "running":
+                if not Path(f"/proc/{pid}").exists() and self._stays_running():
                     raise TracerError(
                         "the Docker engine does not run on this machine (its container "
                         f"process {pid} is not in /proc); tracing in a container needs a "
                         "local engine to signal the traced program",
                         hint="run seccompgen on the Docker host",
                     ) from e
+
+    def _stays_running(self, seconds: float = 2.0) -> bool:
+        """True when the engine still reports the container running after ``seconds``: a
+        process 1 that has just exited is reported so for a moment, until the shim tells."""
+        end = time.monotonic() + seconds
+        while self._status() == "running":
+            if time.monotonic() >= end:
+                return True
+            time.sleep(_POLL)
+        return False
 
     def _status(self) -> str:
         import docker.errors

@@ -558,7 +558,7 @@ class MissFeed:
         for record in self._pending:
             if record.pid in self.pids or (self.late is not None and self.late(record)):
                 self._emit(record)
-            else:
+            elif self.foreign is None or not self.foreign(record.pid):
                 self.unattributed += 1
         self._pending = []
         if self._out is not None:

@@ -243,6 +243,8 @@ class ContainerSide(ContainerProcesses):
     ) -> None:
         super().__init__(client, container, spec, stdout=stdout, stderr=stderr)
         self.workload_exe = workload_exe
+        self.foreign_pids: set[int] = set()
+        """Host pids of processes in the container but not below its init (``docker exec``)."""
         self.feed = MissFeed(
             output, self.claims, aside=is_runtime_init, late=self._late, foreign=self._exec_process
         )
@@ -250,21 +252,29 @@ class ContainerSide(ContainerProcesses):
     @property
     def pid(self) -> int | None:
         """The container's init (the workload after the runtime's exec), as a host pid."""
-        return self.init_pid
+        return self.started_pid
 
     def claims(self, pid: int) -> bool:
         """Whether ``pid`` is a process of the container's workload (see the module docstring)."""
-        return self.init_pid is not None and _descends(pid, {self.init_pid})
+        return self.started_pid is not None and _descends(pid, {self.started_pid})
 
     def _exec_process(self, pid: int) -> bool:
         # Not below the init (claims() said so) but in the container's cgroup: a process
         # `docker exec` started. Only once the init is known: before, the init itself is one.
-        if self.init_pid is None:
+        # Remembered: the last call of a short process (a shell's final wait4) is often read
+        # after it has exited, when its cgroup can no longer be read.
+        if pid in self.foreign_pids:
+            return True
+        if self.started_pid is None:
             return False
         try:
-            return self.container.id in Path(f"/proc/{pid}/cgroup").read_text(encoding="utf-8")
+            cgroups = Path(f"/proc/{pid}/cgroup").read_text(encoding="utf-8")
         except OSError:
             return False
+        if self.container.id in cgroups:
+            self.foreign_pids.add(pid)
+            return True
+        return False
 
     def _late(self, record: AuditRecord) -> bool:
         return self.workload_exe is not None and record.exe == self.workload_exe
@@ -277,8 +287,9 @@ class ContainerSide(ContainerProcesses):
         self.feed.open(stack)
         self.feed.start()
         super().start(cmd, request, stack)
-        if self.init_pid is not None:
-            self.feed.add(self.init_pid)
+        if self.started_pid is not None:
+            # Also when the workload has exited already: its records wait in the feed.
+            self.feed.add(self.started_pid)
 
     def signal_target(self, pid: int, sig: int) -> None:
         # From the host, as `docker kill --signal`: pid_namespaces(7) delivers a signal from an

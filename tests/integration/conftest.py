@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
+import sys
 import tarfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -105,22 +108,66 @@ def scratch_image(docker_client: Any) -> Iterator[Callable[[Path], str]]:
 
 
 @pytest.fixture
-def trace_containers(docker_client: Any) -> Callable[[], list[str]]:
-    """The containers labelled ``io.seccompgen.trace`` now, as ``name (status)``."""
+def trace_containers(docker_client: Any) -> Callable[..., list[str]]:
+    """``listed(*images)``: the containers labelled ``io.seccompgen.trace`` now, as ``name
+    (status)``; only those created from one of ``images`` when any is given (other runs may
+    share the engine)."""
 
-    def listed() -> list[str]:
+    def listed(*images: str) -> list[str]:
         found = docker_client.containers.list(all=True, filters={"label": TRACE_LABEL})
-        return [f"{c.name} ({c.status})" for c in found]
+        return [
+            f"{c.name} ({c.status})"
+            for c in found
+            if not images or c.attrs.get("Config", {}).get("Image") in images
+        ]
 
     return listed
 
 
 @pytest.fixture
-def no_leaked_containers(trace_containers: Callable[[], list[str]]) -> Iterator[None]:
+def no_leaked_containers(trace_containers: Callable[..., list[str]]) -> Iterator[None]:
     """Fail when a container labelled by seccompgen exists after the test (none before)."""
     assert trace_containers() == [], "containers left by an earlier run"
     yield
     assert trace_containers() == []
+
+
+@dataclass(frozen=True)
+class Interrupted:
+    """How ``seccompgen`` ended after a Ctrl-C: its exit status and output."""
+
+    status: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def interrupt_in_container(
+    trace_containers: Callable[..., list[str]],
+) -> Callable[[list[str], Path, float], Interrupted]:
+    """``run(args, cwd, settle)``: start ``seccompgen ARGS``, wait for its labelled container,
+    give it ``settle`` seconds, send SIGINT (Ctrl-C) and collect how it ended."""
+
+    def run(args: list[str], cwd: Path, settle: float) -> Interrupted:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "seccompgen", *args],
+            cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while not trace_containers() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert trace_containers(), "the container never appeared"
+            time.sleep(settle)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        return Interrupted(proc.returncode, out, err)
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ import io
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -300,29 +299,17 @@ def test_timeout_leaves_nothing(
 def test_interrupt_leaves_nothing(
     tmp_path: Path,
     images: dict[str, str],
-    trace_containers: Callable[[], list[str]],
+    interrupt_in_container: Callable[[list[str], Path, float], Any],
     no_leaked_containers: None,
 ) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "seccompgen", "trace", "--image", images["http"],
-         "--store", str(tmp_path / "s"), "--", "-addr", f"127.0.0.1:{free_port()}"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ended = interrupt_in_container(
+        ["trace", "--image", images["http"], "--store", str(tmp_path / "s"),
+         "--", "-addr", f"127.0.0.1:{free_port()}"],
+        tmp_path, 1.5,  # let the service start listening under strace
     )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while not trace_containers() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert trace_containers(), "the tracing container never appeared"
-        time.sleep(1.5)  # let the service start listening under strace
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
-    assert "INCOMPLETE (interrupted)" in out
-    events = list(read_trace(Path(re.search(r"-> (\S+)$", out, re.M).group(1))))  # type: ignore[union-attr]
+    assert ended.status == 130, ended.stderr
+    assert "INCOMPLETE (interrupted)" in ended.stdout
+    events = list(read_trace(Path(re.search(r"-> (\S+)$", ended.stdout, re.M).group(1))))  # type: ignore[union-attr]
     assert any(isinstance(e, SignalEvent) and e.signal == "SIGTERM" for e in events)
 
 

@@ -14,12 +14,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ import pytest
 from seccompgen.events import SyscallEvent
 from seccompgen.store import TraceStore
 from seccompgen.tracefile import TraceWriter, read_trace
+from seccompgen.tracing.image import LOCAL_BASE_IMAGE
 
 pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.strace, pytest.mark.root]
 
@@ -38,6 +38,7 @@ REMOVED = "accept4"
 # A call the runtime's init makes after loading the filter when no-new-privileges is off (it
 # drops capabilities then); the workload never makes it.
 RUNTIME_ONLY = "capset"
+ABSENT = "seccompgen-test/absent:never"  # an image no test builds
 MISS_LINE = re.compile(r"^  (\S+)\s+pid (\d+) \((.*)\)\s+(startup|exercise|shutdown)\s+x(\d+)$")
 
 
@@ -92,6 +93,16 @@ def service(
     )  # fmt: skip
     assert known.returncode == 0, known.stdout + known.stderr
     return svc
+
+
+@pytest.fixture
+def no_leftovers(service: Service, trace_containers: Callable[..., list[str]]) -> Iterator[None]:
+    """Fail when a labelled container of this module's images exists after the test (none
+    before): the service image, and the base image a host program runs in."""
+    mine = (service.image, LOCAL_BASE_IMAGE, ABSENT)
+    assert trace_containers(*mine) == [], "containers left by an earlier run"
+    yield
+    assert trace_containers(*mine) == []
 
 
 def emit(store: Path, out: Path, cwd: Path) -> Path:
@@ -161,7 +172,7 @@ def copy_without(src: Path, dst: Path, name: str) -> None:
         target.add_trace(out)
 
 
-def test_full_profile_reports_nothing_new(service: Service, no_leaked_containers: None) -> None:
+def test_full_profile_reports_nothing_new(service: Service, no_leftovers: None) -> None:
     full = emit(service.store, service.work / "full.json", service.work)
     stats = service.work / "full-stats.json"
     proc = delta(service, full, stats)
@@ -174,7 +185,7 @@ def test_full_profile_reports_nothing_new(service: Service, no_leaked_containers
 
 
 def test_removed_call_is_reported_learned_and_then_covered(
-    service: Service, no_leaked_containers: None, tmp_path: Path
+    service: Service, no_leftovers: None, tmp_path: Path
 ) -> None:
     store = tmp_path / "store"
     copy_without(service.store, store, REMOVED)
@@ -210,7 +221,7 @@ def test_removed_call_is_reported_learned_and_then_covered(
 
 
 def test_runtime_init_calls_are_reported_apart(
-    service: Service, no_leaked_containers: None, tmp_path: Path
+    service: Service, no_leftovers: None, tmp_path: Path
 ) -> None:
     full = emit(service.store, tmp_path / "full.json", tmp_path)
     assert RUNTIME_ONLY in allowed(full)  # from the runtime block, not the trace
@@ -230,7 +241,7 @@ def test_runtime_init_calls_are_reported_apart(
 
 def test_host_program_in_the_base_image(
     service: Service, build_example: Callable[[str], Path], tmp_path: Path,
-    base_image: str, no_leaked_containers: None,
+    base_image: str, no_leftovers: None,
 ) -> None:  # fmt: skip
     """``--container``: a host program, bind-mounted into the base image, run under the
     service's profile: what the batch job does beyond it (it writes a file and renames it into
@@ -252,7 +263,7 @@ def test_host_program_in_the_base_image(
 
 def test_exercise_in_container_is_not_the_workload(
     service: Service, build_example: Callable[[str], Path], tmp_path: Path,
-    base_image: str, no_leaked_containers: None,
+    base_image: str, no_leftovers: None,
 ) -> None:  # fmt: skip
     """``docker exec`` processes run under the container's filter too; the shell and sleep
     of the exercise make calls the service's profile lacks, and none is reported."""
@@ -275,30 +286,18 @@ def test_exercise_in_container_is_not_the_workload(
 
 def test_interrupt_leaves_nothing(
     service: Service,
-    trace_containers: Callable[[], list[str]],
+    interrupt_in_container: Callable[[list[str], Path, float], Any],
     tmp_path: Path,
-    no_leaked_containers: None,
+    no_leftovers: None,
 ) -> None:
     full = emit(service.store, tmp_path / "full.json", tmp_path)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "seccompgen", "trace", "--delta", str(full), "--image",
-         service.image, "--store", str(tmp_path / "s"), "--network", "host", "--duration", "120",
-         "--", "-addr", f"127.0.0.1:{free_port()}"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ended = interrupt_in_container(
+        ["trace", "--delta", str(full), "--image", service.image, "--store", str(tmp_path / "s"),
+         "--network", "host", "--duration", "120", "--", "-addr", f"127.0.0.1:{free_port()}"],
+        tmp_path, 1.0,
     )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while not trace_containers() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert trace_containers(), "the container never appeared"
-        time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
+    assert ended.status == 130, ended.stderr
+    assert "run INCOMPLETE (interrupted)" in ended.stderr
 
 
 # ---------------------------------------------------------------------- bad input
@@ -310,18 +309,17 @@ def one_error(stderr: str) -> str:
     return lines[0]
 
 
-def test_missing_profile(tmp_path: Path, no_leaked_containers: None) -> None:
+def test_missing_profile(tmp_path: Path) -> None:
     proc = sg("trace", "--delta", str(tmp_path / "absent.json"), "--image", "x:1", cwd=tmp_path)
     assert proc.returncode == 1
     assert one_error(proc.stderr) == f"error: {tmp_path / 'absent.json'}: no such file"
 
 
 def test_image_not_present_is_not_pulled(
-    service: Service, docker_client: Any, tmp_path: Path, no_leaked_containers: None
+    service: Service, docker_client: Any, tmp_path: Path, no_leftovers: None
 ) -> None:
     full = emit(service.store, tmp_path / "full.json", tmp_path)
-    ref = "seccompgen-test/absent:never"
-    proc = sg("trace", "--delta", str(full), "--image", ref, cwd=tmp_path)
+    proc = sg("trace", "--delta", str(full), "--image", ABSENT, cwd=tmp_path)
     assert proc.returncode == 1
     assert "not present in the Docker engine" in one_error(proc.stderr)
     assert "never pulls" in proc.stderr
@@ -337,7 +335,7 @@ def test_engine_down(service: Service, tmp_path: Path) -> None:
 
 
 def test_workload_that_fails_leaves_nothing(
-    service: Service, tmp_path: Path, no_leaked_containers: None
+    service: Service, tmp_path: Path, no_leftovers: None
 ) -> None:
     full = emit(service.store, tmp_path / "full.json", tmp_path)
     proc = sg(
@@ -348,9 +346,7 @@ def test_workload_that_fails_leaves_nothing(
     assert re.search(r"^target exit status: [1-9]", proc.stdout, re.M), proc.stdout
 
 
-def test_timeout_leaves_nothing(
-    service: Service, tmp_path: Path, no_leaked_containers: None
-) -> None:
+def test_timeout_leaves_nothing(service: Service, tmp_path: Path, no_leftovers: None) -> None:
     full = emit(service.store, tmp_path / "full.json", tmp_path)
     start = time.monotonic()
     proc = sg(
@@ -363,7 +359,7 @@ def test_timeout_leaves_nothing(
     assert time.monotonic() - start < 60
 
 
-def test_program_not_executable(tmp_path: Path, no_leaked_containers: None) -> None:
+def test_program_not_executable(tmp_path: Path) -> None:
     profile = tmp_path / "p.json"
     profile.write_text('{"defaultAction": "SCMP_ACT_LOG", "syscalls": []}')
     proc = sg("trace", "--delta", str(profile), "--container", str(profile), cwd=tmp_path)
