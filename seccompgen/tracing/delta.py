@@ -40,7 +40,9 @@ later phase.
 The lifecycle (exercise, duration, SIGTERM, ``grace``, SIGKILL, Ctrl-C, timeout, progress) is the
 strace backend's :class:`~seccompgen.tracing.strace._Session`, driven through a
 :class:`~seccompgen.tracing.strace.ProcessSide` whose "tracer" is the target itself and whose
-output file receives the audit records as they arrive.
+output file receives the audit records as they arrive (:class:`MissFeed`, :func:`run_delta`).
+:mod:`seccompgen.tracing.delta_container` runs the same in a container, with the filter
+installed by the Docker engine instead of the launcher.
 """
 
 from __future__ import annotations
