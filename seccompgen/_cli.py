@@ -365,7 +365,7 @@ def trace(
         click.echo(f"backend: {summary.backend_reason}", err=True)
     o = summary.outcome
     if isinstance(o, DeltaOutcome):
-        _render_delta(o, known, summary.path, name)
+        _render_delta(o, known, summary.path, name, store)
         if not o.complete:
             sys.exit(EXIT_INTERRUPTED if o.reason == "interrupted" else 1)
         return
@@ -387,7 +387,9 @@ def trace(
         sys.exit(EXIT_INTERRUPTED if o.reason == "interrupted" else 1)
 
 
-def _render_delta(o: DeltaOutcome, known: Path | None, path: Path | None, workload: str) -> None:
+def _render_delta(
+    o: DeltaOutcome, known: Path | None, path: Path | None, workload: str, store: Path | None
+) -> None:
     if not o.misses:
         click.echo(f"no new syscalls: {known} covers everything the target did")
     else:
@@ -422,7 +424,7 @@ def _render_delta(o: DeltaOutcome, known: Path | None, path: Path | None, worklo
         )
     if o.misses and path is not None:
         click.echo(f"kept as {path}; to drop them instead: rm {shlex.quote(str(path))}")
-        _next(f"seccompgen emit -w {workload}")
+        _next(f"seccompgen emit -w {workload}{_store_flag(store)}")
     elif o.misses:
         click.echo("not kept (rerun with --learn to add them to the workload)")
 
