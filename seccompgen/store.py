@@ -28,8 +28,9 @@ GRAPH_FILE = "graph.json"
 TRACE_SUFFIX = ".trace.jsonl"
 
 # Backends whose trace lines are not in call order: ebpf writes per-thread counts, learned audit
-# records carry no thread ids. Their calls count, their order does not (no transitions).
-UNORDERED_BACKENDS = frozenset({"ebpf", "audit"})
+# records carry no thread ids, and a delta trace holds only the misses (two misses in a row were
+# not two calls in a row). Their calls count, their order does not (no transitions).
+UNORDERED_BACKENDS = frozenset({"ebpf", "audit", "delta"})
 
 _WORKLOAD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 

@@ -43,7 +43,7 @@ def test_counted_traces_add_no_transitions(tmp_path: Path) -> None:
         return SyscallEvent(name, "x86_64", 1, 1, 0, None, 1.0, ())
 
     store = TraceStore(tmp_path)
-    for backend in ("strace", "ebpf"):
+    for backend in ("strace", "ebpf", "delta"):
         header = TraceHeader.new(workload=backend, arch="x86_64", backend=backend, command=["x"])
         path = store.new_trace_path(backend, header.trace_id, "20260101T000000Z")
         with TraceWriter.create(path, header) as writer:
@@ -52,5 +52,6 @@ def test_counted_traces_add_no_transitions(tmp_path: Path) -> None:
         store.add_trace(path)
     graph = store.load_graph()
     assert graph.transitions("strace") == {("read", "write"): 1, ("write", "read"): 1}
-    assert graph.transitions("ebpf") == {}
-    assert graph.usage("ebpf")["read"].count == 2
+    for unordered in ("ebpf", "delta"):
+        assert graph.transitions(unordered) == {}
+        assert graph.usage(unordered)["read"].count == 2
