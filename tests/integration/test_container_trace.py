@@ -12,7 +12,6 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tarfile
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _support import free_port
 
 from seccompgen.events import ExitEvent, Phase, SignalEvent, SyscallEvent
 from seccompgen.tracefile import read_trace
@@ -36,12 +36,6 @@ SERVICE_CALLS = {"bind", "listen", "accept4", "epoll_ctl", "setsockopt", "getsoc
 # Calls the Go runtime makes in some runs and not others, on the host as in a container: async
 # preemption (tgkill(getpid(), tid, SIGURG)), osyield and usleep while spinning.
 SCHEDULING_DEPENDENT = {"getpid", "tgkill", "sched_yield", "nanosleep"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def seccompgen(

@@ -8,11 +8,11 @@ and strace (for the earlier trace).
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from _support import free_port
 
 from seccompgen.events import Phase, SyscallEvent
 from seccompgen.goruntime import go_runtime_names
@@ -32,12 +32,6 @@ pytestmark = [pytest.mark.root, pytest.mark.go, pytest.mark.strace]
 # preemptM) and sched_yield from spinning in the scheduler and the GC (runtime/proc.go osyield).
 # Whether a short run is preempted at all depends on how long its goroutines run uninterrupted.
 SCHEDULING_DEPENDENT = frozenset({"getpid", "tgkill", "sched_yield", "rt_sigreturn"})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Run:

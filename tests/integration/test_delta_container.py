@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _support import free_port, sg
 
 from seccompgen.events import SyscallEvent
 from seccompgen.store import TraceStore
@@ -40,26 +39,6 @@ REMOVED = "accept4"
 RUNTIME_ONLY = "capset"
 ABSENT = "seccompgen-test/absent:never"  # an image no test builds
 MISS_LINE = re.compile(r"^  (\S+)\s+pid (\d+) \((.*)\)\s+(startup|exercise|shutdown)\s+x(\d+)$")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def sg(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "seccompgen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env=env,
-    )
 
 
 @dataclass(frozen=True)

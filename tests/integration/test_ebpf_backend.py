@@ -11,12 +11,12 @@ import json
 import os
 import re
 import signal
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from _support import free_port
 
 from seccompgen.errors import TracerError
 from seccompgen.events import ExitEvent, Phase, SyscallEvent
@@ -55,12 +55,6 @@ def ebpf_available() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
         pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Run:

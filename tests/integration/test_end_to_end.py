@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _support import free_port
 
 pytestmark = [pytest.mark.strace, pytest.mark.go, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def seccompgen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

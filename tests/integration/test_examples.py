@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _support import free_port
 
 from seccompgen.events import Phase, SyscallEvent
 
 pytestmark = [pytest.mark.strace, pytest.mark.go, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_http_service_under_loopback_load(

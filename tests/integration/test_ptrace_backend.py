@@ -13,12 +13,12 @@ import json
 import os
 import re
 import signal
-import socket
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from _support import free_port
 
 from seccompgen.events import Event, ExitEvent, Phase, SignalEvent, SyscallEvent
 from seccompgen.tracefile import TraceHeader, TraceWriter, read_trace
@@ -39,12 +39,6 @@ pytestmark = [pytest.mark.go, pytest.mark.slow]
 SCHEDULING_DEPENDENT = frozenset(
     {"getpid", "tgkill", "rt_sigreturn", "sched_yield", "restart_syscall"}
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Run:

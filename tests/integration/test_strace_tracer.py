@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import stat
 import threading
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _support import free_port
 
 from seccompgen.errors import TracerError
 from seccompgen.events import ExitEvent, Phase, SignalEvent
@@ -20,12 +20,6 @@ from seccompgen.tracing.registry import backend_names, get_tracer
 from seccompgen.tracing.strace import NOT_FOUND_MESSAGE, StraceTracer
 
 pytestmark = [pytest.mark.strace, pytest.mark.go, pytest.mark.slow]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _phases_in_order(run: Any) -> None:

@@ -15,7 +15,6 @@ import json
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _support import free_port, sg
 
 from seccompgen.verify import VERIFY_LABEL
 
@@ -32,23 +32,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.strace, pytest.mar
 
 EXAMPLES = ("httpservice", "batch", "threadonly")
 SCHEDULING_DEPENDENT = {"getpid", "tgkill", "sched_yield", "nanosleep"}
-
-
-def sg(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "seccompgen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def leftovers(client: Any) -> list[str]:

@@ -10,36 +10,18 @@ naming the calls the profile refuses.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _support import free_port, sg
 
 pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.strace, pytest.mark.root]
 
 # Calls Go makes to take a CPU profile (runtime/pprof: per-thread timers since Go 1.18, the
 # process-wide ITIMER_PROF before that).
 PROFILING_TIMERS = {"timer_create", "timer_settime", "timer_delete", "setitimer"}
-
-
-def sg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "seccompgen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_strict_fails_a_profile_the_workload_only_survives(
