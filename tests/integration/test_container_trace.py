@@ -13,7 +13,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tarfile
 import time
 import uuid
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 from _support import free_port
+from _support import sg as seccompgen
 
 from seccompgen.events import ExitEvent, Phase, SignalEvent, SyscallEvent
 from seccompgen.tracefile import read_trace
@@ -36,20 +36,6 @@ SERVICE_CALLS = {"bind", "listen", "accept4", "epoll_ctl", "setsockopt", "getsoc
 # Calls the Go runtime makes in some runs and not others, on the host as in a container: async
 # preemption (tgkill(getpid(), tid, SIGURG)), osyield and usleep while spinning.
 SCHEDULING_DEPENDENT = {"getpid", "tgkill", "sched_yield", "nanosleep"}
-
-
-def seccompgen(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "seccompgen", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env=env,
-    )
 
 
 def trace_path(proc: subprocess.CompletedProcess[str]) -> Path:
