@@ -16,6 +16,10 @@ warming or cooling machine), with the same loopback load from ``examples/loadgen
 - ``seccompgen ebpf backend``: ``EbpfTracer().run(...)`` the same way: bpftrace counting the
   service's system calls in BPF maps, printed once a second and written as counted events at the
   end (skipped, with the reason, when the ebpf preconditions do not hold here).
+- ``bpftrace tracepoints only``: the service natively while a bpftrace program is attached to
+  the same two ``raw_syscalls`` tracepoints as the ebpf backend and looks every caller up in an
+  (empty) map, the first step of the backend's program: what the tracepoints cost the whole
+  machine, apart from the counting (root and the ebpf preconditions; skipped otherwise).
 - ``seccompgen ptrace backend``: ``PtraceTracer().run(...)`` the same way: python-ptrace
   following every thread, one seccomp-triggered stop per call plus the exit stop (skipped, with
   the reason, when python-ptrace is missing).
@@ -100,6 +104,38 @@ def run_plain(prefix: list[str], service: Path, loadgen: Path, args: argparse.Na
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+# The ebpf backend's filter alone (bpftrace_script's first step): a map lookup per call. The
+# map holds only pid 0 (the idle task, which makes no system calls), so nothing is counted.
+PROBES_ONLY = """\
+BEGIN { @track[0] = 1; }
+tracepoint:raw_syscalls:sys_enter { if (@track[pid]) { @n = count(); } }
+tracepoint:raw_syscalls:sys_exit /args->ret < 0/ { if (@track[pid]) { @e = count(); } }
+"""
+
+
+def run_with_probes(service: Path, loadgen: Path, args: argparse.Namespace, tmp: Path) -> float:
+    """The service natively, with :data:`PROBES_ONLY` attached for the whole run."""
+    script = tmp / "probes.bt"
+    script.write_text(PROBES_ONLY)
+    ready = tmp / "probes.out"
+    ready.unlink(missing_ok=True)
+    bpf = subprocess.Popen(
+        ["bpftrace", "-o", str(ready), str(script)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while "Attaching" not in (ready.read_text() if ready.exists() else ""):
+            if bpf.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("bpftrace did not attach its probes")
+            time.sleep(0.1)
+        return run_plain([], service, loadgen, args)
+    finally:
+        bpf.terminate()
+        bpf.wait()
 
 
 def run_seccompgen(
@@ -218,6 +254,10 @@ def main() -> None:
             )
         else:
             print(f"skipping the ebpf backend: {ebpf_problem}", file=sys.stderr)
+        if ebpf_problem is None:
+            modes["bpftrace tracepoints only"] = lambda: run_with_probes(
+                service, loadgen, args, tmp
+            )
         ptrace_problem = PtraceTracer().unavailable_reason()
         if ptrace_problem is None:
             modes["seccompgen ptrace backend"] = lambda: run_seccompgen(
