@@ -17,4 +17,4 @@ $sg trace "$bin/httpservice" --workload httpservice \
 $sg emit --workload httpservice --mode enforce -o profiles/httpservice.json
 $sg emit --workload httpservice --mode log -o profiles/httpservice.log.json
 $sg validate profiles/httpservice.json profiles/httpservice.log.json
-$sg diff profiles/httpservice.json docker-default
+$sg diff profiles/httpservice.json docker-default --summary
