@@ -4,7 +4,9 @@ The image is built from ``Dockerfile.tracer`` in the source tree and a context h
 wheelhouse (seccompgen and its runtime dependencies, built here with ``pip wheel``), so nothing
 inside the build needs a Python index. Its tag is derived from the content that goes into it
 (:func:`tracer_image_tag`), so an image built from the same inputs is reused and any change to
-the Dockerfile, the package sources or the pinned dependencies gives a new tag.
+the Dockerfile, the package sources or the pinned dependencies gives a new tag. After a new
+tag is built, the older tracer images are removed (:func:`prune_tracer_images`): each is some
+300 MB, and none is used again once the sources moved on.
 
 Nothing is ever pulled: the base image must be present in the engine (build it with
 ``scripts/build-base-image.sh`` or ``docker load`` it), and :func:`ensure_tracer_image` checks
@@ -272,4 +274,33 @@ def ensure_tracer_image(
             raise TracerError(f"building {tag} failed: {e}", hint=_START_HINT) from e
     if _image_id(client, tag) is None:
         raise TracerError(f"the build of {tag} ended without an image")
+    removed = prune_tracer_images(client, keep=tag)
+    if removed:
+        report(f"removed {len(removed)} older tracer image(s): {', '.join(removed)}")
     return tag
+
+
+def prune_tracer_images(client: Any, *, keep: str) -> list[str]:
+    """Remove the :data:`TRACER_REPOSITORY` images other than ``keep``; the tags removed.
+
+    An image a container still uses (running or stopped) is left alone: the engine refuses to
+    remove it without force, and none is asked for. Other repositories are never touched.
+    """
+    import docker.errors
+
+    removed: list[str] = []
+    try:
+        images = client.images.list(name=TRACER_REPOSITORY)
+    except docker.errors.DockerException:
+        return removed
+    for image in images:
+        tags = [t for t in image.tags if t.startswith(TRACER_REPOSITORY + ":")]
+        if not tags or keep in image.tags or len(tags) != len(image.tags):
+            continue  # the one in use, or an image also tagged outside the tracer repository
+        for tag in sorted(tags):  # by tag: an id with several tags needs force
+            try:
+                client.images.remove(tag, force=False, noprune=False)
+            except docker.errors.DockerException:
+                break  # in use by a container, or removed meanwhile
+            removed.append(tag)
+    return removed

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
 
 from seccompgen.errors import TracerError
 from seccompgen.tracing.image import (
+    TRACER_REPOSITORY,
     ensure_tracer_image,
     project_root,
+    prune_tracer_images,
     runtime_pins,
     tracer_context_files,
     tracer_image_tag,
@@ -80,3 +83,38 @@ def test_tracer_image_builds_and_runs_strace(
     again: list[str] = []
     assert ensure_tracer_image(docker_client, base_image, again.append) == tag
     assert again == [f"reusing {tag}"]
+
+
+@pytest.mark.docker
+def test_prune_removes_older_tracer_images_but_not_one_in_use(
+    docker_client: Any, base_image: str
+) -> None:
+    import io
+    import uuid
+
+    run = uuid.uuid4().hex[:8]
+
+    def image(label: str, tag: str) -> str:
+        dockerfile = f"FROM {base_image}\nLABEL io.seccompgen.test={label}\n".encode()
+        img, _ = docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=tag, pull=False)
+        return str(img.id)
+
+    current = f"{TRACER_REPOSITORY}:test-current-{run}"
+    stale = f"{TRACER_REPOSITORY}:test-stale-{run}"
+    used = f"{TRACER_REPOSITORY}:test-used-{run}"
+    image(f"current-{run}", current)
+    image(f"stale-{run}", stale)
+    image(f"used-{run}", used)
+    container = docker_client.containers.create(used, ["true"], network_mode="none")
+    try:
+        removed = prune_tracer_images(docker_client, keep=current)
+        assert stale in removed
+        assert current not in removed and used not in removed
+        tags = {t for i in docker_client.images.list(name=TRACER_REPOSITORY) for t in i.tags}
+        assert current in tags and used in tags and stale not in tags
+        assert docker_client.images.get(base_image)  # another repository: untouched
+    finally:
+        container.remove(force=True)
+        for tag in (current, stale, used):
+            with contextlib.suppress(Exception):
+                docker_client.images.remove(tag, force=True)
