@@ -46,6 +46,7 @@ Limits: the syscall numbers are the native arch's (raw_syscalls reports the comp
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno as errno_module
 import json
@@ -58,22 +59,28 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from seccompgen.errors import SyscallTableError, TracerError
 from seccompgen.events import ExitEvent, Phase, SyscallEvent
 from seccompgen.tracefile import TraceWriter
 from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
 from seccompgen.tracing.strace import (
+    _PROGRESS_EVERY,
     ExerciseProcess,
     HostProcesses,
     _Session,
+    _session_members,
+    _signal_pid,
     require_host,
     resolve_target,
 )
+
+if TYPE_CHECKING:
+    from seccompgen.tracing.bpfcount import BpfCounter
 
 NAME: Final = "ebpf"
 
@@ -120,6 +127,32 @@ except OSError as e:
     sys.stderr.write("seccompgen: cannot run %s: %s\\n" % (spec["path"], e.strerror))
     os._exit(127)
 """
+
+#: The launcher of the bpf engine: argv[1] is the JSON spec as above, argv[2] a FIFO. It blocks
+#: on the FIFO until seccompgen has armed its pid in the ``track`` map, then execs the target;
+#: its calls before that execve are not counted (see :mod:`seccompgen.tracing.bpfcount`).
+BPF_LAUNCHER: Final = """\
+import json, os, signal, sys
+with open(sys.argv[1]) as f:
+    spec = json.load(f)
+# Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive execve(2): restore them.
+for s in (signal.SIGPIPE, signal.SIGXFSZ):
+    signal.signal(s, signal.SIG_DFL)
+fd = os.open(sys.argv[2], os.O_RDONLY)
+if os.read(fd, 1) != b"g":
+    os._exit(126)
+os.close(fd)
+try:
+    os.execve(spec["path"], spec["argv"], spec["env"])
+except OSError as e:
+    sys.stderr.write("seccompgen: cannot run %s: %s\\n" % (spec["path"], e.strerror))
+    os._exit(127)
+"""
+
+ENGINES: Final = ("bpf", "bpftrace")
+"""The counting engines: the built-in one loaded through bpf(2), and bpftrace(8)."""
+
+_READ_EVERY: Final = 1.0  # seconds between reads of the counts map for progress
 
 NOT_FOUND_MESSAGE: Final = (
     "bpftrace not found on PATH; install it (apt-get install bpftrace) or use --backend strace"
@@ -207,6 +240,7 @@ def _kernel_version(release: str) -> tuple[int, int]:
 
 def precondition_problem(
     *,
+    engine: str = "bpf",
     bpftrace: str = "bpftrace",
     euid: int | None = None,
     btf: Path = _BTF,
@@ -217,14 +251,18 @@ def precondition_problem(
 ) -> tuple[str, str] | None:
     """The first precondition the ebpf backend misses here, as ``(message, hint)``, or None.
 
-    Checked in order: bpftrace on PATH; root (loading BPF programs and attaching tracepoints needs
-    CAP_BPF and CAP_PERFMON, bpf(2)); kernel BTF (bpftrace reads ``task_struct`` through it);
-    tracefs mounted (tracepoint ids come from ``events/``); on kernels before 5.11, which charge
-    BPF maps to RLIMIT_MEMLOCK instead of the memory cgroup, a memlock limit large enough; a
-    launcher path without spaces (bpftrace's ``-c`` splits on spaces). The keyword arguments
-    replace what is read from this machine (for tests).
+    ``engine`` is ``"bpf"`` (the built-in counter, :mod:`seccompgen.tracing.bpfcount`) or
+    ``"bpftrace"``. Checked in order: bpftrace on PATH (bpftrace engine only); root (loading
+    BPF programs and attaching tracepoints needs CAP_BPF and CAP_PERFMON, bpf(2)); kernel BTF
+    (the exit status is read from ``task_struct`` at the offset BTF gives); tracefs mounted
+    (tracepoint ids and record layouts come from ``events/``); on kernels before 5.11, which
+    charge BPF maps to RLIMIT_MEMLOCK instead of the memory cgroup, a memlock limit large
+    enough; a launcher path without spaces (bpftrace engine only: its ``-c`` splits on
+    spaces). The keyword arguments replace what is read from this machine (for tests).
     """
-    if shutil.which(bpftrace) is None:
+    if engine not in ENGINES:
+        return f"unknown ebpf engine {engine!r}", f"use one of {', '.join(ENGINES)}"
+    if engine == "bpftrace" and shutil.which(bpftrace) is None:
         return NOT_FOUND_MESSAGE, "or trace with --backend strace"
     uid = os.geteuid() if euid is None else euid
     if uid != 0:
@@ -234,7 +272,7 @@ def precondition_problem(
         )
     if not btf.exists():
         return (
-            f"kernel BTF is missing ({btf}); bpftrace needs it to read the exit status",
+            f"kernel BTF is missing ({btf}); it locates the exit status in task_struct",
             "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian's is), or --backend strace",
         )
     if not any((d / "events" / "raw_syscalls").is_dir() for d in tracefs_dirs):
@@ -253,7 +291,7 @@ def precondition_problem(
                 "raise it: ulimit -l unlimited (or LimitMEMLOCK=infinity in a systemd unit)",
             )
     exe = sys.executable if python is None else python
-    if not exe or " " in exe:
+    if engine == "bpftrace" and (not exe or " " in exe):
         return (
             f"the Python interpreter path {exe!r} is empty or has a space; bpftrace -c "
             "splits its command on spaces",
@@ -437,17 +475,24 @@ def _set_phase(phase: Phase, token: int) -> None:
 
 
 class _EbpfProcesses(HostProcesses):
-    """bpftrace as the tracer process; phase markers at the exercise and at SIGTERM."""
+    """bpftrace as the tracer process; the phase moves at the exercise and at SIGTERM.
 
-    def __init__(self, token: int) -> None:
+    ``set_phase`` tells the BPF program (bpftrace engine: the marker call with ``token``).
+    """
+
+    def __init__(self, token: int, set_phase: Callable[[Phase], None] | None = None) -> None:
         super().__init__()
         self.phase = Phase.STARTUP
         self.token = token
+        self.set_phase = set_phase
 
     def _advance(self, phase: Phase) -> None:
         if phase.order > self.phase.order:
             self.phase = phase
-            _set_phase(phase, self.token)
+            if self.set_phase is not None:
+                self.set_phase(phase)
+            else:
+                _set_phase(phase, self.token)
 
     def start_exercise(self, command: str, target_pid: int | None) -> ExerciseProcess:
         self._advance(Phase.EXERCISE)
@@ -533,15 +578,101 @@ class _EbpfSession(_Session):
         return super()._outcome()
 
 
+class _BpfProcesses(_EbpfProcesses):
+    """The bpf engine's processes: the launcher is the tracer process and becomes the target.
+
+    The launcher (:data:`BPF_LAUNCHER`) blocks reading a FIFO until its pid is armed in the
+    ``track`` map, then execs the target; so the target is the session leader here, and killing
+    the tracees includes it.
+    """
+
+    def __init__(self, counter: BpfCounter, fifo: Path) -> None:
+        super().__init__(0, lambda phase: counter.set_phase(_PHASE_NUMBER[phase]))
+        self.counter = counter
+        self.fifo = fifo
+
+    def start(self, cmd: Sequence[str], request: TraceRequest, stack: contextlib.ExitStack) -> None:
+        # Opened read-write, the FIFO never blocks this side (fifo(7)); the launcher's read
+        # waits for the byte written once its pid is armed.
+        fd = os.open(self.fifo, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        stack.callback(os.close, fd)
+        super().start(cmd, request, stack)
+        assert self.strace is not None
+        try:
+            self.counter.arm(self.strace.pid)
+        except OSError as e:
+            raise TracerError(f"cannot track the launcher: {e}") from e
+        os.write(fd, b"g")
+
+    def kill_tracees(self) -> None:
+        st = self.strace
+        if st is None:
+            return
+        for pid in _session_members(st.pid):
+            _signal_pid(pid, signal.SIGKILL)
+
+
+class _BpfSession(_EbpfSession):
+    """The strace backend's lifecycle, with a worker that reads the bpf engine's maps."""
+
+    def __init__(self, *, counter: BpfCounter, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.counter = counter
+
+    def _find_target_pid(self) -> int | None:
+        # The launcher becomes the target by execve: its pid is the target's.
+        procs = self.procs
+        if self.target_pid is None and isinstance(procs, HostProcesses) and procs.strace:
+            self.target_pid = self.counts.first_pid = procs.strace.pid
+        return self.target_pid
+
+    def _consume(self) -> None:
+        counts = self.counts
+        state = self.state
+        known: dict[int, str | None] = {}
+        next_read = 0.0
+        while not self.strace_done.wait(_PROGRESS_EVERY):
+            if time.monotonic() >= next_read:
+                self.counter.read_counts(state)
+                next_read = time.monotonic() + _READ_EVERY
+                counts.syscalls = sum(state.counts.values())
+                for _pid, _tid, nr, _ph in state.counts:
+                    if nr not in known:
+                        known[nr] = name = self.name_of(nr)
+                        if name is not None and name not in counts.names:
+                            counts.names.add(name)
+                            counts.fresh.append(name)
+            self._report()
+        self.counter.read_all(state)
+        for pid, code, ph, ns in state.exits:
+            if pid == counts.first_pid and counts.target_exit is None:
+                counts.target_exit = self._exit_event(pid, code, ph, ns)
+        self._write_all()
+        self._report(force=True)
+
+    def _outcome(self) -> TraceOutcome:
+        rc = self.procs.returncode()
+        if self.counts.syscalls == 0 and rc not in (0, None) and self.interrupt is None:
+            where = f" (in {self.req.stderr})" if self.req.stderr is not None else ""
+            raise TracerError(
+                f"the launcher could not run {self.req.argv[0]} (exit status {rc}); see its "
+                f"message on stderr{where}",
+            )
+        return _Session._outcome(self)
+
+
 # --------------------------------------------------------------------------- the tracer
 
 
 class EbpfTracer:
-    """Trace by counting system calls in the kernel with bpftrace (see the module docstring).
+    """Trace by counting system calls in the kernel (see the module docstring).
 
-    ``bpftrace`` is the bpftrace command (looked up on PATH); ``args_samples`` bounds the
-    argument tuples kept per key (:data:`ARGS_SAMPLES`); ``tmp_dir`` holds the script, the
-    launcher and bpftrace's output during the run (default: the system temp dir).
+    ``engine`` is ``"bpf"`` (the built-in counter, :mod:`seccompgen.tracing.bpfcount`),
+    ``"bpftrace"``, or ``"auto"``: the built-in counter, or bpftrace when the counter cannot
+    be loaded here (the reason is kept in :attr:`fallback_reason`). ``bpftrace`` is the
+    bpftrace command (looked up on PATH); ``args_samples`` bounds the argument tuples kept per
+    key (:data:`ARGS_SAMPLES`); ``tmp_dir`` holds the launcher's files (and the bpftrace
+    engine's script and output) during the run (default: the system temp dir).
     """
 
     name = NAME
@@ -549,19 +680,31 @@ class EbpfTracer:
     def __init__(
         self,
         *,
+        engine: str = "auto",
         bpftrace: str = "bpftrace",
         args_samples: int = ARGS_SAMPLES,
         tmp_dir: Path | None = None,
         arch: str | None = None,
     ) -> None:
+        if engine not in (*ENGINES, "auto"):
+            raise ValueError(f"unknown ebpf engine {engine!r}; use auto, {', '.join(ENGINES)}")
+        self.engine = engine
         self.bpftrace = bpftrace
         self.args_samples = args_samples
         self.tmp_dir = tmp_dir
         self.arch = arch
+        self.engine_used: str | None = None
+        """The engine of the last run (``"bpf"`` or ``"bpftrace"``)."""
+        self.fallback_reason: str | None = None
+        """Why ``"auto"`` fell back to bpftrace in the last run, else None."""
+
+    def _problem(self) -> tuple[str, str] | None:
+        engine = "bpf" if self.engine == "auto" else self.engine
+        return precondition_problem(engine=engine, bpftrace=self.bpftrace)
 
     def unavailable_reason(self) -> str | None:
         """None when every precondition holds, else the first one missing and what to do."""
-        problem = precondition_problem(bpftrace=self.bpftrace)
+        problem = self._problem()
         return None if problem is None else f"{problem[0]}; {problem[1]}"
 
     def run(
@@ -573,15 +716,82 @@ class EbpfTracer:
         """Trace ``request``; see :meth:`seccompgen.tracing.base.Tracer.run`.
 
         Ctrl-C and SIGTERM are handled as in the strace backend. ``progress`` is called from a
-        worker thread about every half second, with the counts bpftrace printed last (once a
-        second).
+        worker thread about every half second, with the counts read last (once a second).
         """
         require_host(request, NAME)
-        problem = precondition_problem(bpftrace=self.bpftrace)
+        problem = self._problem()
         if problem is not None:
             raise TracerError(problem[0], hint=problem[1])
         target = resolve_target(request)
         arch = self.arch or writer.header.arch
+        self.fallback_reason = None
+        if self.engine == "bpftrace":
+            return self._run_bpftrace(request, writer, progress, target, arch)
+        from seccompgen.tracing.bpf import BpfError
+        from seccompgen.tracing.bpfcount import BpfCounter
+
+        tracefs = next(d for d in _TRACEFS_DIRS if (d / "events" / "raw_syscalls").is_dir())
+        try:
+            counter = BpfCounter(
+                tracefs=tracefs,
+                btf=_BTF,
+                execve_nr=_number(arch, "execve"),
+                args_samples=self.args_samples,
+                max_keys=MAP_KEYS_MAX,
+            )
+        except BpfError as e:
+            fallback = precondition_problem(engine="bpftrace", bpftrace=self.bpftrace)
+            if self.engine == "bpf" or fallback is not None:
+                hint = "check the ebpf preconditions: root, kernel BTF, tracefs mounted"
+                if self.engine == "auto" and fallback is not None:
+                    hint += f" (the bpftrace engine is no way out either: {fallback[0]})"
+                raise TracerError(f"cannot load the in-kernel counter: {e}", hint=hint) from e
+            self.fallback_reason = f"cannot load the in-kernel counter: {e}"
+            return self._run_bpftrace(request, writer, progress, target, arch)
+        with (
+            counter,
+            tempfile.TemporaryDirectory(prefix="seccompgen-ebpf-", dir=self.tmp_dir) as tmp,
+        ):
+            self.engine_used = "bpf"
+            d = Path(tmp)
+            launcher = d / "launch.py"
+            launcher.write_text(BPF_LAUNCHER)
+            spec = d / "target.json"
+            fifo = d / "go"
+            os.mkfifo(fifo, 0o600)
+            env = dict(request.env) if request.env is not None else dict(os.environ)
+            spec.write_text(
+                json.dumps({"path": str(target), "argv": list(request.argv), "env": env})
+            )
+            session = _BpfSession(
+                counter=counter,
+                arch=arch,
+                name_of=_syscall_names(arch),
+                request=request,
+                writer=writer,
+                progress=progress,
+                output=spec,
+                niceness=10,
+                parse=lambda lines: iter(()),
+                processes=_BpfProcesses(counter, fifo),
+            )
+            return session.run(
+                [sys.executable or "python3", "-I", "-S", str(launcher), str(spec), str(fifo)]
+            )
+
+    def _run_bpftrace(
+        self,
+        request: TraceRequest,
+        writer: TraceWriter,
+        progress: Callable[[TraceProgress], None],
+        target: Path,
+        arch: str,
+    ) -> TraceOutcome:
+        """The bpftrace engine's run (see :func:`bpftrace_script`)."""
+        problem = precondition_problem(engine="bpftrace", bpftrace=self.bpftrace)
+        if problem is not None:
+            raise TracerError(problem[0], hint=problem[1])
+        self.engine_used = "bpftrace"
         name_of = _syscall_names(arch)
         prctl_nr = _number(arch, "prctl")
         bpftrace = shutil.which(self.bpftrace)

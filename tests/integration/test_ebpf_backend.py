@@ -46,10 +46,22 @@ SCHEDULING_DEPENDENT = frozenset(
 RUNS = 2  # runs per tracer whose name sets are united before comparing
 
 
+@pytest.fixture(params=["bpf", "bpftrace"])
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each test runs with each counting engine."""
+    return str(request.param)
+
+
+@pytest.fixture
+def ebpf(engine: str) -> Callable[[], EbpfTracer]:
+    """A new ebpf tracer with this test's engine."""
+    return lambda: EbpfTracer(engine=engine)
+
+
 @pytest.fixture(autouse=True)
-def ebpf_available() -> None:
+def ebpf_available(engine: str) -> None:
     """The marker rule for the ebpf preconditions (no ``ebpf`` marker is registered)."""
-    problem = precondition_problem()
+    problem = precondition_problem(engine=engine)
     if problem is not None:
         reason = f"ebpf backend unavailable: {problem[0]} ({problem[1]})"
         if os.environ.get("CI"):
@@ -101,6 +113,8 @@ def trace(tmp_path: Path, no_leaked_processes: None) -> RunTrace:
         progress: list[TraceProgress] = []
         with TraceWriter.create(path, header) as writer:
             outcome = tracer.run(request, writer, progress.append)
+            if isinstance(tracer, EbpfTracer):
+                assert tracer.engine_used == tracer.engine  # no silent fallback
             writer.close(complete=outcome.complete, reason=outcome.reason)
         return Run(outcome, path, progress, stdout)
 
@@ -140,14 +154,18 @@ def assert_same_names(ebpf: list[Run], strace: list[Run]) -> None:
 def test_registry_offers_ebpf() -> None:
     tracer = get_tracer("ebpf")
     assert isinstance(tracer, EbpfTracer)
+    assert tracer.engine == "auto"
     assert tracer.unavailable_reason() is None
 
 
 def test_http_service_same_names_as_strace(
-    build_example: Callable[[str], Path], trace: RunTrace, tmp_path: Path
+    build_example: Callable[[str], Path],
+    trace: RunTrace,
+    tmp_path: Path,
+    ebpf: Callable[[], EbpfTracer],
 ) -> None:
     load = "-c 4 -n 400"
-    ebpf = [http_run(trace, EbpfTracer(), build_example, tmp_path, load) for _ in range(RUNS)]
+    ebpf = [http_run(trace, ebpf(), build_example, tmp_path, load) for _ in range(RUNS)]
     strace = [http_run(trace, StraceTracer(), build_example, tmp_path, load) for _ in range(RUNS)]
     assert_same_names(ebpf, strace)
 
@@ -176,9 +194,12 @@ def test_http_service_same_names_as_strace(
 
 
 def test_http_service_progress_while_loaded(
-    build_example: Callable[[str], Path], trace: RunTrace, tmp_path: Path
+    build_example: Callable[[str], Path],
+    trace: RunTrace,
+    tmp_path: Path,
+    ebpf: Callable[[], EbpfTracer],
 ) -> None:
-    run = http_run(trace, EbpfTracer(), build_example, tmp_path, "-c 4 -d 3s")
+    run = http_run(trace, ebpf(), build_example, tmp_path, "-c 4 -d 3s")
     during = [p for p in run.progress if p.phase is Phase.EXERCISE and p.events > 0]
     assert during, run.progress
     # Reports grow while the load runs, and the last one matches the outcome.
@@ -198,7 +219,10 @@ def test_http_service_progress_while_loaded(
 
 
 def test_batch_job_same_names_and_counts_as_strace(
-    build_example: Callable[[str], Path], trace: RunTrace, tmp_path: Path
+    build_example: Callable[[str], Path],
+    trace: RunTrace,
+    tmp_path: Path,
+    ebpf: Callable[[], EbpfTracer],
 ) -> None:
     batch = build_example("batch")
     src = tmp_path / "words.txt"
@@ -212,7 +236,7 @@ def test_batch_job_same_names_and_counts_as_strace(
         assert counts["total"] == 11 and counts["words"]["the"] == 3
         return run
 
-    ebpf = [once(EbpfTracer(), n) for n in range(RUNS)]
+    ebpf = [once(ebpf(), n) for n in range(RUNS)]
     strace = [once(StraceTracer(), n) for n in range(RUNS)]
     assert_same_names(ebpf, strace)
     run, ref = ebpf[0], strace[0]
@@ -239,10 +263,10 @@ def test_batch_job_same_names_and_counts_as_strace(
 
 
 def test_thread_only_syscall_on_its_thread(
-    build_example: Callable[[str], Path], trace: RunTrace
+    build_example: Callable[[str], Path], trace: RunTrace, ebpf: Callable[[], EbpfTracer]
 ) -> None:
     program = build_example("threadonly")
-    ebpf = [trace(EbpfTracer(), [program]) for _ in range(RUNS)]
+    ebpf = [trace(ebpf(), [program]) for _ in range(RUNS)]
     strace = [trace(StraceTracer(), [program]) for _ in range(RUNS)]
     assert_same_names(ebpf, strace)
     for run in ebpf:
@@ -257,10 +281,10 @@ def test_thread_only_syscall_on_its_thread(
 
 
 def test_descendants_are_followed_and_exit_codes_reported(
-    build_example: Callable[[str], Path], trace: RunTrace
+    build_example: Callable[[str], Path], trace: RunTrace, ebpf: Callable[[], EbpfTracer]
 ) -> None:
     program = build_example("threadonly")
-    run = trace(EbpfTracer(), ["/bin/sh", "-c", f"{program}; exit 7"])
+    run = trace(ebpf(), ["/bin/sh", "-c", f"{program}; exit 7"])
     assert run.outcome.complete and run.outcome.exit_code == 7
     m = re.search(r"pid=(\d+) main_tid=\d+ sysinfo_tid=(\d+)", run.stdout.read_text())
     assert m
@@ -275,9 +299,9 @@ def test_descendants_are_followed_and_exit_codes_reported(
     assert exits == {child: 0, shell: 7}
 
 
-def test_target_ignoring_sigterm_is_killed(trace: RunTrace) -> None:
+def test_target_ignoring_sigterm_is_killed(trace: RunTrace, ebpf: Callable[[], EbpfTracer]) -> None:
     run = trace(
-        EbpfTracer(),
+        ebpf(),
         ["/bin/sh", "-c", "trap '' TERM; sleep 30"],
         duration=0.5,
         grace=1.0,
@@ -290,13 +314,13 @@ def test_target_ignoring_sigterm_is_killed(trace: RunTrace) -> None:
 
 
 def test_ctrl_c_saves_counts_and_returns_interrupted(
-    build_example: Callable[[str], Path], trace: RunTrace
+    build_example: Callable[[str], Path], trace: RunTrace, ebpf: Callable[[], EbpfTracer]
 ) -> None:
     service = build_example("httpservice")
     timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
-        run = trace(EbpfTracer(), [service, "-addr", f"127.0.0.1:{free_port()}"], grace=15)
+        run = trace(ebpf(), [service, "-addr", f"127.0.0.1:{free_port()}"], grace=15)
     finally:
         timer.cancel()
     assert not run.outcome.complete and run.outcome.reason == "interrupted"
@@ -307,10 +331,8 @@ def test_ctrl_c_saves_counts_and_returns_interrupted(
     assert {"bind", "listen"} <= run.names(Phase.STARTUP)
 
 
-def test_missing_target_is_a_tracer_error(tmp_path: Path) -> None:
+def test_missing_target_is_a_tracer_error(tmp_path: Path, ebpf: Callable[[], EbpfTracer]) -> None:
     with pytest.raises(TracerError, match="does not exist"):
         header = TraceHeader.new(workload="w", arch="x86_64", backend="ebpf", command=["x"])
         with TraceWriter.create(tmp_path / "t.jsonl", header) as writer:
-            EbpfTracer().run(
-                TraceRequest(argv=(str(tmp_path / "nope"),), workload="w"), writer, print
-            )
+            ebpf().run(TraceRequest(argv=(str(tmp_path / "nope"),), workload="w"), writer, print)

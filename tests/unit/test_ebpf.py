@@ -177,12 +177,13 @@ def test_preconditions_hold(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"bpftrace": "no-such-bpftrace-command"}, NOT_FOUND_MESSAGE),
+        ({"engine": "bpftrace", "bpftrace": "no-such-bpftrace-command"}, NOT_FOUND_MESSAGE),
         ({"euid": 1000}, "needs root"),
         ({"btf": Path("/nonexistent/vmlinux")}, "kernel BTF is missing"),
         ({"tracefs_dirs": [Path("/nonexistent")]}, "tracefs is not mounted"),
         ({"kernel_release": "5.10.0-28-amd64"}, "RLIMIT_MEMLOCK"),
-        ({"python": "/opt/my python/bin/python3"}, "has a space"),
+        ({"engine": "bpftrace", "python": "/opt/my python/bin/python3"}, "has a space"),
+        ({"engine": "ebpf"}, "unknown ebpf engine"),
     ],
 )
 def test_each_missing_precondition_is_named(
@@ -240,3 +241,9 @@ def test_count_is_validated(tmp_path: Path) -> None:
     bad.write_text(text)
     with pytest.raises(TraceFileError, match="positive count"):
         list(read_trace(bad))
+
+
+def test_the_bpf_engine_needs_neither_bpftrace_nor_a_spaceless_python(tmp_path: Path) -> None:
+    args = {**good(tmp_path), "bpftrace": "no-such-bpftrace-command", "python": "/a b/python"}
+    assert precondition_problem(engine="bpf", **args) is None  # type: ignore[arg-type]
+    assert precondition_problem(engine="bpftrace", **args) is not None  # type: ignore[arg-type]

@@ -1,0 +1,3 @@
+module getppidloop
+
+go 1.22
