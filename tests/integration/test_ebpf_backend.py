@@ -53,7 +53,7 @@ def engine(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def ebpf(engine: str) -> Callable[[], EbpfTracer]:
+def new_ebpf(engine: str) -> Callable[[], EbpfTracer]:
     """A new ebpf tracer with this test's engine."""
     return lambda: EbpfTracer(engine=engine)
 
@@ -162,10 +162,10 @@ def test_http_service_same_names_as_strace(
     build_example: Callable[[str], Path],
     trace: RunTrace,
     tmp_path: Path,
-    ebpf: Callable[[], EbpfTracer],
+    new_ebpf: Callable[[], EbpfTracer],
 ) -> None:
     load = "-c 4 -n 400"
-    ebpf = [http_run(trace, ebpf(), build_example, tmp_path, load) for _ in range(RUNS)]
+    ebpf = [http_run(trace, new_ebpf(), build_example, tmp_path, load) for _ in range(RUNS)]
     strace = [http_run(trace, StraceTracer(), build_example, tmp_path, load) for _ in range(RUNS)]
     assert_same_names(ebpf, strace)
 
@@ -197,9 +197,9 @@ def test_http_service_progress_while_loaded(
     build_example: Callable[[str], Path],
     trace: RunTrace,
     tmp_path: Path,
-    ebpf: Callable[[], EbpfTracer],
+    new_ebpf: Callable[[], EbpfTracer],
 ) -> None:
-    run = http_run(trace, ebpf(), build_example, tmp_path, "-c 4 -d 3s")
+    run = http_run(trace, new_ebpf(), build_example, tmp_path, "-c 4 -d 3s")
     during = [p for p in run.progress if p.phase is Phase.EXERCISE and p.events > 0]
     assert during, run.progress
     # Reports grow while the load runs, and the last one matches the outcome.
@@ -222,7 +222,7 @@ def test_batch_job_same_names_and_counts_as_strace(
     build_example: Callable[[str], Path],
     trace: RunTrace,
     tmp_path: Path,
-    ebpf: Callable[[], EbpfTracer],
+    new_ebpf: Callable[[], EbpfTracer],
 ) -> None:
     batch = build_example("batch")
     src = tmp_path / "words.txt"
@@ -236,7 +236,7 @@ def test_batch_job_same_names_and_counts_as_strace(
         assert counts["total"] == 11 and counts["words"]["the"] == 3
         return run
 
-    ebpf = [once(ebpf(), n) for n in range(RUNS)]
+    ebpf = [once(new_ebpf(), n) for n in range(RUNS)]
     strace = [once(StraceTracer(), n) for n in range(RUNS)]
     assert_same_names(ebpf, strace)
     run, ref = ebpf[0], strace[0]
@@ -263,10 +263,10 @@ def test_batch_job_same_names_and_counts_as_strace(
 
 
 def test_thread_only_syscall_on_its_thread(
-    build_example: Callable[[str], Path], trace: RunTrace, ebpf: Callable[[], EbpfTracer]
+    build_example: Callable[[str], Path], trace: RunTrace, new_ebpf: Callable[[], EbpfTracer]
 ) -> None:
     program = build_example("threadonly")
-    ebpf = [trace(ebpf(), [program]) for _ in range(RUNS)]
+    ebpf = [trace(new_ebpf(), [program]) for _ in range(RUNS)]
     strace = [trace(StraceTracer(), [program]) for _ in range(RUNS)]
     assert_same_names(ebpf, strace)
     for run in ebpf:
@@ -281,10 +281,10 @@ def test_thread_only_syscall_on_its_thread(
 
 
 def test_descendants_are_followed_and_exit_codes_reported(
-    build_example: Callable[[str], Path], trace: RunTrace, ebpf: Callable[[], EbpfTracer]
+    build_example: Callable[[str], Path], trace: RunTrace, new_ebpf: Callable[[], EbpfTracer]
 ) -> None:
     program = build_example("threadonly")
-    run = trace(ebpf(), ["/bin/sh", "-c", f"{program}; exit 7"])
+    run = trace(new_ebpf(), ["/bin/sh", "-c", f"{program}; exit 7"])
     assert run.outcome.complete and run.outcome.exit_code == 7
     m = re.search(r"pid=(\d+) main_tid=\d+ sysinfo_tid=(\d+)", run.stdout.read_text())
     assert m
@@ -299,9 +299,11 @@ def test_descendants_are_followed_and_exit_codes_reported(
     assert exits == {child: 0, shell: 7}
 
 
-def test_target_ignoring_sigterm_is_killed(trace: RunTrace, ebpf: Callable[[], EbpfTracer]) -> None:
+def test_target_ignoring_sigterm_is_killed(
+    trace: RunTrace, new_ebpf: Callable[[], EbpfTracer]
+) -> None:
     run = trace(
-        ebpf(),
+        new_ebpf(),
         ["/bin/sh", "-c", "trap '' TERM; sleep 30"],
         duration=0.5,
         grace=1.0,
@@ -314,13 +316,13 @@ def test_target_ignoring_sigterm_is_killed(trace: RunTrace, ebpf: Callable[[], E
 
 
 def test_ctrl_c_saves_counts_and_returns_interrupted(
-    build_example: Callable[[str], Path], trace: RunTrace, ebpf: Callable[[], EbpfTracer]
+    build_example: Callable[[str], Path], trace: RunTrace, new_ebpf: Callable[[], EbpfTracer]
 ) -> None:
     service = build_example("httpservice")
     timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
-        run = trace(ebpf(), [service, "-addr", f"127.0.0.1:{free_port()}"], grace=15)
+        run = trace(new_ebpf(), [service, "-addr", f"127.0.0.1:{free_port()}"], grace=15)
     finally:
         timer.cancel()
     assert not run.outcome.complete and run.outcome.reason == "interrupted"
@@ -331,8 +333,12 @@ def test_ctrl_c_saves_counts_and_returns_interrupted(
     assert {"bind", "listen"} <= run.names(Phase.STARTUP)
 
 
-def test_missing_target_is_a_tracer_error(tmp_path: Path, ebpf: Callable[[], EbpfTracer]) -> None:
+def test_missing_target_is_a_tracer_error(
+    tmp_path: Path, new_ebpf: Callable[[], EbpfTracer]
+) -> None:
     with pytest.raises(TracerError, match="does not exist"):
         header = TraceHeader.new(workload="w", arch="x86_64", backend="ebpf", command=["x"])
         with TraceWriter.create(tmp_path / "t.jsonl", header) as writer:
-            ebpf().run(TraceRequest(argv=(str(tmp_path / "nope"),), workload="w"), writer, print)
+            new_ebpf().run(
+                TraceRequest(argv=(str(tmp_path / "nope"),), workload="w"), writer, print
+            )
