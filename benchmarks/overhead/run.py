@@ -13,9 +13,13 @@ warming or cooling machine), with the same loopback load from ``examples/loadgen
 - ``seccompgen delta (LOG profile)``: ``DeltaTracer(profile).run(...)``: the service under the
   ``SCMP_ACT_LOG`` variant of a profile built from a strace trace of it made before the rounds,
   with only the misses read from the kernel's audit feed (root; skipped otherwise).
-- ``seccompgen ebpf backend``: ``EbpfTracer().run(...)`` the same way: bpftrace counting the
-  service's system calls in BPF maps, printed once a second and written as counted events at the
-  end (skipped, with the reason, when the ebpf preconditions do not hold here).
+- ``seccompgen ebpf backend``: ``EbpfTracer().run(...)`` the same way: its default engine, BPF
+  programs loaded through bpf(2) that count the service's system calls in per-CPU maps,
+  incremented in place, read once a second and written as counted events at the end (skipped,
+  with the reason, when the ebpf preconditions do not hold here).
+- ``seccompgen ebpf backend (bpftrace engine)``: ``EbpfTracer(engine="bpftrace")``: the same
+  counts kept by a bpftrace program (a map lookup and a map update per call; skipped without
+  bpftrace).
 - ``bpftrace tracepoints only``: the service natively while a bpftrace program is attached to
   the same two ``raw_syscalls`` tracepoints as the ebpf backend and looks every caller up in an
   (empty) map, the first step of the backend's program: what the tracepoints cost the whole
@@ -215,6 +219,7 @@ def main() -> None:
             for name in (
                 "seccompgen strace backend",
                 "seccompgen ebpf backend",
+                "seccompgen ebpf backend (bpftrace engine)",
                 "seccompgen ptrace backend",
             )
         }
@@ -254,7 +259,19 @@ def main() -> None:
             )
         else:
             print(f"skipping the ebpf backend: {ebpf_problem}", file=sys.stderr)
-        if ebpf_problem is None:
+        bpftrace_problem = EbpfTracer(engine="bpftrace").unavailable_reason()
+        if bpftrace_problem is None:
+            modes["seccompgen ebpf backend (bpftrace engine)"] = lambda: run_seccompgen(
+                service,
+                loadgen,
+                args,
+                tmp,
+                EbpfTracer(engine="bpftrace"),
+                seen["seccompgen ebpf backend (bpftrace engine)"],
+            )
+        else:
+            print(f"skipping the bpftrace engine: {bpftrace_problem}", file=sys.stderr)
+        if bpftrace_problem is None:
             modes["bpftrace tracepoints only"] = lambda: run_with_probes(
                 service, loadgen, args, tmp
             )
