@@ -85,6 +85,7 @@ MAP_HASH: Final = 1
 MAP_ARRAY: Final = 2
 MAP_PERCPU_HASH: Final = 5
 PROG_TRACEPOINT: Final = 5
+PROG_RAW_TRACEPOINT: Final = 17
 
 # bpf(2) commands (enum bpf_cmd).
 _MAP_CREATE: Final = 0
@@ -93,6 +94,7 @@ _MAP_UPDATE_ELEM: Final = 2
 _MAP_GET_NEXT_KEY: Final = 4
 _PROG_LOAD: Final = 5
 _PROG_GET_NEXT_ID: Final = 11
+_RAW_TRACEPOINT_OPEN: Final = 17
 
 # perf_event_open(2).
 _PERF_TYPE_TRACEPOINT: Final = 2
@@ -423,9 +425,11 @@ class Map:
 # --------------------------------------------------------------------------- programs
 
 
-def load_program(prog: Program, name: str, license: str = "GPL") -> int:
-    """Load ``prog`` as a tracepoint program; its fd. A refusal raises :class:`BpfError` with
-    the verifier's log."""
+def load_program(
+    prog: Program, name: str, prog_type: int = PROG_TRACEPOINT, license: str = "GPL"
+) -> int:
+    """Load ``prog`` as a program of ``prog_type`` (a tracepoint program by default); its fd.
+    A refusal raises :class:`BpfError` with the verifier's log."""
     code = prog.code()
     insns = ctypes.create_string_buffer(code, len(code))
     lic = ctypes.create_string_buffer(license.encode())
@@ -435,7 +439,7 @@ def load_program(prog: Program, name: str, license: str = "GPL") -> int:
         "<IIQQIIQII",
         attr,
         0,
-        PROG_TRACEPOINT,
+        prog_type,
         len(code) // 8,
         _addr(insns),
         _addr(lic),
@@ -536,8 +540,22 @@ def attach_tracepoint(prog_fd: int, tp_id: int, cpu: int) -> int:
     return fd
 
 
+def attach_raw_tracepoint(prog_fd: int, name: str) -> int:
+    """Attach raw tracepoint program ``prog_fd`` to tracepoint ``name`` (``sys_enter``); the
+    link's fd (``BPF_RAW_TRACEPOINT_OPEN``). Closing it detaches the program.
+
+    A raw tracepoint program gets the tracepoint's arguments as they are passed (for
+    ``sys_enter``: the ``struct pt_regs *`` and the syscall number), without the record that a
+    tracepoint program is given, which the kernel would fill in a per-CPU buffer first.
+    """
+    tp = ctypes.create_string_buffer(name.encode())
+    attr = _attr()
+    struct.pack_into("<QI", attr, 0, _addr(tp), prog_fd)
+    return _system().bpf(_RAW_TRACEPOINT_OPEN, attr, f"attaching to raw tracepoint {name}")
+
+
 def detach(fd: int) -> None:
-    """Disable and close an attached perf event (its program runs no more)."""
+    """Detach: disable and close a perf event, or close a raw tracepoint link."""
     with contextlib.suppress(OSError):
         _system().ioctl(fd, _PERF_EVENT_IOC_DISABLE, 0, "disabling a tracepoint")
     os.close(fd)

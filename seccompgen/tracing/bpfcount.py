@@ -26,6 +26,7 @@ later process reusing its number is not tracked.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import struct
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ from seccompgen.tracing.bpf import (
     R6,
     R7,
     R8,
+    R9,
     RSH,
     Program,
 )
@@ -79,7 +81,13 @@ _U64: Final = struct.Struct("<Q")
 
 @dataclass(frozen=True)
 class Layout:
-    """Where the programs read their inputs: tracepoint field offsets and the exit code."""
+    """Where the programs read their inputs: tracepoint field offsets and the exit code.
+
+    With ``regs_args`` set, the syscall programs are raw tracepoint programs: ``enter_id``
+    and ``exit_ret`` are then offsets in the argument array (``sys_enter(regs, id)``,
+    ``sys_exit(regs, ret)``), and the arguments and the number at exit are read from the
+    ``struct pt_regs`` at the offsets ``regs_args`` and ``regs_nr``.
+    """
 
     enter_id: int
     enter_args: int
@@ -87,6 +95,31 @@ class Layout:
     exit_ret: int
     fork_child_pid: int
     task_exit_code: int
+    regs_args: tuple[int, ...] | None = None
+    regs_nr: int = 0
+
+
+# The registers of the six syscall arguments and of the syscall number in x86_64's struct
+# pt_regs (syscall(2), "Architecture calling conventions"; syscall_get_nr() reads orig_ax).
+_X86_64_ARGS: Final = ("di", "si", "dx", "r10", "r8", "r9")
+_X86_64_NR: Final = "orig_ax"
+_REGS_BUF: Final = -224  # the stack copy of struct pt_regs' argument registers (raw mode)
+
+
+def _read_regs(p: Program, lay: Layout) -> int:
+    """Copy the argument registers' span of ``struct pt_regs`` (ctx[0]) to the stack at
+    :data:`_REGS_BUF` (raw mode); returns the span's first offset in pt_regs."""
+    assert lay.regs_args is not None
+    offsets = [*lay.regs_args, lay.regs_nr]
+    lo, hi = min(offsets), max(offsets) + 8
+    p.ldx(8, R3, R6, 0)
+    if lo:
+        p.alui(ADD, R3, lo)
+    p.mov(R1, FP)
+    p.alui(ADD, R1, _REGS_BUF)
+    p.movi(R2, hi - lo)
+    p.call(PROBE_READ_KERNEL)
+    return lo
 
 
 def _key_tgid(p: Program, off: int) -> None:
@@ -178,9 +211,15 @@ def sys_enter_program(maps: dict[str, int], lay: Layout, execve_nr: int, samples
     p.stx(8, R0, 0, R1)
     p.label("sample")
     p.jmpi(JGE, R8, samples, "out")
-    for i in range(6):
-        p.ldx(8, R1, R6, lay.enter_args + 8 * i)
-        p.stx(8, FP, -48 + 8 * i, R1)
+    if lay.regs_args is None:
+        for i in range(6):
+            p.ldx(8, R1, R6, lay.enter_args + 8 * i)
+            p.stx(8, FP, -48 + 8 * i, R1)
+    else:
+        lo = _read_regs(p, lay)
+        for i, off in enumerate(lay.regs_args):
+            p.ldx(8, R1, FP, _REGS_BUF + off - lo)
+            p.stx(8, FP, -48 + 8 * i, R1)
     p.call(KTIME_GET_NS)
     p.stx(8, FP, -80, R0)
     _update(p, "samples", -64, -80, NOEXIST)
@@ -196,8 +235,12 @@ def sys_exit_program(maps: dict[str, int], lay: Layout) -> Program:
     p.mov(R6, R1)
     p.ldx(8, R8, R6, lay.exit_ret)
     p.jmpi(JSGE, R8, 0, "out")
-    p.ldx(8, R1, R6, lay.exit_id)
-    p.jmpi(JSLT, R1, 0, "out")
+    if lay.regs_args is None:
+        p.ldx(8, R9, R6, lay.exit_id)
+    else:
+        lo = _read_regs(p, lay)
+        p.ldx(8, R9, FP, _REGS_BUF + lay.regs_nr - lo)
+    p.jmpi(JSLT, R9, 0, "out")
     p.call(GET_CURRENT_PID_TGID)
     p.mov(R7, R0)
     _key_tgid(p, -4)
@@ -207,8 +250,7 @@ def sys_exit_program(maps: dict[str, int], lay: Layout) -> Program:
     p.jmpi(JNE, R1, TRACKED, "out")
     _key_tgid(p, -24)
     p.stx(4, FP, -20, R7)
-    p.ldx(8, R1, R6, lay.exit_id)
-    p.stx(4, FP, -16, R1)
+    p.stx(4, FP, -16, R9)
     _phase_to(p, -36, -12)
     p.neg(R8)
     p.stx(4, FP, -8, R8)
@@ -285,8 +327,9 @@ def exit_program(maps: dict[str, int], lay: Layout) -> Program:
     return p
 
 
-def layout(tracefs: Path, btf: Path) -> Layout:
-    """The field offsets of this kernel's tracepoints and of ``task_struct.exit_code``."""
+def layout(tracefs: Path, btf: Path, *, raw: bool) -> Layout:
+    """The field offsets of this kernel's tracepoints and of ``task_struct.exit_code``; with
+    ``raw``, the offsets of the syscall registers in ``struct pt_regs`` too (x86_64 only)."""
     enter = bpf.tracepoint_format(tracefs, "raw_syscalls", "sys_enter")
     exit_ = bpf.tracepoint_format(tracefs, "raw_syscalls", "sys_exit")
     fork = bpf.tracepoint_format(tracefs, "sched", "sched_process_fork")
@@ -294,7 +337,17 @@ def layout(tracefs: Path, btf: Path) -> Layout:
         data = btf.read_bytes()
     except OSError as e:
         raise bpf.BpfError(e.errno or 2, f"reading {btf}") from e
-    return Layout(
+    regs: dict[str, object] = {}
+    if raw:
+        if os.uname().machine != "x86_64":
+            raise bpf.BpfError(95, f"raw syscall tracepoints on {os.uname().machine}")
+        regs = {
+            "enter_id": 8,
+            "exit_ret": 8,
+            "regs_args": tuple(bpf.btf_member_offset(data, "pt_regs", r) for r in _X86_64_ARGS),
+            "regs_nr": bpf.btf_member_offset(data, "pt_regs", _X86_64_NR),
+        }
+    base = Layout(
         enter_id=enter.offset("id", 8),
         enter_args=enter.offset("args", 48),
         exit_id=exit_.offset("id", 8),
@@ -302,11 +355,18 @@ def layout(tracefs: Path, btf: Path) -> Layout:
         fork_child_pid=fork.offset("child_pid", 4),
         task_exit_code=bpf.btf_member_offset(data, "task_struct", "exit_code"),
     )
+    return dataclasses.replace(base, **regs)  # type: ignore[arg-type]
 
 
 class BpfCounter:
     """The maps and programs of one run, attached until :meth:`close` (use it as a context
-    manager: every fd is closed on every path, which detaches the programs)."""
+    manager: every fd is closed on every path, which detaches the programs).
+
+    ``raw`` chooses the syscall programs: raw tracepoint programs (True; x86_64), tracepoint
+    programs (False), or raw ones when they load and attach here, else tracepoint ones (None).
+    :attr:`raw` tells which were attached. The raw ones cost less per call: the kernel does not
+    fill a tracepoint record for them.
+    """
 
     def __init__(
         self,
@@ -316,12 +376,13 @@ class BpfCounter:
         execve_nr: int,
         args_samples: int,
         max_keys: int,
+        raw: bool | None = None,
     ) -> None:
         self.maps: dict[str, bpf.Map] = {}
         self.progs: list[int] = []
         self.events: list[int] = []
+        self.raw = False
         try:
-            lay = layout(tracefs, btf)
             self._map("track", bpf.MAP_HASH, 4, 4, max_keys)
             self._map("phase", bpf.MAP_ARRAY, 4, 4, 1)
             self._map("counts", bpf.MAP_PERCPU_HASH, 16, 16, max_keys)
@@ -329,28 +390,65 @@ class BpfCounter:
             self._map("samples", bpf.MAP_HASH, 64, 8, max_keys)
             self._map("exits", bpf.MAP_HASH, 4, 16, max_keys)
             fds = {name: m.fd for name, m in self.maps.items()}
-            programs = [
-                ("sched", "sched_process_fork", "sg_fork", fork_program(fds, lay)),
-                ("sched", "sched_process_exit", "sg_exit", exit_program(fds, lay)),
-                ("raw_syscalls", "sys_exit", "sg_sys_exit", sys_exit_program(fds, lay)),
-                (
-                    "raw_syscalls",
-                    "sys_enter",
-                    "sg_sys_enter",
-                    sys_enter_program(fds, lay, execve_nr, args_samples),
-                ),
-            ]
-            loaded = []
-            for group, name, prog_name, prog in programs:
-                fd = bpf.load_program(prog, prog_name)
-                self.progs.append(fd)
-                loaded.append((group, name, fd))
+            lay = layout(tracefs, btf, raw=False)
             cpu = bpf.online_cpus()[0]
-            for group, name, fd in loaded:
-                tp = bpf.tracepoint_format(tracefs, group, name)
+            for name, prog in (
+                ("sched_process_fork", fork_program(fds, lay)),
+                ("sched_process_exit", exit_program(fds, lay)),
+            ):
+                fd = self._load(prog, f"sg_{name[-4:]}", bpf.PROG_TRACEPOINT)
+                tp = bpf.tracepoint_format(tracefs, "sched", name)
                 self.events.append(bpf.attach_tracepoint(fd, tp.id, cpu))
+            if raw is not False:
+                try:
+                    self._attach_syscalls(
+                        layout(tracefs, btf, raw=True), fds, execve_nr, args_samples, None, cpu
+                    )
+                    self.raw = True
+                except bpf.BpfError:
+                    if raw:
+                        raise
+            if not self.raw:
+                self._attach_syscalls(lay, fds, execve_nr, args_samples, tracefs, cpu)
         except BaseException:
             self.close()
+            raise
+
+    def _load(self, prog: Program, name: str, prog_type: int) -> int:
+        fd = bpf.load_program(prog, name, prog_type)
+        self.progs.append(fd)
+        return fd
+
+    def _attach_syscalls(
+        self,
+        lay: Layout,
+        fds: dict[str, int],
+        execve_nr: int,
+        args_samples: int,
+        tracefs: Path | None,
+        cpu: int,
+    ) -> None:
+        """Load and attach the sys_exit and sys_enter programs: raw tracepoint programs when
+        ``tracefs`` is None; on failure, none of them stays loaded."""
+        progs, events = len(self.progs), len(self.events)
+        prog_type = bpf.PROG_TRACEPOINT if tracefs is not None else bpf.PROG_RAW_TRACEPOINT
+        try:
+            for name, prog in (
+                ("sys_exit", sys_exit_program(fds, lay)),
+                ("sys_enter", sys_enter_program(fds, lay, execve_nr, args_samples)),
+            ):
+                fd = self._load(prog, f"sg_{name}", prog_type)
+                if tracefs is None:
+                    self.events.append(bpf.attach_raw_tracepoint(fd, name))
+                else:
+                    tp = bpf.tracepoint_format(tracefs, "raw_syscalls", name)
+                    self.events.append(bpf.attach_tracepoint(fd, tp.id, cpu))
+        except BaseException:
+            for fd in self.events[events:]:
+                bpf.detach(fd)
+            for fd in self.progs[progs:]:
+                os.close(fd)
+            del self.events[events:], self.progs[progs:]
             raise
 
     def _map(self, name: str, map_type: int, key: int, value: int, entries: int) -> None:

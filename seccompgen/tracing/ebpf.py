@@ -1,12 +1,26 @@
-"""The ebpf backend: count the target's system calls in the kernel with bpftrace.
+"""The ebpf backend: count the target's system calls in the kernel.
 
-Instead of stopping the target at every call (strace, ptrace(2)), a bpftrace(8) program counts
-calls in BPF maps, and only the totals cross into user space, once a second for progress and at
-the end for the trace. The target runs far closer to its native speed than under strace; the
-cost left is the raw_syscalls tracepoints, which every system call on the machine passes
-through while they are enabled (``benchmarks/overhead/run.py`` measures it).
+Instead of stopping the target at every call (strace, ptrace(2)), BPF programs count calls in
+BPF maps, and only the totals cross into user space, once a second for progress and at the end
+for the trace. The target runs far closer to its native speed than under strace; the cost left
+is the raw_syscalls tracepoints, which every system call on the machine passes through while
+they are enabled (``benchmarks/overhead/run.py`` measures it).
 
-What the BPF program does (:func:`bpftrace_script`):
+Two engines count the same things into the same :class:`BpftraceState`, so the trace file is
+the same for both:
+
+- ``"bpf"`` (the default): programs built and loaded by seccompgen itself through bpf(2)
+  (:mod:`seccompgen.tracing.bpfcount`, :mod:`seccompgen.tracing.bpf`), which increment per-CPU
+  map values in place: one map lookup per counted call and no map update. The launcher
+  (:data:`BPF_LAUNCHER`) waits on a FIFO until its pid is armed in the ``track`` map, and the
+  phase is a map value written at each boundary. The launcher becomes the target by execve, so
+  the target is the leader of its session (under bpftrace and strace the tracer is): a
+  ``setsid()`` of the target itself fails with EPERM here.
+- ``"bpftrace"``: a bpftrace(8) program (:func:`bpftrace_script`), used when asked for, or by
+  ``engine="auto"`` when the built-in programs cannot be loaded. bpftrace 0.17 has no in-place
+  map increment, so each counted call costs a lookup and an update.
+
+What the bpftrace program does (the bpf engine's programs do the same):
 
 - ``tracepoint:raw_syscalls:sys_enter`` counts each call of a tracked process by (pid, tid,
   syscall number, phase), remembers when each such key was first seen, and keeps a bounded sample
@@ -20,15 +34,15 @@ What the BPF program does (:func:`bpftrace_script`):
   (``task_struct.exit_code``, read through BTF), when its main thread ends; the trace gets one
   exit event per process (strace also reports each thread's end).
 
-Process layout: bpftrace starts the target itself (``-c``), which it does only after every probe
-is attached, and exits when it exits. ``-c`` splits its command on spaces without quoting, so the
-command is a small Python launcher (:data:`LAUNCHER`) that reads the real argv and environment
-from a file, makes a marker call that starts tracking (:data:`MARKER`, an unknown prctl(2)
-option that fails with EINVAL), and execs the target: the target's own ``execve`` is its first
-counted call, as with strace, and nothing of the launcher is counted. The same marker, made by
-seccompgen with a phase number and the run's random token, moves the BPF program to the next
-phase, right after the phase boundary is recorded and before the exercise starts or SIGTERM is
-sent, so whatever the exercise or the signal causes is counted in the new phase.
+Process layout (bpftrace engine): bpftrace starts the target itself (``-c``), which it does only
+after every probe is attached, and exits when it exits. ``-c`` splits its command on spaces
+without quoting, so the command is a small Python launcher (:data:`LAUNCHER`) that reads the real
+argv and environment from a file, makes a marker call that starts tracking (:data:`MARKER`, an
+unknown prctl(2) option that fails with EINVAL), and execs the target: the target's own ``execve``
+is its first counted call, as with strace, and nothing of the launcher is counted. The same
+marker, made by seccompgen with a phase number and the run's random token, moves the BPF program
+to the next phase, right after the phase boundary is recorded and before the exercise starts or
+SIGTERM is sent, so whatever the exercise or the signal causes is counted in the new phase.
 
 The lifecycle (exercise, phases, SIGTERM, grace, SIGKILL, Ctrl-C, progress) is the strace
 backend's :class:`~seccompgen.tracing.strace._Session`, driven through the same

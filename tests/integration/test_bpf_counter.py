@@ -8,6 +8,10 @@ created must all be gone afterwards.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,12 +20,21 @@ from seccompgen.events import ExitEvent, Phase, SyscallEvent
 from seccompgen.tracefile import TraceHeader, TraceWriter, read_trace
 from seccompgen.tracing.base import TraceProgress, TraceRequest
 from seccompgen.tracing.bpf import loaded_program_ids
-from seccompgen.tracing.ebpf import EbpfTracer, precondition_problem
+from seccompgen.tracing.bpfcount import BpfCounter
+from seccompgen.tracing.ebpf import (
+    ARGS_SAMPLES,
+    MAP_KEYS_MAX,
+    BpftraceState,
+    EbpfTracer,
+    precondition_problem,
+)
 from seccompgen.tracing.gobuild import build_go
 
 pytestmark = [pytest.mark.root, pytest.mark.go, pytest.mark.slow]
 
 PROGRAM = Path(__file__).resolve().parent / "programs" / "getppidloop"
+TRACEFS = Path("/sys/kernel/tracing")
+EXECVE, GETPPID = 59, 110  # x86_64 (arch/x86/entry/syscalls/syscall_64.tbl)
 
 
 @pytest.fixture(autouse=True)
@@ -89,9 +102,66 @@ def test_exact_counts_per_phase_exit_status_and_nothing_left(
     ]
     assert progress[-1].events == outcome.events == len(calls)
 
-    # Detached and closed: no program of the run is loaded, no fd of it is open.
-    assert set(loaded_program_ids()) <= programs_before
+    # Detached and closed: no fd of the run is open, and no program of it stays loaded (the
+    # kernel frees a detached raw tracepoint program after an RCU grace period).
     assert open_fds() <= fds_before
+    deadline = time.monotonic() + 5.0
+    while not set(loaded_program_ids()) <= programs_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(loaded_program_ids()) <= programs_before
+
+
+@pytest.mark.parametrize("raw", [True, False], ids=["raw-tracepoints", "tracepoints"])
+def test_both_program_flavours_count_exactly(getppidloop: Path, raw: bool) -> None:
+    """The counter alone, with each kind of syscall program: arm a process, let it exec the
+    program, move the phase, and read the maps."""
+    with BpfCounter(
+        tracefs=TRACEFS,
+        btf=Path("/sys/kernel/btf/vmlinux"),
+        execve_nr=EXECVE,
+        args_samples=ARGS_SAMPLES,
+        max_keys=MAP_KEYS_MAX,
+        raw=raw,
+    ) as counter:
+        assert counter.raw is raw
+        exec_it = (
+            "import os, sys; sys.stdin.buffer.read(1); "
+            f"os.execv({str(getppidloop)!r}, ['getppidloop', '300', '0', '7'])"
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", exec_it],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        counter.arm(proc.pid)
+        proc.stdin.write(b"g")
+        proc.stdin.close()
+        assert proc.stdout.readline() == b"ready\n"
+        counter.set_phase(2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 5
+        proc.stdout.close()
+        state = BpftraceState()
+        counter.read_all(state)
+    pid = proc.pid
+    # Per phase, over the threads (the main goroutine may move between threads).
+    getppid: dict[int, int] = {}
+    for (p, _tid, nr, ph), n in state.counts.items():
+        if p == pid and nr == GETPPID:
+            getppid[ph] = getppid.get(ph, 0) + n
+    assert getppid == {0: 300, 2: 7}
+    # The exec'd program's execve is counted once; nothing of the Python before it is.
+    execs = [n for (p, _t, nr, _ph), n in state.counts.items() if p == pid and nr == EXECVE]
+    assert execs == [1]
+    assert min(state.first_seen[k] for k in state.counts) == state.first_seen[(pid, pid, EXECVE, 0)]
+    assert [(p, code, ph) for p, code, ph, _ns in state.exits] == [(pid, 5 << 8, 2)]
+    # Sampled arguments: getppid's six registers, up to ARGS_SAMPLES per CPU.
+    sampled = [k for k in state.samples if (k[0], k[2], k[3]) == (pid, GETPPID, 0)]
+    assert sampled and all(len(k) == 10 for k in sampled)
+    # An errno is counted per failed call: the Go runtime's failing calls at startup are few,
+    # and none is getppid's.
+    assert not [k for k in state.errors if k[2] == GETPPID]
 
 
 def test_killed_by_a_signal_is_reported_as_that_signal(
