@@ -592,77 +592,84 @@ _KIND_EXTRA: Final = {
 }
 
 
+class Btf:
+    """The struct and union members of raw BTF (``/sys/kernel/btf/vmlinux``), parsed once.
+
+    The format is the kernel's Documentation/bpf/btf.rst: a header, a type section of
+    variable-length records, and a string section.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        if len(data) < 24:
+            raise BpfError(22, "BTF: too short")
+        magic, _ver, _flags, hdr_len, type_off, type_len, str_off, _str_len = struct.unpack_from(
+            "<HBBIIIII", data, 0
+        )
+        if magic != _BTF_MAGIC:
+            raise BpfError(22, "BTF: bad magic")
+        self.data = data
+        self.strings = hdr_len + str_off
+        # types[i] = (kind, name_off, referred type, members as (name_off, type_id, bit
+        # offset)); id 0 is void.
+        self.types: list[tuple[int, int, int, list[tuple[int, int, int]]]] = [(0, 0, 0, [])]
+        pos = hdr_len + type_off
+        end = pos + type_len
+        while pos < end:
+            name_off, info, size_or_type = struct.unpack_from("<III", data, pos)
+            kind = (info >> 24) & 0x1F
+            vlen = info & 0xFFFF
+            pos += 12
+            extra = _KIND_EXTRA.get(kind)
+            if extra is None:
+                raise BpfError(22, f"BTF: unknown kind {kind}")
+            members: list[tuple[int, int, int]] = []
+            if kind in (_KIND_STRUCT, _KIND_UNION):
+                for m_name, m_type, m_off in struct.iter_unpack(
+                    "<III", data[pos : pos + 12 * vlen]
+                ):
+                    if info >> 31:
+                        m_off &= 0xFFFFFF  # kind_flag: the high 8 bits are a bitfield's size
+                    members.append((m_name, m_type, m_off))
+            self.types.append((kind, name_off, size_or_type, members))
+            pos += extra[0] + extra[1] * vlen
+
+    def _name(self, off: int) -> bytes:
+        start = self.strings + off
+        return self.data[start : self.data.index(b"\0", start)]
+
+    def member_offset(self, struct_name: str, member: str) -> int:
+        """The byte offset of ``member`` in ``struct struct_name``, looking into anonymous
+        struct and union members too."""
+        want = member.encode()
+
+        def find(type_id: int, depth: int) -> int | None:
+            for m_name, m_type, m_off in self.types[type_id][3]:
+                if m_name and self._name(m_name) == want:
+                    return m_off
+                if not m_name and depth < 8:
+                    t = m_type
+                    while self.types[t][0] in _QUALIFIERS:  # typedef, volatile, const, restrict
+                        t = self.types[t][2]
+                    if self.types[t][0] in (_KIND_STRUCT, _KIND_UNION):
+                        inner = find(t, depth + 1)
+                        if inner is not None:
+                            return m_off + inner
+            return None
+
+        wanted_struct = struct_name.encode()
+        for type_id, (kind, name_off, _ref, _members) in enumerate(self.types):
+            if kind == _KIND_STRUCT and name_off and self._name(name_off) == wanted_struct:
+                bits = find(type_id, 0)
+                if bits is not None:
+                    if bits % 8:
+                        raise BpfError(22, f"BTF: {struct_name}.{member} is a bitfield")
+                    return bits // 8
+        raise BpfError(2, f"BTF: no member {member} in struct {struct_name}")
+
+
+_QUALIFIERS: Final = (8, 9, 10, 11)
+
+
 def btf_member_offset(data: bytes, struct_name: str, member: str) -> int:
-    """The byte offset of ``member`` in ``struct struct_name`` from raw BTF (``/sys/kernel/btf/
-    vmlinux``), looking into anonymous struct and union members too."""
-    magic, _ver, _flags, hdr_len, type_off, type_len, str_off, _str_len = struct.unpack_from(
-        "<HBBIIIII", data, 0
-    )
-    if magic != _BTF_MAGIC:
-        raise BpfError(22, "BTF: bad magic")
-    strings = hdr_len + str_off
-
-    def name_at(off: int) -> bytes:
-        end = data.index(b"\0", strings + off)
-        return data[strings + off : end]
-
-    # types[i] = (kind, name_off, members as (name_off, type_id, bit offset)); id 0 is void.
-    types: list[tuple[int, int, list[tuple[int, int, int]]]] = [(0, 0, [])]
-    pos = hdr_len + type_off
-    end = pos + type_len
-    while pos < end:
-        name_off, info, _size = struct.unpack_from("<III", data, pos)
-        kind = (info >> 24) & 0x1F
-        vlen = info & 0xFFFF
-        kind_flag = info >> 31
-        pos += 12
-        fixed, per = _KIND_EXTRA.get(kind, (None, None)) or (None, None)
-        if fixed is None or per is None:
-            raise BpfError(22, f"BTF: unknown kind {kind}")
-        members: list[tuple[int, int, int]] = []
-        if kind in (_KIND_STRUCT, _KIND_UNION):
-            for i in range(vlen):
-                m_name, m_type, m_off = struct.unpack_from("<III", data, pos + 12 * i)
-                if kind_flag:
-                    m_off &= 0xFFFFFF  # the high 8 bits are a bitfield's size
-                members.append((m_name, m_type, m_off))
-        types.append((kind, name_off, members))
-        pos += fixed + per * vlen
-
-    want_struct, want_member = struct_name.encode(), member.encode()
-
-    def find(type_id: int, depth: int) -> int | None:
-        _kind, _n, members = types[type_id]
-        for m_name, m_type, m_off in members:
-            if m_name and name_at(m_name) == want_member:
-                return m_off
-            if not m_name and depth < 8:
-                # An anonymous struct/union member (possibly behind typedef/const/volatile).
-                t = m_type
-                while types[t][0] in (8, 9, 10, 11):
-                    t = _btf_next(data, hdr_len + type_off, t)
-                if types[t][0] in (_KIND_STRUCT, _KIND_UNION):
-                    inner = find(t, depth + 1)
-                    if inner is not None:
-                        return m_off + inner
-        return None
-
-    for type_id, (kind, name_off, _members) in enumerate(types):
-        if kind == _KIND_STRUCT and name_off and name_at(name_off) == want_struct:
-            bits = find(type_id, 0)
-            if bits is not None:
-                if bits % 8:
-                    raise BpfError(22, f"BTF: {struct_name}.{member} is a bitfield")
-                return bits // 8
-    raise BpfError(2, f"BTF: no member {member} in struct {struct_name}")
-
-
-def _btf_next(data: bytes, start: int, type_id: int) -> int:
-    """The type a typedef/qualifier with id ``type_id`` refers to (walks the type section)."""
-    pos = start
-    for _ in range(type_id - 1):
-        _n, info, _s = struct.unpack_from("<III", data, pos)
-        fixed, per = _KIND_EXTRA[(info >> 24) & 0x1F]
-        pos += 12 + fixed + per * (info & 0xFFFF)
-    _n, _info, ref = struct.unpack_from("<III", data, pos)
-    return int(ref)
+    """The byte offset of ``member`` in ``struct struct_name`` from raw BTF (see :class:`Btf`)."""
+    return Btf(data).member_offset(struct_name, member)

@@ -334,28 +334,31 @@ def layout(tracefs: Path, btf: Path, *, raw: bool) -> Layout:
     exit_ = bpf.tracepoint_format(tracefs, "raw_syscalls", "sys_exit")
     fork = bpf.tracepoint_format(tracefs, "sched", "sched_process_fork")
     try:
-        data = btf.read_bytes()
+        types = bpf.Btf(btf.read_bytes())
     except OSError as e:
         raise bpf.BpfError(e.errno or 2, f"reading {btf}") from e
-    regs: dict[str, object] = {}
-    if raw:
-        if os.uname().machine != "x86_64":
-            raise bpf.BpfError(95, f"raw syscall tracepoints on {os.uname().machine}")
-        regs = {
-            "enter_id": 8,
-            "exit_ret": 8,
-            "regs_args": tuple(bpf.btf_member_offset(data, "pt_regs", r) for r in _X86_64_ARGS),
-            "regs_nr": bpf.btf_member_offset(data, "pt_regs", _X86_64_NR),
-        }
     base = Layout(
         enter_id=enter.offset("id", 8),
         enter_args=enter.offset("args", 48),
         exit_id=exit_.offset("id", 8),
         exit_ret=exit_.offset("ret", 8),
         fork_child_pid=fork.offset("child_pid", 4),
-        task_exit_code=bpf.btf_member_offset(data, "task_struct", "exit_code"),
+        task_exit_code=types.member_offset("task_struct", "exit_code"),
     )
-    return dataclasses.replace(base, **regs)  # type: ignore[arg-type]
+    if not raw or os.uname().machine != "x86_64":
+        return base
+    return dataclasses.replace(
+        base,
+        enter_id=8,
+        exit_ret=8,
+        regs_args=tuple(types.member_offset("pt_regs", r) for r in _X86_64_ARGS),
+        regs_nr=types.member_offset("pt_regs", _X86_64_NR),
+    )
+
+
+def layout_field(tracefs: Path, name: str, field: str) -> int:
+    """The offset of 8-byte ``field`` in the record of ``raw_syscalls:<name>``."""
+    return bpf.tracepoint_format(tracefs, "raw_syscalls", name).offset(field, 8)
 
 
 class BpfCounter:
@@ -390,7 +393,13 @@ class BpfCounter:
             self._map("samples", bpf.MAP_HASH, 64, 8, max_keys)
             self._map("exits", bpf.MAP_HASH, 4, 16, max_keys)
             fds = {name: m.fd for name, m in self.maps.items()}
-            lay = layout(tracefs, btf, raw=False)
+            raw_lay = layout(tracefs, btf, raw=raw is not False)
+            lay = dataclasses.replace(
+                raw_lay,
+                enter_id=layout_field(tracefs, "sys_enter", "id"),
+                exit_ret=layout_field(tracefs, "sys_exit", "ret"),
+                regs_args=None,
+            )
             cpu = bpf.online_cpus()[0]
             for name, prog in (
                 ("sched_process_fork", fork_program(fds, lay)),
@@ -399,11 +408,11 @@ class BpfCounter:
                 fd = self._load(prog, f"sg_{name[-4:]}", bpf.PROG_TRACEPOINT)
                 tp = bpf.tracepoint_format(tracefs, "sched", name)
                 self.events.append(bpf.attach_tracepoint(fd, tp.id, cpu))
-            if raw is not False:
+            if raw_lay.regs_args is None and raw:
+                raise bpf.BpfError(95, f"raw syscall tracepoints on {os.uname().machine}")
+            if raw_lay.regs_args is not None:
                 try:
-                    self._attach_syscalls(
-                        layout(tracefs, btf, raw=True), fds, execve_nr, args_samples, None, cpu
-                    )
+                    self._attach_syscalls(raw_lay, fds, execve_nr, args_samples, None, cpu)
                     self.raw = True
                 except bpf.BpfError:
                     if raw:
