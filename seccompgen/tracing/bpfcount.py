@@ -110,8 +110,7 @@ def _read_regs(p: Program, lay: Layout) -> int:
     """Copy the argument registers' span of ``struct pt_regs`` (ctx[0]) to the stack at
     :data:`_REGS_BUF` (raw mode); returns the span's first offset in pt_regs."""
     assert lay.regs_args is not None
-    offsets = [*lay.regs_args, lay.regs_nr]
-    lo, hi = min(offsets), max(offsets) + 8
+    lo, hi = min(lay.regs_args), max(lay.regs_args) + 8
     p.ldx(8, R3, R6, 0)
     if lo:
         p.alui(ADD, R3, lo)
@@ -231,16 +230,11 @@ def sys_enter_program(maps: dict[str, int], lay: Layout, execve_nr: int, samples
 def sys_exit_program(maps: dict[str, int], lay: Layout) -> Program:
     """``raw_syscalls:sys_exit``: count failures (a negative return) per errno."""
     p = Program(maps)
-    # Stack: FP-24 .. FP-4 the error key, FP-4 the tgid, FP-32 the value, FP-36 scratch.
+    # Stack: FP-24 .. FP-4 the error key, FP-4 the tgid, FP-32 the value, FP-36 scratch,
+    # FP-48 the number read from pt_regs (raw mode).
     p.mov(R6, R1)
     p.ldx(8, R8, R6, lay.exit_ret)
     p.jmpi(JSGE, R8, 0, "out")
-    if lay.regs_args is None:
-        p.ldx(8, R9, R6, lay.exit_id)
-    else:
-        lo = _read_regs(p, lay)
-        p.ldx(8, R9, FP, _REGS_BUF + lay.regs_nr - lo)
-    p.jmpi(JSLT, R9, 0, "out")
     p.call(GET_CURRENT_PID_TGID)
     p.mov(R7, R0)
     _key_tgid(p, -4)
@@ -248,6 +242,19 @@ def sys_exit_program(maps: dict[str, int], lay: Layout) -> Program:
     p.jmpi(JEQ, R0, 0, "out")
     p.ldx(4, R1, R0, 0)
     p.jmpi(JNE, R1, TRACKED, "out")
+    if lay.regs_args is None:
+        p.ldx(8, R9, R6, lay.exit_id)
+    else:
+        # The number is not an argument of the raw tracepoint: read it from pt_regs, only
+        # for a tracked process's failed call.
+        p.ldx(8, R3, R6, 0)
+        p.alui(ADD, R3, lay.regs_nr)
+        p.mov(R1, FP)
+        p.alui(ADD, R1, -48)
+        p.movi(R2, 8)
+        p.call(PROBE_READ_KERNEL)
+        p.ldx(8, R9, FP, -48)
+    p.jmpi(JSLT, R9, 0, "out")
     _key_tgid(p, -24)
     p.stx(4, FP, -20, R7)
     p.stx(4, FP, -16, R9)

@@ -614,9 +614,10 @@ class _BpfProcesses(_EbpfProcesses):
         assert self.strace is not None
         try:
             self.counter.arm(self.strace.pid)
+            os.write(fd, b"g")
         except OSError as e:
-            raise TracerError(f"cannot track the launcher: {e}") from e
-        os.write(fd, b"g")
+            self.kill_all()  # the launcher would wait on the FIFO forever
+            raise TracerError(f"cannot start tracking the launcher: {e}") from e
 
     def kill_tracees(self) -> None:
         st = self.strace
@@ -641,6 +642,16 @@ class _BpfSession(_EbpfSession):
         return self.target_pid
 
     def _consume(self) -> None:
+        try:
+            self._poll_maps()
+        except OSError as e:  # a failed bpf(2) read: the counts are not to be trusted
+            raise TracerError(
+                f"cannot read the in-kernel counts: {e}",
+                hint="the trace of this run is incomplete; run it again, or use the "
+                "bpftrace engine",
+            ) from e
+
+    def _poll_maps(self) -> None:
         counts = self.counts
         state = self.state
         known: dict[int, str | None] = {}
