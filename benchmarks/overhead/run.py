@@ -21,9 +21,10 @@ warming or cooling machine), with the same loopback load from ``examples/loadgen
   counts kept by a bpftrace program (a map lookup and a map update per call; skipped without
   bpftrace).
 - ``bpftrace tracepoints only``: the service natively while a bpftrace program is attached to
-  the same two ``raw_syscalls`` tracepoints as the ebpf backend and looks every caller up in an
-  (empty) map, the first step of the backend's program: what the tracepoints cost the whole
-  machine, apart from the counting (root and the ebpf preconditions; skipped otherwise).
+  the same two ``raw_syscalls`` tracepoints as the bpftrace engine and looks every caller up in
+  an (empty) map, the first step of that engine's program: what its tracepoints cost the whole
+  machine, apart from the counting (root and bpftrace; skipped otherwise). The default engine
+  attaches raw tracepoint programs instead, which cost less per call than these.
 - ``seccompgen ptrace backend``: ``PtraceTracer().run(...)`` the same way: python-ptrace
   following every thread, one seccomp-triggered stop per call plus the exit stop (skipped, with
   the reason, when python-ptrace is missing).

@@ -1,4 +1,9 @@
-"""The ebpf backend's in-kernel counter: four tracepoint programs and their maps, via bpf(2).
+"""The ebpf backend's in-kernel counter: four BPF programs and their maps, via bpf(2).
+
+The two syscall programs are raw tracepoint programs where they can be (x86_64: the arguments
+are read from ``struct pt_regs`` at offsets found in BTF), else tracepoint programs; raw ones
+save the kernel filling a tracepoint record for every system call on the machine. The fork and
+exit programs are tracepoint programs.
 
 The programs (written with :class:`seccompgen.tracing.bpf.Program`) count what the bpftrace
 program of :func:`seccompgen.tracing.ebpf.bpftrace_script` counts, but increment per-CPU map

@@ -15,6 +15,7 @@ from seccompgen.tracing.ebpf import (
     MARKER,
     NOT_FOUND_MESSAGE,
     BpftraceState,
+    EbpfTracer,
     bpftrace_script,
     counted_events,
     errno_name,
@@ -247,3 +248,9 @@ def test_the_bpf_engine_needs_neither_bpftrace_nor_a_spaceless_python(tmp_path: 
     args = {**good(tmp_path), "bpftrace": "no-such-bpftrace-command", "python": "/a b/python"}
     assert precondition_problem(engine="bpf", **args) is None  # type: ignore[arg-type]
     assert precondition_problem(engine="bpftrace", **args) is not None  # type: ignore[arg-type]
+
+
+def test_unknown_engine_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown ebpf engine"):
+        EbpfTracer(engine="ebpf")
+    assert EbpfTracer().engine == "auto"
