@@ -219,8 +219,8 @@ Examples:
     type=click.Choice([*backend_names(), "auto"]),
     default="strace",
     show_default=True,
-    help="Tracer backend. auto: the fastest complete one available (ebpf with root, bpftrace "
-    "and kernel BTF; else strace; else ptrace), and says why.",
+    help="Tracer backend. auto: the fastest complete one available (ebpf with root, kernel BTF "
+    "and tracefs; else strace; else ptrace), and says why.",
 )
 @click.option(
     "--delta",

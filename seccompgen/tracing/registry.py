@@ -121,12 +121,12 @@ def select_backend(
         passed.append(f"{name} unavailable: {problem}")
     raise TracerError(
         "no tracer backend can run here: " + "; ".join(passed),
-        hint="install strace (apt-get install strace), or bpftrace and run as root",
+        hint="install strace (apt-get install strace), or run as root for the ebpf backend",
     )
 
 
 _AVAILABLE_BECAUSE = {
-    "ebpf": "root, BTF and bpftrace available",
+    "ebpf": "root, kernel BTF and tracefs available",
     "strace": "strace available",
     "ptrace": "python-ptrace available",
 }

@@ -71,7 +71,7 @@ def available(*names: str) -> Callable[[str], str | None]:
 def test_auto_prefers_ebpf() -> None:
     request = TraceRequest(argv=("x",), workload="w")
     name, reason = select_backend(request, availability=available("ebpf", "strace", "ptrace"))
-    assert (name, reason) == ("ebpf", "ebpf: root, BTF and bpftrace available")
+    assert (name, reason) == ("ebpf", "ebpf: root, kernel BTF and tracefs available")
 
 
 def test_auto_falls_back_in_order_with_the_reasons() -> None:
