@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,23 @@ def _strace(log: Log | None) -> Tracer:
     return StraceTracer()
 
 
+#: Environment variable choosing the ebpf backend's engine: ``auto`` (default: the built-in BPF
+#: counter, else bpftrace), ``bpf`` or ``bpftrace``.
+EBPF_ENGINE_ENV = "SECCOMPGEN_EBPF_ENGINE"
+
+
+def _ebpf(log: Log | None) -> Tracer:
+    from seccompgen.tracing.ebpf import ENGINES, EbpfTracer
+
+    engine = os.environ.get(EBPF_ENGINE_ENV, "") or "auto"
+    if engine not in (*ENGINES, "auto"):
+        raise TracerError(
+            f"{EBPF_ENGINE_ENV}={engine!r} is not an ebpf engine",
+            hint=f"use auto, {', '.join(ENGINES)}, or unset it",
+        )
+    return EbpfTracer(engine=engine)
+
+
 def _container(log: Log | None) -> Tracer:
     from seccompgen.tracing.container import ContainerTracer
 
@@ -35,7 +53,7 @@ def _container(log: Log | None) -> Tracer:
 _BACKENDS: dict[str, Callable[[Log | None], Tracer]] = {
     "strace": _strace,
     "ptrace": lambda log: __import__("seccompgen.tracing.ptrace", fromlist=["_"]).PtraceTracer(),
-    "ebpf": lambda log: __import__("seccompgen.tracing.ebpf", fromlist=["EbpfTracer"]).EbpfTracer(),
+    "ebpf": _ebpf,
 }
 _ALL: dict[str, Callable[[Log | None], Tracer]] = {**_BACKENDS, CONTAINER_BACKEND: _container}
 

@@ -254,3 +254,21 @@ def test_unknown_engine_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown ebpf engine"):
         EbpfTracer(engine="ebpf")
     assert EbpfTracer().engine == "auto"
+
+
+def test_engine_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from seccompgen.errors import TracerError
+    from seccompgen.tracing.ebpf import EbpfTracer
+    from seccompgen.tracing.registry import EBPF_ENGINE_ENV, get_tracer
+
+    monkeypatch.delenv(EBPF_ENGINE_ENV, raising=False)
+    tracer = get_tracer("ebpf")
+    assert isinstance(tracer, EbpfTracer) and tracer.engine == "auto"
+    monkeypatch.setenv(EBPF_ENGINE_ENV, "bpftrace")
+    tracer = get_tracer("ebpf")
+    assert isinstance(tracer, EbpfTracer) and tracer.engine == "bpftrace"
+    monkeypatch.setenv(EBPF_ENGINE_ENV, "bcc")
+    with pytest.raises(TracerError) as err:
+        get_tracer("ebpf")
+    assert "SECCOMPGEN_EBPF_ENGINE='bcc'" in err.value.message
+    assert "auto, bpf, bpftrace" in (err.value.hint or "")
