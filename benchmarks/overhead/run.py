@@ -229,7 +229,7 @@ def main() -> None:
             "strace -f": lambda: run_plain(
                 ["strace", "-f", "-o", "/dev/null", "--"], service, loadgen, args
             ),
-            "strace + backend options, TZ unset": lambda: run_plain(
+            "strace + backend options without TZ": lambda: run_plain(
                 ["env", "-u", "TZ", "strace", *STRACE_OPTIONS, "-o", "/dev/null", "--"],
                 service,
                 loadgen,
