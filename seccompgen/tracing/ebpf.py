@@ -710,6 +710,7 @@ class EbpfTracer:
         args_samples: int = ARGS_SAMPLES,
         tmp_dir: Path | None = None,
         arch: str | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         if engine not in (*ENGINES, "auto"):
             raise ValueError(f"unknown ebpf engine {engine!r}; use auto, {', '.join(ENGINES)}")
@@ -718,6 +719,8 @@ class EbpfTracer:
         self.args_samples = args_samples
         self.tmp_dir = tmp_dir
         self.arch = arch
+        self.log = log
+        """Receives one line when ``"auto"`` falls back to bpftrace, saying why."""
         self.engine_used: str | None = None
         """The engine of the last run (``"bpf"`` or ``"bpftrace"``)."""
         self.fallback_reason: str | None = None
@@ -772,6 +775,8 @@ class EbpfTracer:
                     hint += f" (the bpftrace engine is no way out either: {fallback[0]})"
                 raise TracerError(f"cannot load the in-kernel counter: {e}", hint=hint) from e
             self.fallback_reason = f"cannot load the in-kernel counter: {e}"
+            if self.log is not None:
+                self.log(f"ebpf: {self.fallback_reason}; counting with bpftrace instead (slower)")
             return self._run_bpftrace(request, writer, progress, target, arch)
         with (
             counter,

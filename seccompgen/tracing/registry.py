@@ -40,7 +40,7 @@ def _ebpf(log: Log | None) -> Tracer:
             f"{EBPF_ENGINE_ENV}={engine!r} is not an ebpf engine",
             hint=f"use auto, {', '.join(ENGINES)}, or unset it",
         )
-    return EbpfTracer(engine=engine)
+    return EbpfTracer(engine=engine, log=log)
 
 
 def _container(log: Log | None) -> Tracer:
