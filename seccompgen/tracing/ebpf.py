@@ -12,10 +12,10 @@ the same for both:
 - ``"bpf"`` (the default): programs built and loaded by seccompgen itself through bpf(2)
   (:mod:`seccompgen.tracing.bpfcount`, :mod:`seccompgen.tracing.bpf`), which increment per-CPU
   map values in place: one map lookup per counted call and no map update. The launcher
-  (:data:`BPF_LAUNCHER`) waits on a FIFO until its pid is armed in the ``track`` map, and the
-  phase is a map value written at each boundary. The launcher becomes the target by execve, so
-  the target is the leader of its session (under bpftrace and strace the tracer is): a
-  ``setsid()`` of the target itself fails with EPERM here.
+  (:data:`BPF_LAUNCHER`) forks the target's process, which waits on a FIFO until its pid is
+  armed in the ``track`` map and then execs the target; the phase is a map value written at
+  each boundary. The launcher stays the leader of the session and waits, as strace and
+  bpftrace do, so the target is not a session or group leader and may call ``setsid()``.
 - ``"bpftrace"``: a bpftrace(8) program (:func:`bpftrace_script`), used when asked for, or by
   ``engine="auto"`` when the built-in programs cannot be loaded. bpftrace 0.17 has no in-place
   map increment, so each counted call costs a lookup and an update.
@@ -70,6 +70,7 @@ import resource
 import secrets
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -142,9 +143,12 @@ except OSError as e:
     os._exit(127)
 """
 
-#: The launcher of the bpf engine: argv[1] is the JSON spec as above, argv[2] a FIFO. It blocks
-#: on the FIFO until seccompgen has armed its pid in the ``track`` map, then execs the target;
-#: its calls before that execve are not counted (see :mod:`seccompgen.tracing.bpfcount`).
+#: The launcher of the bpf engine: argv[1] is the JSON spec as above, argv[2] a FIFO. It forks
+#: at once; the child blocks on the FIFO until seccompgen has armed the child's pid in the
+#: ``track`` map, then execs the target (its calls before that execve are not counted, see
+#: :mod:`seccompgen.tracing.bpfcount`). The launcher stays the session leader (setsid(2) fails
+#: for a session or process-group leader, so the target must not be one) and ends as the target
+#: ended: the same exit code, or the same signal.
 BPF_LAUNCHER: Final = """\
 import json, os, signal, sys
 with open(sys.argv[1]) as f:
@@ -152,15 +156,23 @@ with open(sys.argv[1]) as f:
 # Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive execve(2): restore them.
 for s in (signal.SIGPIPE, signal.SIGXFSZ):
     signal.signal(s, signal.SIG_DFL)
-fd = os.open(sys.argv[2], os.O_RDONLY)
-if os.read(fd, 1) != b"g":
-    os._exit(126)
-os.close(fd)
-try:
-    os.execve(spec["path"], spec["argv"], spec["env"])
-except OSError as e:
-    sys.stderr.write("seccompgen: cannot run %s: %s\\n" % (spec["path"], e.strerror))
-    os._exit(127)
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+pid = os.fork()
+if pid == 0:
+    fd = os.open(sys.argv[2], os.O_RDONLY)
+    if os.read(fd, 1) != b"g":
+        os._exit(126)
+    os.close(fd)
+    try:
+        os.execve(spec["path"], spec["argv"], spec["env"])
+    except OSError as e:
+        sys.stderr.write("seccompgen: cannot run %s: %s\\n" % (spec["path"], e.strerror))
+        os._exit(127)
+_, status = os.waitpid(pid, 0)
+if os.WIFSIGNALED(status):
+    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+    os.kill(os.getpid(), os.WTERMSIG(status))
+os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
 """
 
 ENGINES: Final = ("bpf", "bpftrace")
@@ -593,17 +605,17 @@ class _EbpfSession(_Session):
 
 
 class _BpfProcesses(_EbpfProcesses):
-    """The bpf engine's processes: the launcher is the tracer process and becomes the target.
+    """The bpf engine's processes: the launcher is the tracer process, its child the target.
 
-    The launcher (:data:`BPF_LAUNCHER`) blocks reading a FIFO until its pid is armed in the
-    ``track`` map, then execs the target; so the target is the session leader here, and killing
-    the tracees includes it.
+    The launcher (:data:`BPF_LAUNCHER`) forks a child that blocks reading a FIFO until its pid
+    is armed in the ``track`` map, then execs the target (:attr:`target`).
     """
 
     def __init__(self, counter: BpfCounter, fifo: Path) -> None:
         super().__init__(0, lambda phase: counter.set_phase(_PHASE_NUMBER[phase]))
         self.counter = counter
         self.fifo = fifo
+        self.target: int | None = None
 
     def start(self, cmd: Sequence[str], request: TraceRequest, stack: contextlib.ExitStack) -> None:
         # Opened read-write, the FIFO never blocks this side (fifo(7)); the launcher's read
@@ -613,10 +625,11 @@ class _BpfProcesses(_EbpfProcesses):
         super().start(cmd, request, stack)
         assert self.strace is not None
         try:
-            self.counter.arm(self.strace.pid)
+            self.target = _first_child(self.strace)
+            self.counter.arm(self.target)
             os.write(fd, b"g")
         except OSError as e:
-            self.kill_all()  # the launcher would wait on the FIFO forever
+            self.kill_all()  # the launcher's child would wait on the FIFO forever
             raise TracerError(f"cannot start tracking the launcher: {e}") from e
 
     def kill_tracees(self) -> None:
@@ -635,10 +648,10 @@ class _BpfSession(_EbpfSession):
         self.counter = counter
 
     def _find_target_pid(self) -> int | None:
-        # The launcher becomes the target by execve: its pid is the target's.
+        # The launcher's child becomes the target by execve: its pid is the target's.
         procs = self.procs
-        if self.target_pid is None and isinstance(procs, HostProcesses) and procs.strace:
-            self.target_pid = self.counts.first_pid = procs.strace.pid
+        if self.target_pid is None and isinstance(procs, _BpfProcesses) and procs.target:
+            self.target_pid = self.counts.first_pid = procs.target
         return self.target_pid
 
     def _consume(self) -> None:
@@ -684,6 +697,21 @@ class _BpfSession(_EbpfSession):
                 f"message on stderr{where}",
             )
         return _Session._outcome(self)
+
+
+def _first_child(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
+    """The pid of the first child ``proc`` forks (proc(5): ``/proc/PID/task/PID/children``)."""
+    path = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + timeout
+    while True:
+        words = path.read_text().split() if path.exists() else []
+        if words:
+            return int(words[0])
+        if proc.poll() is not None:
+            raise OSError(f"the launcher exited (status {proc.returncode}) before it forked")
+        if time.monotonic() > deadline:
+            raise OSError(f"the launcher forked no child within {timeout:g}s")
+        time.sleep(0.005)
 
 
 # --------------------------------------------------------------------------- the tracer

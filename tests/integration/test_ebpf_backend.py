@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -297,6 +298,17 @@ def test_descendants_are_followed_and_exit_codes_reported(
     assert {e.pid for e in run.syscalls() if e.name == "execve"} == {shell, child}
     exits = {e.pid: e.code for e in run.events if isinstance(e, ExitEvent)}
     assert exits == {child: 0, shell: 7}
+
+
+def test_target_may_start_its_own_session(
+    trace: RunTrace, new_ebpf: Callable[[], EbpfTracer]
+) -> None:
+    # setsid(2) fails with EPERM for a process-group leader: the target must not be one, as
+    # under strace (a daemon detaching from its terminal calls it).
+    run = trace(new_ebpf(), [sys.executable, "-c", "import os; os.setsid()"])
+    assert run.outcome.complete and run.outcome.exit_code == 0, run.outcome
+    [call] = [e for e in run.syscalls() if e.name == "setsid"]
+    assert call.errno is None
 
 
 def test_target_ignoring_sigterm_is_killed(
