@@ -26,6 +26,7 @@ import ctypes
 import functools
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -312,15 +313,27 @@ def run_under_profile(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m seccompgen.enforce PROFILE.json -- PROGRAM [ARGS...]``."""
+    """``python -m seccompgen.enforce [--fork] PROFILE.json -- PROGRAM [ARGS...]``.
+
+    ``--fork``: the filter is loaded in a child, which execs the program, while this process
+    waits unfiltered and ends as the program did (its exit code, or its signal). A launcher
+    started in a new session then stays the session leader, as strace does, so the program is
+    not one and may call setsid(2) (which fails for a session or process-group leader).
+    """
     args = list(sys.argv[1:] if argv is None else argv)
+    fork = args[:1] == ["--fork"]
+    if fork:
+        args = args[1:]
     if len(args) < 3 or args[1] != "--":
         print(
-            "usage: python -m seccompgen.enforce PROFILE.json -- PROGRAM [ARGS...]", file=sys.stderr
+            "usage: python -m seccompgen.enforce [--fork] PROFILE.json -- PROGRAM [ARGS...]",
+            file=sys.stderr,
         )
         return 2
     try:
         profile = load_profile(Path(args[0]))
+        if fork and os.fork() != 0:
+            return _wait_and_mirror()
         exec_under_profile(profile, args[2:])
     except (ProfileError, SyscallTableError) as e:
         print(f"seccompgen.enforce: {e.explain()}", file=sys.stderr)
@@ -328,6 +341,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:
         print(f"seccompgen.enforce: cannot run {args[2]}: {e.strerror}", file=sys.stderr)
         return 127
+
+
+def _wait_and_mirror() -> int:
+    """Wait for the only child; return its exit code, or die of its signal."""
+    _, status = os.wait()
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1
 
 
 if __name__ == "__main__":

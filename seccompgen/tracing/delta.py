@@ -8,19 +8,20 @@ and writes one audit record (type 1326) for each call it does not list, then run
 with :class:`~seccompgen.tracing.audit.AuditListener` (lossless, root or ``CAP_AUDIT_READ``) and
 written to the trace as events: the trace holds the misses, nothing else.
 
-The filter is installed by the host launcher (``python -m seccompgen.enforce PROFILE -- ARGV``,
-:mod:`seccompgen.enforce`): libseccomp builds and loads it right before ``execve(2)``, so only
-the launcher's own ``execve`` runs under it before the program does. Filters are inherited by
-every thread and child (seccomp(2): "the filter is inherited by children created by fork(2)
-and clone(2), and preserved across execve(2)"), so the whole process tree is covered.
+The filter is installed by the host launcher (``python -m seccompgen.enforce --fork PROFILE --
+ARGV``, :mod:`seccompgen.enforce`): in the child it forks, libseccomp builds and loads it right
+before ``execve(2)``, so only that ``execve`` runs under it before the program does. Filters are
+inherited by every thread and child (seccomp(2): "the filter is inherited by children created
+by fork(2) and clone(2), and preserved across execve(2)"), so the whole process tree is covered.
 
 Which records belong to the run, and why this way:
 
 * the action must be ``log``: only a ``SCMP_ACT_LOG`` filter produces it (other processes'
   ``KILL``/``ERRNO`` records are never the target's);
 * the record's pid (the kernel logs the thread-group id, ``audit_log_task``) must be the target
-  or a descendant. The launcher starts in a new session (setsid(2)), so the target is a session
-  leader and its children share its session id unless they call setsid(2) themselves. A record
+  or a descendant. The launcher starts in a new session (setsid(2)) and forks the target, so
+  the target and its children share the launcher's session id unless they call setsid(2)
+  themselves (which they may: the launcher, not the target, leads the session). A record
   from an unknown pid is attributed when ``/proc/PID/stat`` shows that session, or when the pid
   was seen among the children of a known process (``/proc/PID/task/TID/children``, proc(5),
   polled every :data:`_CHILD_POLL` seconds). A record whose process had already exited and was
@@ -78,6 +79,7 @@ from seccompgen.tracing.strace import (
     ProcessSide,
     _Session,
     _session_members,
+    first_child,
     require_host,
     resolve_target,
     start_host_exercise,
@@ -218,6 +220,7 @@ class DeltaTracer:
                 self.python,
                 "-m",
                 "seccompgen.enforce",
+                "--fork",
                 str(profile_path),
                 "--",
                 str(target),
@@ -288,9 +291,9 @@ class _MissParser:
 class _DeltaSession(_Session):
     """The strace backend's lifecycle with the target as the "tracer" process.
 
-    Two differences: the target's pid is the launcher's (it execs the program), not the pid of
-    the first event (a delta run may have no event at all); and an empty result is the expected
-    good case, not a sign that tracing failed.
+    Two differences: the target's pid is the launcher's child (it execs the program), not the
+    pid of the first event (a delta run may have no event at all); and an empty result is the
+    expected good case, not a sign that tracing failed.
     """
 
     side: DeltaSide | None = None
@@ -623,21 +626,25 @@ class MissFeed:
 
 
 class _DeltaProcesses:
-    """The target (started by the launcher in a new session) and its :class:`MissFeed`."""
+    """The target and its :class:`MissFeed`. The launcher (``seccompgen.enforce --fork``)
+    starts in a new session, forks the target, which loads the filter and execs the program,
+    and waits: it stays the session leader, so the target may call setsid(2) itself."""
 
     def __init__(self, output: Path) -> None:
         self.proc: subprocess.Popen[bytes] | None = None
+        self.target: int | None = None
         self.cwd: Path | None = None
         # A process of the run that was not seen being forked still belongs to it when it is
-        # in the target's session (the launcher calls setsid(2), so the session id is its pid).
+        # in the launcher's session (started with setsid(2): the session id is its pid).
         self.feed = MissFeed(
-            output, lambda pid: self.pid is not None and _session_id(pid) == self.pid
+            output,
+            lambda pid: self.proc is not None and _session_id(pid) == self.proc.pid,
         )
 
     @property
     def pid(self) -> int | None:
-        """The target's pid (the launcher's, which execs the program)."""
-        return None if self.proc is None else self.proc.pid
+        """The target's pid (the launcher's child, which execs the program)."""
+        return self.target
 
     # -------------------------------------------------------------------- ProcessSide
 
@@ -665,7 +672,12 @@ class _DeltaProcesses:
             )
         except OSError as e:
             raise TracerError(f"cannot start {cmd[0]}: {e.strerror}") from e
-        self.feed.start(self.proc.pid)
+        try:
+            self.target = first_child(self.proc)
+        except OSError as e:
+            self.kill_tracees()
+            raise TracerError(f"cannot start {cmd[0]}: {e}") from e
+        self.feed.start(self.proc.pid, self.target)
 
     def exited(self) -> bool:
         return self.proc is None or self.proc.poll() is not None

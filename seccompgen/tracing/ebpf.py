@@ -70,7 +70,6 @@ import resource
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -90,6 +89,7 @@ from seccompgen.tracing.strace import (
     _Session,
     _session_members,
     _signal_pid,
+    first_child,
     require_host,
     resolve_target,
 )
@@ -625,7 +625,7 @@ class _BpfProcesses(_EbpfProcesses):
         super().start(cmd, request, stack)
         assert self.strace is not None
         try:
-            self.target = _first_child(self.strace)
+            self.target = first_child(self.strace)
             self.counter.arm(self.target)
             os.write(fd, b"g")
         except OSError as e:
@@ -697,21 +697,6 @@ class _BpfSession(_EbpfSession):
                 f"message on stderr{where}",
             )
         return _Session._outcome(self)
-
-
-def _first_child(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
-    """The pid of the first child ``proc`` forks (proc(5): ``/proc/PID/task/PID/children``)."""
-    path = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
-    deadline = time.monotonic() + timeout
-    while True:
-        words = path.read_text().split() if path.exists() else []
-        if words:
-            return int(words[0])
-        if proc.poll() is not None:
-            raise OSError(f"the launcher exited (status {proc.returncode}) before it forked")
-        if time.monotonic() > deadline:
-            raise OSError(f"the launcher forked no child within {timeout:g}s")
-        time.sleep(0.005)
 
 
 # --------------------------------------------------------------------------- the tracer

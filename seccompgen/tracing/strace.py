@@ -862,6 +862,26 @@ def _end_group(proc: subprocess.Popen[bytes], grace: float) -> None:
         proc.wait(timeout=_REAP_TIMEOUT)
 
 
+def first_child(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
+    """The pid of the first child ``proc`` forks (proc(5): ``/proc/PID/task/PID/children``).
+
+    For launchers that fork the target and stay its session leader (the ebpf and delta
+    backends), as strace does: a session or process-group leader cannot call setsid(2).
+    Raises OSError when ``proc`` exits first or forks nothing within ``timeout`` seconds.
+    """
+    path = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + timeout
+    while True:
+        words = path.read_text().split() if path.exists() else []
+        if words:
+            return int(words[0])
+        if proc.poll() is not None:
+            raise OSError(f"the launcher exited (status {proc.returncode}) before it forked")
+        if time.monotonic() > deadline:
+            raise OSError(f"the launcher forked no child within {timeout:g}s")
+        time.sleep(0.005)
+
+
 def _session_members(sid: int) -> list[int]:
     """Pids whose session id is ``sid`` (field 6 of /proc/PID/stat, proc(5))."""
     members = []

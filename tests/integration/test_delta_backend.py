@@ -8,6 +8,8 @@ and strace (for the earlier trace).
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -119,6 +121,25 @@ def test_batch_under_its_own_profile_finds_nothing(
     assert isinstance(run.outcome, DeltaOutcome)
     assert run.outcome.misses == () and run.events == []
     assert run.outcome.exit_code == 0
+
+
+def test_target_may_start_its_own_session(trace: RunTrace, tmp_path: Path) -> None:
+    """setsid(2) fails for a session or process-group leader; under the delta launcher the
+    target is neither (as under strace), and its misses are still attributed."""
+    code = "import os; os.setsid(); open(os.environ['OUT'], 'w').write(str(os.getsid(0)))"
+    out = tmp_path / "sid.txt"
+    profile = log_profile({"execve", "exit_group"})
+    run = trace(
+        DeltaTracer(profile),
+        [sys.executable, "-c", code],
+        env=dict(os.environ, OUT=str(out)),
+    )
+    outcome = run.outcome
+    assert isinstance(outcome, DeltaOutcome)
+    assert outcome.exit_code == 0, outcome
+    assert int(out.read_text()) == outcome.misses[0].pid  # its own session now
+    assert "setsid" in {m.name for m in outcome.misses}
+    assert outcome.unattributed == 0
 
 
 def test_child_processes_are_followed(
