@@ -313,27 +313,34 @@ def run_under_profile(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m seccompgen.enforce [--fork] PROFILE.json -- PROGRAM [ARGS...]``.
+    """``python -m seccompgen.enforce [--fork FIFO] PROFILE.json -- PROGRAM [ARGS...]``.
 
-    ``--fork``: the filter is loaded in a child, which execs the program, while this process
-    waits unfiltered and ends as the program did (its exit code, or its signal). A launcher
-    started in a new session then stays the session leader, as strace does, so the program is
-    not one and may call setsid(2) (which fails for a session or process-group leader).
+    ``--fork FIFO``: the filter is loaded in a child, which execs the program, while this
+    process waits unfiltered and ends as the program did (its exit code, or its signal). A
+    launcher started in a new session then stays the session leader, as strace does, so the
+    program is not one and may call setsid(2) (which fails for a session or process-group
+    leader). The child first waits for one byte ``g`` on the FIFO, so whoever started the
+    launcher can learn the child's pid (it cannot have exited yet) before the program runs.
     """
     args = list(sys.argv[1:] if argv is None else argv)
-    fork = args[:1] == ["--fork"]
-    if fork:
-        args = args[1:]
+    fifo = None
+    if args[:1] == ["--fork"] and len(args) > 1:
+        fifo, args = args[1], args[2:]
     if len(args) < 3 or args[1] != "--":
         print(
-            "usage: python -m seccompgen.enforce [--fork] PROFILE.json -- PROGRAM [ARGS...]",
+            "usage: python -m seccompgen.enforce [--fork FIFO] PROFILE.json -- PROGRAM [ARGS...]",
             file=sys.stderr,
         )
         return 2
     try:
         profile = load_profile(Path(args[0]))
-        if fork and os.fork() != 0:
-            return _wait_and_mirror()
+        if fifo is not None:
+            if os.fork() != 0:
+                return _wait_and_mirror()
+            fd = os.open(fifo, os.O_RDONLY)
+            if os.read(fd, 1) != b"g":
+                os._exit(126)
+            os.close(fd)
         exec_under_profile(profile, args[2:])
     except (ProfileError, SyscallTableError) as e:
         print(f"seccompgen.enforce: {e.explain()}", file=sys.stderr)

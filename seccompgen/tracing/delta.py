@@ -8,11 +8,12 @@ and writes one audit record (type 1326) for each call it does not list, then run
 with :class:`~seccompgen.tracing.audit.AuditListener` (lossless, root or ``CAP_AUDIT_READ``) and
 written to the trace as events: the trace holds the misses, nothing else.
 
-The filter is installed by the host launcher (``python -m seccompgen.enforce --fork PROFILE --
-ARGV``, :mod:`seccompgen.enforce`): in the child it forks, libseccomp builds and loads it right
-before ``execve(2)``, so only that ``execve`` runs under it before the program does. Filters are
-inherited by every thread and child (seccomp(2): "the filter is inherited by children created
-by fork(2) and clone(2), and preserved across execve(2)"), so the whole process tree is covered.
+The filter is installed by the host launcher (``python -m seccompgen.enforce --fork FIFO
+PROFILE -- ARGV``, :mod:`seccompgen.enforce`): in the child it forks (which waits on the FIFO
+until its pid is known here), libseccomp builds and loads it right before ``execve(2)``, so only
+that ``execve`` runs under it before the program does. Filters are inherited by every thread
+and child (seccomp(2): "the filter is inherited by children created by fork(2) and clone(2),
+and preserved across execve(2)"), so the whole process tree is covered.
 
 Which records belong to the run, and why this way:
 
@@ -216,17 +217,20 @@ class DeltaTracer:
             )
             output = Path(tmp) / "audit.out"
             output.touch()
+            fifo = Path(tmp) / "go"
+            os.mkfifo(fifo, 0o600)
             cmd = [
                 self.python,
                 "-m",
                 "seccompgen.enforce",
                 "--fork",
+                str(fifo),
                 str(profile_path),
                 "--",
                 str(target),
                 *request.argv[1:],
             ]
-            return run_delta(cmd, _DeltaProcesses(output), request, writer, progress)
+            return run_delta(cmd, _DeltaProcesses(output, fifo), request, writer, progress)
 
 
 class DeltaSide(ProcessSide, Protocol):
@@ -630,8 +634,9 @@ class _DeltaProcesses:
     starts in a new session, forks the target, which loads the filter and execs the program,
     and waits: it stays the session leader, so the target may call setsid(2) itself."""
 
-    def __init__(self, output: Path) -> None:
+    def __init__(self, output: Path, fifo: Path) -> None:
         self.proc: subprocess.Popen[bytes] | None = None
+        self.fifo = fifo
         self.target: int | None = None
         self.cwd: Path | None = None
         # A process of the run that was not seen being forked still belongs to it when it is
@@ -657,6 +662,9 @@ class _DeltaProcesses:
             err = stack.enter_context(open(request.stderr, "wb"))  # noqa: SIM115
         self.cwd = request.cwd
         self.feed.open(stack)
+        # Opened read-write, the FIFO never blocks this side (fifo(7)).
+        go = os.open(self.fifo, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        stack.callback(os.close, go)
         # The launcher execs the program with this environment unchanged (execv keeps it), so
         # nothing is added: the interpreter finds seccompgen in its own site-packages.
         env = dict(request.env) if request.env is not None else dict(os.environ)
@@ -673,11 +681,14 @@ class _DeltaProcesses:
         except OSError as e:
             raise TracerError(f"cannot start {cmd[0]}: {e.strerror}") from e
         try:
+            # The child waits on the FIFO (enforce --fork), so it is there to be found; the
+            # feed knows its pid before it loads the filter and runs the program.
             self.target = first_child(self.proc)
+            self.feed.start(self.proc.pid, self.target)
+            os.write(go, b"g")
         except OSError as e:
             self.kill_tracees()
             raise TracerError(f"cannot start {cmd[0]}: {e}") from e
-        self.feed.start(self.proc.pid, self.target)
 
     def exited(self) -> bool:
         return self.proc is None or self.proc.poll() is not None
