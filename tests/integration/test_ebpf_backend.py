@@ -243,8 +243,12 @@ def test_batch_job_same_names_and_counts_as_strace(
     run, ref = ebpf[0], strace[0]
     assert {"openat", "read", "write", "renameat", "exit_group"} <= run.names()
     # The file work is deterministic: the same number of calls under both tracers.
-    for name in ("openat", "renameat", "execve", "exit_group"):
+    for name in ("openat", "renameat", "execve"):
         assert run.count(name) == ref.count(name), name
+    # exit_group is not: more than one thread can enter it as the process ends (the first call
+    # kills the others inside theirs); seen twice under strace, which slows the threads, in one
+    # run of many. Each tracer sees it at least once per run.
+    assert run.count("exit_group") >= 1 and ref.count("exit_group") >= 1
 
     # The same calls fail with the same errnos, except two timing-dependent failures:
     # - ERESTART*: a thread blocked in futex when another calls exit_group returns -ERESTARTSYS
