@@ -76,14 +76,12 @@ from seccompgen.tracefile import TraceWriter
 from seccompgen.tracing.audit import AuditListener, seccomp_logging_problem
 from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
 from seccompgen.tracing.strace import (
-    ExerciseProcess,
+    HostProcesses,
     ProcessSide,
     _Session,
     _session_members,
-    first_child,
     require_host,
     resolve_target,
-    start_host_exercise,
 )
 
 NAME: Final = "delta"
@@ -629,21 +627,19 @@ class MissFeed:
         self._out.flush()
 
 
-class _DeltaProcesses:
+class _DeltaProcesses(HostProcesses):
     """The target and its :class:`MissFeed`. The launcher (``seccompgen.enforce --fork``)
-    starts in a new session, forks the target, which loads the filter and execs the program,
-    and waits: it stays the session leader, so the target may call setsid(2) itself."""
+    starts in a new session and forks the target, which waits on the ``fifo`` (the gate of
+    :class:`HostProcesses`) until the feed knows its pid, then loads the filter and execs the
+    program; the launcher stays the session leader, so the target may call setsid(2) itself."""
 
     def __init__(self, output: Path, fifo: Path) -> None:
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.fifo = fifo
-        self.target: int | None = None
-        self.cwd: Path | None = None
+        super().__init__(fifo)
         # A process of the run that was not seen being forked still belongs to it when it is
         # in the launcher's session (started with setsid(2): the session id is its pid).
         self.feed = MissFeed(
             output,
-            lambda pid: self.proc is not None and _session_id(pid) == self.proc.pid,
+            lambda pid: self.strace is not None and _session_id(pid) == self.strace.pid,
         )
 
     @property
@@ -654,90 +650,47 @@ class _DeltaProcesses:
     # -------------------------------------------------------------------- ProcessSide
 
     def start(self, cmd: Sequence[str], request: TraceRequest, stack: contextlib.ExitStack) -> None:
-        out: IO[bytes] | None = None
-        err: IO[bytes] | None = None
-        if request.stdout is not None:
-            out = stack.enter_context(open(request.stdout, "wb"))  # noqa: SIM115
-        if request.stderr is not None:
-            err = stack.enter_context(open(request.stderr, "wb"))  # noqa: SIM115
-        self.cwd = request.cwd
         self.feed.open(stack)
-        # Opened read-write, the FIFO never blocks this side (fifo(7)).
-        go = os.open(self.fifo, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-        stack.callback(os.close, go)
+        super().start(cmd, request, stack)
+
+    def environment(self, request: TraceRequest) -> dict[str, str] | None:
         # The launcher execs the program with this environment unchanged (execv keeps it), so
         # nothing is added: the interpreter finds seccompgen in its own site-packages.
-        env = dict(request.env) if request.env is not None else dict(os.environ)
-        try:
-            self.proc = subprocess.Popen(
-                list(cmd),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                cwd=request.cwd,
-                env=env,
-                start_new_session=True,
-            )
-        except OSError as e:
-            raise TracerError(f"cannot start {cmd[0]}: {e.strerror}") from e
-        try:
-            # The child waits on the FIFO (enforce --fork), so it is there to be found; the
-            # feed knows its pid before it loads the filter and runs the program.
-            self.target = first_child(self.proc)
-            self.feed.start(self.proc.pid, self.target)
-            os.write(go, b"g")
-        except OSError as e:
-            self.kill_tracees()
-            raise TracerError(f"cannot start {cmd[0]}: {e}") from e
+        return dict(request.env) if request.env is not None else dict(os.environ)
 
-    def exited(self) -> bool:
-        return self.proc is None or self.proc.poll() is not None
-
-    def returncode(self) -> int | None:
-        return None if self.proc is None else self.proc.poll()
-
-    def wait(self, timeout: float) -> bool:
-        if self.proc is None:
-            return True
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=timeout)
-        return self.proc.poll() is not None
-
-    def signal_target(self, pid: int, sig: int) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, sig)
+    def arm(self, pid: int) -> None:
+        # The feed knows the target before it loads the filter and runs the program.
+        assert self.strace is not None
+        self.feed.start(self.strace.pid, pid)
 
     def target_alive(self, pid: int) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.strace is not None and self.strace.poll() is None
 
     def tracees_running(self) -> bool:
-        return self.proc is not None and bool(_session_members(self.proc.pid))
+        return self.strace is not None and bool(_session_members(self.strace.pid))
 
     def kill_tracees(self) -> None:
-        if self.proc is not None:
+        if self.strace is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(self.strace.pid, signal.SIGKILL)
 
     def kill_tracer(self) -> None:
         self.kill_tracees()
 
     def kill_all(self) -> None:
         self.kill_tracees()
-        if self.proc is not None:
+        if self.strace is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=_REAP_TIMEOUT)
+                self.strace.wait(timeout=_REAP_TIMEOUT)
         self.feed.stop()
 
     def sweep(self) -> None:
         """End what the target left in its session, then collect the last records."""
-        if self.proc is not None:
-            for pid in _session_members(self.proc.pid):
+        if self.strace is not None:
+            for pid in _session_members(self.strace.pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
         # kauditd sends records from its own thread: the last calls' records may still be on
         # their way when the target has been reaped.
         time.sleep(SETTLE)
         self.feed.stop()
-
-    def start_exercise(self, command: str, target_pid: int | None) -> ExerciseProcess:
-        return start_host_exercise(command, target_pid, self.cwd)

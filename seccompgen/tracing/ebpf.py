@@ -60,7 +60,6 @@ Limits: the syscall numbers are the native arch's (raw_syscalls reports the comp
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import errno as errno_module
 import json
@@ -73,7 +72,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -89,7 +88,6 @@ from seccompgen.tracing.strace import (
     _Session,
     _session_members,
     _signal_pid,
-    first_child,
     require_host,
     resolve_target,
 )
@@ -506,8 +504,13 @@ class _EbpfProcesses(HostProcesses):
     ``set_phase`` tells the BPF program (bpftrace engine: the marker call with ``token``).
     """
 
-    def __init__(self, token: int, set_phase: Callable[[Phase], None] | None = None) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        token: int,
+        set_phase: Callable[[Phase], None] | None = None,
+        gate: Path | None = None,
+    ) -> None:
+        super().__init__(gate)
         self.phase = Phase.STARTUP
         self.token = token
         self.set_phase = set_phase
@@ -607,30 +610,17 @@ class _EbpfSession(_Session):
 class _BpfProcesses(_EbpfProcesses):
     """The bpf engine's processes: the launcher is the tracer process, its child the target.
 
-    The launcher (:data:`BPF_LAUNCHER`) forks a child that blocks reading a FIFO until its pid
-    is armed in the ``track`` map, then execs the target (:attr:`target`).
+    The launcher (:data:`BPF_LAUNCHER`) forks a child that blocks reading the ``fifo`` (the
+    gate of :class:`HostProcesses`) until its pid is armed in the ``track`` map, then execs the
+    target (:attr:`target`).
     """
 
     def __init__(self, counter: BpfCounter, fifo: Path) -> None:
-        super().__init__(0, lambda phase: counter.set_phase(_PHASE_NUMBER[phase]))
+        super().__init__(0, lambda phase: counter.set_phase(_PHASE_NUMBER[phase]), fifo)
         self.counter = counter
-        self.fifo = fifo
-        self.target: int | None = None
 
-    def start(self, cmd: Sequence[str], request: TraceRequest, stack: contextlib.ExitStack) -> None:
-        # Opened read-write, the FIFO never blocks this side (fifo(7)); the launcher's read
-        # waits for the byte written once its pid is armed.
-        fd = os.open(self.fifo, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
-        stack.callback(os.close, fd)
-        super().start(cmd, request, stack)
-        assert self.strace is not None
-        try:
-            self.target = first_child(self.strace)
-            self.counter.arm(self.target)
-            os.write(fd, b"g")
-        except OSError as e:
-            self.kill_all()  # the launcher's child would wait on the FIFO forever
-            raise TracerError(f"cannot start tracking the launcher: {e}") from e
+    def arm(self, pid: int) -> None:
+        self.counter.arm(pid)
 
     def kill_tracees(self) -> None:
         st = self.strace

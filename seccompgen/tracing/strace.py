@@ -324,13 +324,48 @@ class _HostExercise:
 
 
 class HostProcesses:
-    """strace as a child of seccompgen, in a new session (see the module docstring)."""
+    """strace as a child of seccompgen, in a new session (see the module docstring).
 
-    def __init__(self) -> None:
+    With a ``gate`` (a FIFO), the tracer process is a launcher that forks the target and stays
+    the session leader, as strace does (so the target may call setsid(2), which fails for a
+    session or process-group leader); the child blocks reading the FIFO until :meth:`arm` has
+    been given its pid (:attr:`target`), then runs the program. The ebpf and delta launchers
+    work this way.
+    """
+
+    def __init__(self, gate: Path | None = None) -> None:
         self.strace: subprocess.Popen[bytes] | None = None
         self.cwd: Path | None = None
+        self.gate = gate
+        self.target: int | None = None
+        """With a ``gate``: the launcher's child, the target, once started."""
+
+    def arm(self, pid: int) -> None:
+        """With a ``gate``: get ready for the target ``pid`` before it runs the program."""
 
     def start(self, cmd: Sequence[str], request: TraceRequest, stack: contextlib.ExitStack) -> None:
+        go: int | None = None
+        if self.gate is not None:
+            # Opened read-write, the FIFO never blocks this side (fifo(7)); the child's read
+            # waits for the byte written once it is armed.
+            go = os.open(self.gate, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+            stack.callback(os.close, go)
+        self._popen(cmd, request, stack)
+        if go is None:
+            return
+        assert self.strace is not None
+        try:
+            # The child waits on the FIFO, so it is there to be found.
+            self.target = first_child(self.strace)
+            self.arm(self.target)
+            os.write(go, b"g")
+        except OSError as e:
+            self.kill_all()  # the child would wait on the FIFO forever
+            raise TracerError(f"cannot start the target under {cmd[0]}: {e}") from e
+
+    def _popen(
+        self, cmd: Sequence[str], request: TraceRequest, stack: contextlib.ExitStack
+    ) -> None:
         out: IO[bytes] | None = None
         err: IO[bytes] | None = None
         if request.stdout is not None:
