@@ -78,6 +78,7 @@ from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
 from seccompgen.tracing.strace import (
     HostProcesses,
     ProcessSide,
+    _base_env,
     _Session,
     _session_members,
     require_host,
@@ -317,23 +318,7 @@ class _DeltaSession(_Session):
     def _outcome(self) -> TraceOutcome:
         for ts, phase in self.boundaries:
             self.writer.add_boundary(ts, phase)
-        reason: str | None = None
-        if self.interrupt is not None:
-            reason = self.interrupt
-        elif self.timed_out:
-            reason = "timeout"
-        elif self.killed:
-            reason = "killed"
-        ex = self.exercise
-        return TraceOutcome(
-            complete=reason is None,
-            reason=reason,
-            events=self.counts.syscalls,
-            distinct=len(self.counts.names),
-            exit_code=self.procs.returncode(),
-            exercise_exit_code=None if ex is None else ex.poll(),
-            boundaries=tuple(self.boundaries),
-        )
+        return self._result(self.procs.returncode())
 
 
 def audit_clock() -> float:
@@ -656,7 +641,7 @@ class _DeltaProcesses(HostProcesses):
     def environment(self, request: TraceRequest) -> dict[str, str] | None:
         # The launcher execs the program with this environment unchanged (execv keeps it), so
         # nothing is added: the interpreter finds seccompgen in its own site-packages.
-        return dict(request.env) if request.env is not None else dict(os.environ)
+        return _base_env(request)
 
     def arm(self, pid: int) -> None:
         # The feed knows the target before it loads the filter and runs the program.

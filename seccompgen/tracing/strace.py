@@ -846,6 +846,10 @@ class _Session:
             exit_code = texit.code if texit.code is not None else _signal_number(texit.signal)
         else:
             exit_code = rc
+        return self._result(exit_code)
+
+    def _result(self, exit_code: int | None) -> TraceOutcome:
+        """The outcome of the run so far, with the target's ``exit_code``."""
         reason: str | None = None
         if self.interrupt is not None:
             reason = self.interrupt
