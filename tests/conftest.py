@@ -13,17 +13,13 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
 import pytest
 
-from seccompgen.events import Event, Phase, SyscallEvent
-from seccompgen.tracefile import TraceHeader, TraceWriter, read_trace
-from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
 from seccompgen.tracing.gobuild import build_go, find_go
-from seccompgen.tracing.strace import StraceTracer
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -134,45 +130,3 @@ def no_leaked_processes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
             break
         time.sleep(0.1)
     assert not left, f"processes left behind: {left}"
-
-
-class TraceRun:
-    """The result of :func:`run_trace`: the outcome, the trace file read back, its events."""
-
-    def __init__(self, outcome: TraceOutcome, path: Path, progress: list[TraceProgress]) -> None:
-        self.outcome = outcome
-        self.path = path
-        self.reader = read_trace(path)
-        self.events: list[Event] = list(self.reader)
-        self.progress = progress
-
-    def syscalls(self) -> list[SyscallEvent]:
-        return [e for e in self.events if isinstance(e, SyscallEvent)]
-
-    def names(self, phase: Phase | None = None) -> set[str]:
-        return {e.name for e in self.syscalls() if phase is None or e.phase is phase}
-
-
-@pytest.fixture
-def run_trace(tmp_path: Path, no_leaked_processes: None) -> Callable[..., TraceRun]:
-    """``run_trace(argv, **request_fields)``: trace with the strace backend into a trace file."""
-    counter = iter(range(1000))
-
-    def run(argv: Sequence[str], **fields: object) -> TraceRun:
-        n = next(counter)
-        argv = tuple(str(a) for a in argv)
-        fields.setdefault("workload", "test")
-        fields.setdefault("stdout", tmp_path / f"stdout-{n}.txt")
-        fields.setdefault("stderr", tmp_path / f"stderr-{n}.txt")
-        request = TraceRequest(argv=argv, **fields)  # type: ignore[arg-type]
-        header = TraceHeader.new(
-            workload=request.workload, arch="x86_64", backend="strace", command=argv
-        )
-        path = tmp_path / f"trace-{n}.jsonl"
-        progress: list[TraceProgress] = []
-        with TraceWriter.create(path, header) as writer:
-            outcome = StraceTracer().run(request, writer, progress.append)
-            writer.close(complete=outcome.complete, reason=outcome.reason)
-        return TraceRun(outcome, path, progress)
-
-    return run

@@ -6,7 +6,12 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+from seccompgen.events import Event, Phase, SyscallEvent
+from seccompgen.tracefile import read_trace
+from seccompgen.tracing.base import TraceOutcome, TraceProgress
 
 
 def free_port() -> int:
@@ -30,3 +35,35 @@ def sg(
         check=False,
         env=env,
     )
+
+
+class TraceRun:
+    """One traced run read back: the outcome, the trace file's events, the progress reports,
+    and the file the target's standard output went to."""
+
+    def __init__(
+        self,
+        outcome: TraceOutcome,
+        path: Path,
+        progress: list[TraceProgress],
+        stdout: Path | None = None,
+    ) -> None:
+        self.outcome = outcome
+        self.path = path
+        self.reader = read_trace(path)
+        self.events: list[Event] = list(self.reader)
+        self.progress = progress
+        self.stdout = stdout
+
+    def syscalls(self) -> list[SyscallEvent]:
+        return [e for e in self.events if isinstance(e, SyscallEvent)]
+
+    def names(self, phase: Phase | None = None) -> set[str]:
+        return {e.name for e in self.syscalls() if phase is None or e.phase is phase}
+
+    def count(self, name: str) -> int:
+        return sum(1 for e in self.syscalls() if e.name == name)
+
+
+TraceWith = Callable[..., TraceRun]
+"""The ``trace_with`` fixture: ``(tracer, argv, **request_fields) -> TraceRun``."""

@@ -16,18 +16,22 @@ import sys
 import tarfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _support import TraceRun, TraceWith
 
 from seccompgen.errors import TracerError
+from seccompgen.tracefile import TraceHeader, TraceWriter
+from seccompgen.tracing.base import TraceProgress, Tracer, TraceRequest
 from seccompgen.tracing.container import TRACE_LABEL
 from seccompgen.tracing.gobuild import build_go, find_go
 from seccompgen.tracing.image import LOCAL_BASE_IMAGE
 from seccompgen.tracing.image import docker_client as make_docker_client
+from seccompgen.tracing.strace import StraceTracer
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAMS = Path(__file__).resolve().parent / "programs"
@@ -217,3 +221,37 @@ def run_in_container(docker_client: Any) -> Callable[..., RunResult]:
         return run_container(docker_client, image, command, **kwargs)
 
     return run
+
+
+@pytest.fixture
+def trace_with(tmp_path: Path, no_leaked_processes: None) -> TraceWith:
+    """``trace_with(tracer, argv, **request_fields)``: trace into a trace file in tmp_path.
+
+    The workload is ``test``; standard output and error go to files in tmp_path unless given.
+    """
+    counter = iter(range(1000))
+
+    def run(tracer: Tracer, argv: Sequence[object], **fields: object) -> TraceRun:
+        n = next(counter)
+        args = tuple(str(a) for a in argv)
+        fields.setdefault("workload", "test")
+        fields.setdefault("stdout", tmp_path / f"stdout-{n}.txt")
+        fields.setdefault("stderr", tmp_path / f"stderr-{n}.txt")
+        request = TraceRequest(argv=args, **fields)  # type: ignore[arg-type]
+        header = TraceHeader.new(
+            workload=request.workload, arch="x86_64", backend=tracer.name, command=args
+        )
+        path = tmp_path / f"trace-{n}.jsonl"
+        progress: list[TraceProgress] = []
+        with TraceWriter.create(path, header) as writer:
+            outcome = tracer.run(request, writer, progress.append)
+            writer.close(complete=outcome.complete, reason=outcome.reason)
+        return TraceRun(outcome, path, progress, request.stdout)
+
+    return run
+
+
+@pytest.fixture
+def run_trace(trace_with: TraceWith) -> Callable[..., TraceRun]:
+    """``run_trace(argv, **request_fields)``: trace with the strace backend into a trace file."""
+    return lambda argv, **fields: trace_with(StraceTracer(), argv, **fields)

@@ -17,12 +17,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from _support import free_port
+from _support import TraceRun, TraceWith, free_port
 
 from seccompgen.errors import TracerError
-from seccompgen.events import ExitEvent, Phase, SyscallEvent
-from seccompgen.tracefile import TraceHeader, TraceWriter, read_trace
-from seccompgen.tracing.base import TraceOutcome, TraceProgress, Tracer, TraceRequest
+from seccompgen.events import ExitEvent, Phase
+from seccompgen.tracefile import TraceHeader, TraceWriter
+from seccompgen.tracing.base import Tracer, TraceRequest
 from seccompgen.tracing.ebpf import EbpfTracer, precondition_problem
 from seccompgen.tracing.registry import get_tracer
 from seccompgen.tracing.strace import StraceTracer
@@ -70,54 +70,21 @@ def ebpf_available(engine: str) -> None:
         pytest.skip(reason)
 
 
-class Run:
-    """One traced run: the outcome, the trace read back, the progress reports, the output."""
-
-    def __init__(
-        self, outcome: TraceOutcome, path: Path, progress: list[TraceProgress], stdout: Path
-    ) -> None:
-        self.outcome = outcome
-        self.path = path
-        self.reader = read_trace(path)
-        self.events = list(self.reader)
-        self.progress = progress
-        self.stdout = stdout
-
-    def syscalls(self) -> list[SyscallEvent]:
-        return [e for e in self.events if isinstance(e, SyscallEvent)]
-
-    def names(self, phase: Phase | None = None) -> set[str]:
-        return {e.name for e in self.syscalls() if phase is None or e.phase is phase}
-
-    def count(self, name: str) -> int:
-        return sum(1 for e in self.syscalls() if e.name == name)
-
-
-RunTrace = Callable[..., Run]
+Run = TraceRun
+RunTrace = TraceWith
 
 
 @pytest.fixture
-def trace(tmp_path: Path, no_leaked_processes: None) -> RunTrace:
-    """``trace(tracer, argv, **request_fields)`` into a trace file in ``tmp_path``."""
-    counter = iter(range(1000))
+def trace(trace_with: TraceWith) -> RunTrace:
+    """``trace(tracer, argv, **request_fields)`` into a trace file in ``tmp_path``; an ebpf
+    tracer must have run with the engine it was given (no silent fallback)."""
 
-    def run(tracer: Tracer, argv: Sequence[object], **fields: object) -> Run:
-        n = next(counter)
-        args = tuple(str(a) for a in argv)
-        stdout = tmp_path / f"stdout-{n}.txt"
-        fields.setdefault("stdout", stdout)
-        fields.setdefault("stderr", tmp_path / f"stderr-{n}.txt")
+    def run(tracer: Tracer, argv: Sequence[object], **fields: object) -> TraceRun:
         fields.setdefault("timeout", 60)
-        request = TraceRequest(argv=args, workload="test", **fields)  # type: ignore[arg-type]
-        header = TraceHeader.new(workload="test", arch="x86_64", backend=tracer.name, command=args)
-        path = tmp_path / f"trace-{n}.jsonl"
-        progress: list[TraceProgress] = []
-        with TraceWriter.create(path, header) as writer:
-            outcome = tracer.run(request, writer, progress.append)
-            if isinstance(tracer, EbpfTracer):
-                assert tracer.engine_used == tracer.engine  # no silent fallback
-            writer.close(complete=outcome.complete, reason=outcome.reason)
-        return Run(outcome, path, progress, stdout)
+        result = trace_with(tracer, argv, **fields)
+        if isinstance(tracer, EbpfTracer):
+            assert tracer.engine_used == tracer.engine  # no silent fallback
+        return result
 
     return run
 

@@ -14,15 +14,13 @@ import os
 import re
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _support import free_port
+from _support import TraceRun, TraceWith, free_port
 
-from seccompgen.events import Event, ExitEvent, Phase, SignalEvent, SyscallEvent
-from seccompgen.tracefile import TraceHeader, TraceWriter, read_trace
-from seccompgen.tracing.base import TraceOutcome, TraceProgress, Tracer, TraceRequest
+from seccompgen.events import ExitEvent, Phase, SignalEvent
 from seccompgen.tracing.ptrace import PtraceTracer
 from seccompgen.tracing.registry import backend_names, get_tracer
 from seccompgen.tracing.strace import StraceTracer
@@ -41,44 +39,13 @@ SCHEDULING_DEPENDENT = frozenset(
 )
 
 
-class Run:
-    """One traced run read back from its trace file."""
-
-    def __init__(self, outcome: TraceOutcome, path: Path, progress: list[TraceProgress]) -> None:
-        self.outcome = outcome
-        self.path = path
-        self.reader = read_trace(path)
-        self.events: list[Event] = list(self.reader)
-        self.progress = progress
-
-    def syscalls(self) -> list[SyscallEvent]:
-        return [e for e in self.events if isinstance(e, SyscallEvent)]
-
-    def names(self, phase: Phase | None = None) -> set[str]:
-        return {e.name for e in self.syscalls() if phase is None or e.phase is phase}
+Run = TraceRun
 
 
 @pytest.fixture
-def trace(tmp_path: Path, no_leaked_processes: None) -> Callable[..., Run]:
-    """``trace(tracer, argv, **request_fields)`` -> :class:`Run`, output files in tmp_path."""
-    counter = iter(range(1000))
-
-    def run(tracer: Tracer, argv: Sequence[object], **fields: object) -> Run:
-        n = next(counter)
-        args = tuple(str(a) for a in argv)
-        fields.setdefault("workload", "test")
-        fields.setdefault("stdout", tmp_path / f"stdout-{n}.txt")
-        fields.setdefault("stderr", tmp_path / f"stderr-{n}.txt")
-        request = TraceRequest(argv=args, **fields)  # type: ignore[arg-type]
-        header = TraceHeader.new(workload="test", arch="x86_64", backend=tracer.name, command=args)
-        path = tmp_path / f"trace-{n}.jsonl"
-        progress: list[TraceProgress] = []
-        with TraceWriter.create(path, header) as writer:
-            outcome = tracer.run(request, writer, progress.append)
-            writer.close(complete=outcome.complete, reason=outcome.reason)
-        return Run(outcome, path, progress)
-
-    return run
+def trace(trace_with: TraceWith) -> TraceWith:
+    """``trace(tracer, argv, **request_fields)`` -> :class:`TraceRun`, files in tmp_path."""
+    return trace_with
 
 
 def assert_same_names(strace_runs: list[Run], ptrace_runs: list[Run]) -> None:
