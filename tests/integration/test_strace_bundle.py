@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _rules import missing_tool
 
 from seccompgen.tracing.bundle import DEFAULT_MOUNT, build_strace_bundle
 
@@ -24,7 +25,7 @@ def test_bundled_strace_traces_a_static_program_in_a_scratch_image(
     run_in_container: Any, mkdirprobe_image: Any, tmp_path: Path
 ) -> None:
     if shutil.which("strace") is None:
-        pytest.skip("strace is not installed")
+        missing_tool("strace is not installed")
     bundle = build_strace_bundle(tmp_path / "bundle")
     out = tmp_path / "out"
     out.mkdir()

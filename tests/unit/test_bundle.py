@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from _rules import missing_tool
 
 from seccompgen.errors import TracerError
 from seccompgen.tracing.bundle import (
@@ -58,7 +59,7 @@ def test_argv_prefix_runs_strace_through_the_loader() -> None:
 @pytest.mark.strace
 def test_bundle_of_this_machines_strace_runs_from_its_own_directory(tmp_path: Path) -> None:
     if shutil.which("strace") is None:
-        pytest.skip("strace is not installed")
+        missing_tool("strace is not installed")
     bundle = build_strace_bundle(tmp_path / "b", mount=str(tmp_path / "b"))
     assert bundle.loader is not None and bundle.loader.is_file()
     names = {p.name for p in bundle.libraries}
@@ -76,7 +77,7 @@ def test_bundle_of_this_machines_strace_runs_from_its_own_directory(tmp_path: Pa
 @pytest.mark.strace
 def test_rebuilding_a_bundle_in_place_replaces_its_files(tmp_path: Path) -> None:
     if shutil.which("strace") is None:
-        pytest.skip("strace is not installed")
+        missing_tool("strace is not installed")
     first = build_strace_bundle(tmp_path)
     second = build_strace_bundle(tmp_path)
     assert first == second
