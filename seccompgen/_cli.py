@@ -378,7 +378,7 @@ def trace(
         raise click.BadParameter("only with --delta PROFILE", param_hint="'--learn'")
     if image is not None:
         name = workload or _default_workload(Path(image.rsplit("/", 1)[-1].split(":")[0]))
-        shown = ["--image", image, "--", *argv]
+        shown = ["--image", image, *(["--", *argv] if argv else [])]
     else:
         assert program is not None
         name = workload or _default_workload(program)
