@@ -382,7 +382,7 @@ def trace(
     else:
         assert program is not None
         name = workload or _default_workload(program)
-        shown = [str(program), *argv]
+        shown = [str(target), *argv]  # as typed (a Path would drop a leading ./)
     opts = pipeline.TraceOptions(
         target=program,
         args=argv,

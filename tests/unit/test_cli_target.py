@@ -118,6 +118,7 @@ def test_trace_program_and_its_arguments(asked: list[Any], tmp_path: Path) -> No
         Path("server"),
         ("-addr", "x"),
     )
+    assert "tracing ./server -addr x with strace (workload server)" in result.output
 
 
 @pytest.mark.parametrize(
