@@ -619,6 +619,12 @@ def emit(
     )
     for name, why in summary.unknown:
         click.echo(f"warning: left out {name}: {why}", err=True)
+    if summary.record_problem:
+        click.echo(
+            f"warning: the store did not record which workloads this profile came from: "
+            f"{summary.record_problem}",
+            err=True,
+        )
     kind = "enforce" if summary.mode is Mode.ENFORCE else "staging (log)"
     click.echo(
         f"wrote {kind} profile {summary.path}: {len(summary.allowed)} syscalls allowed, "

@@ -363,6 +363,9 @@ class EmitSummary:
     go_runtime_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Names allowed because the Go runtime needs them on rare paths, not observed, with the
     paths that need each."""
+    record_problem: str | None = None
+    """Why the store could not record which workloads the profile came from (the profile was
+    written; verify then names the workload after the file)."""
 
 
 def default_profile_path(workloads: Sequence[str], mode: Mode) -> Path:
@@ -411,15 +414,21 @@ def emit(opts: EmitOptions) -> EmitSummary:
     write_profile(out, result.profile)
     # Which workloads this profile came from, for verify's fix commands (found by content, so
     # the profile JSON carries no extra key and stays a plain runtime-spec profile).
-    opts.store.record_emitted(
-        EmittedProfile(
-            digest=profile_digest(result.profile),
-            workloads=tuple(chosen),
-            path=str(out.resolve()),
-            mode=opts.mode.value,
-            emitted=datetime.now(UTC).isoformat(timespec="microseconds"),
+    record_problem = None
+    try:
+        opts.store.record_emitted(
+            EmittedProfile(
+                digest=profile_digest(result.profile),
+                workloads=tuple(chosen),
+                path=str(out.resolve()),
+                mode=opts.mode.value,
+                emitted=datetime.now(UTC).isoformat(timespec="microseconds"),
+            )
         )
-    )
+    except StoreError as e:
+        record_problem = e.explain().replace("\n", "; ")
+    except OSError as e:
+        record_problem = f"cannot write {opts.store.emitted_path}: {e.strerror or e}"
     allowed = tuple(
         sorted(
             n for rule in result.profile.syscalls if rule.action is Action.ALLOW for n in rule.names
@@ -438,6 +447,7 @@ def emit(opts: EmitOptions) -> EmitSummary:
         runtime=selection,
         runtime_names=tuple(sorted(set(runtime_names))),
         go_runtime_names=go_names,
+        record_problem=record_problem,
     )
 
 

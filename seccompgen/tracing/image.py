@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 LOCAL_BASE_IMAGE = "seccompgen/debian:bookworm-slim"
 #: The repository part of tracer image tags; the tag part is a content hash.
 TRACER_REPOSITORY = "seccompgen/tracer"
-#: Extras of seccompgen installed in the image (the ptrace backend is a plain dependency now).
+#: Extras of seccompgen installed in the image: none (python-ptrace, for the ptrace backend, is a
+#: plain dependency).
 TRACER_EXTRAS: tuple[str, ...] = ()
 #: What to say when the Docker SDK cannot be imported although seccompgen depends on it.
 DOCKER_MISSING = "the Docker SDK for Python (package `docker`) cannot be imported"
