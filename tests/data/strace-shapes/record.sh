@@ -10,7 +10,7 @@ go=${GO:-$repo/.venv/bin/go}
 tmp=$(mktemp -d)
 trap 'umount "$tmp/small" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 cd "$here"
-rm -rf ff_go_threads ff_thread_execve ff_killed ff_5.10_threads ./*.strace
+rm -rf ff_go_threads ff_go_threads_tt ff_go_threads_nots ff_thread_execve ff_killed ff_5.10_threads ./*.strace
 
 # --- programs --------------------------------------------------------------------------------
 dpkg -s gcc-multilib >/dev/null 2>&1 || apt-get install -y -q gcc-multilib >/dev/null
@@ -42,6 +42,8 @@ strace -f -ttt -o thread_execve_f.strace "$tmp/thread_execve"
 strace -f -tt 2>thread_execve_stderr.strace "$tmp/thread_execve"
 mkdir ff_thread_execve && strace -ff -ttt -o ff_thread_execve/x "$tmp/thread_execve"
 mkdir ff_go_threads && strace -ff -ttt -o ff_go_threads/go "$tmp/threadonly" >/dev/null
+mkdir ff_go_threads_tt && strace -ff -tt -o ff_go_threads_tt/go "$tmp/threadonly" >/dev/null
+mkdir ff_go_threads_nots && strace -ff -o ff_go_threads_nots/go "$tmp/threadonly" >/dev/null
 strace -f -o sh_pipeline_interleaved.strace sh -c 'yes | head -n 3000 | wc -l; ls / | wc -l' >/dev/null
 # a Go service and its load generator, both traced, strace killed with SIGKILL: -ff files that
 # end in the middle of a line
