@@ -123,9 +123,7 @@ def test_every_ff_run_parses_as_one_trace(name: str) -> None:
     leader = min(f.pid for f in files)
     # one process: every thread's events carry the leader's pid, each file's its own tid
     assert {e.pid for e in events} == {leader}
-    assert {e.tid for e in calls(events)} == {f.pid for f in files if len(list(f.lines)) > 1} | {
-        e.tid for e in calls(events) if e.tid == leader
-    }
+    assert {e.tid for e in events} == {f.pid for f in files}  # each file's own thread
 
 
 def test_ff_threads_were_their_own_processes_when_parsed_file_by_file() -> None:
