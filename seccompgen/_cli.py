@@ -519,10 +519,8 @@ def import_(logs: tuple[Path, ...], workload: str, arch: str | None, store: Path
             logs=logs, workload=workload, store=TraceStore.resolve(store), arch=arch
         )
     )
-    for w in summary.warnings:
+    for w in summary.warnings:  # a cut-short last line is among them, with its file and line
         click.echo(f"warning: {w}", err=True)
-    if summary.truncated:
-        click.echo("warning: the last line was cut short; it was left out", err=True)
     click.echo(
         f"imported {summary.events:,} syscalls ({summary.distinct} distinct) -> {summary.path}"
     )
