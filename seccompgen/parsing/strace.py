@@ -66,7 +66,7 @@ from types import ModuleType
 
 from seccompgen.errors import ParseError
 from seccompgen.events import Event, ExitEvent, Phase, SignalEvent, SyscallEvent
-from seccompgen.parsing._args import ArgTuple, parse_args
+from seccompgen.parsing._args import REGISTER_MAX, REGISTER_MIN, ArgTuple, parse_args
 
 __all__ = ["ParseStats", "ThreadTable", "ff_pid", "merge_by_time", "parse_strace"]
 
@@ -290,7 +290,12 @@ class _Clock:
 
 
 def _ret_value(ret: str) -> int | None:
-    return None if ret == "?" else int(ret, 0)
+    if ret == "?":
+        return None
+    value = int(ret, 0)
+    if not REGISTER_MIN <= value <= REGISTER_MAX:
+        raise ValueError(f"return value {ret[:24]} is wider than a 64-bit register")
+    return value
 
 
 def _clone_flags_thread(args_text: str) -> bool:
@@ -560,10 +565,7 @@ def parse_strace(
                                 rm = _RET_TAIL.match(tail)
                                 if rm is not None:
                                     ret_text, errno_text = rm.groups()
-                                    rv = (
-                                        None if ret_text == "?" else int(ret_text, 0),
-                                        errno_text,
-                                    )
+                                    rv = (_ret_value(ret_text), errno_text)
                                     if len(tail_cache) >= _TAIL_CACHE_MAX:
                                         tail_cache.clear()
                                     tail_cache[tail] = rv
@@ -630,7 +632,7 @@ def parse_strace(
                 a = cache_get(args_text)
                 if a is None:
                     a = args_of(args_text)
-                ret = None if ret_text == "?" else int(ret_text, 0)
+                ret = _ret_value(ret_text)
                 if ts is not None and not lo <= ts < hi:
                     phase_at(ts)
                 n_sys += 1

@@ -347,3 +347,35 @@ def test_events_are_plain_frozen_syscall_events() -> None:
         ev.name, ev.arch, ev.pid, ev.tid, ev.ret, ev.errno, ev.timestamp, ev.args, ev.phase
     )
     assert rebuilt == ev and hash(rebuilt) == hash(ev)
+
+
+# Found by tests/fuzz: a mutated line carried a 5000-digit hex argument; the parser kept it as
+# an int, and writing the event as JSON (trace file, graph) then failed with ValueError.
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ("0x" + "f" * 5000, None),
+        ("0" + "7" * 5000, None),
+        ("9" * 5000, None),
+        ("0x10000000000000000", None),
+        ("18446744073709551616", None),
+        ("-9223372036854775809", None),
+        ("0xffffffffffffffff", 0xFFFFFFFFFFFFFFFF),
+        ("18446744073709551615", 0xFFFFFFFFFFFFFFFF),
+        ("-9223372036854775808", -(1 << 63)),
+    ],
+)
+def test_arguments_wider_than_a_register_are_not_values(args: str, expected: int | None) -> None:
+    from seccompgen.tracefile import _dumps, _event_to_json
+
+    for line in (f"read({args}, 1) = 0\n", f"7 1700000000.000001 read({args}, 1) = 0\n"):
+        (event,) = list(parse_strace([line]))
+        assert isinstance(event, SyscallEvent) and event.args == (expected, 1)
+        assert json.loads(_dumps(_event_to_json(event, "x86_64")))["args"][0] == expected
+
+
+@pytest.mark.parametrize("ret", ["0x" + "f" * 5000, "0x10000000000000000", "-9223372036854775809"])
+def test_a_return_value_wider_than_a_register_is_a_parse_error(ret: str) -> None:
+    for line in (f"read(1) = {ret}\n", f"7 1700000000.000001 read(1) = {ret}\n"):
+        with pytest.raises(ParseError, match="wider than a 64-bit register"):
+            list(parse_strace([line]))
