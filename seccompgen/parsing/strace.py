@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import heapq
 import io
+import math
 import os
 import re
 from bisect import bisect_right
@@ -278,15 +279,24 @@ class _Clock:
 
     def convert(self, text: str) -> float:
         if self.mode == "relative":  # strace -r: time since the previous line's start
-            self.total += float(text)
-            return self.total
+            self.total += _seconds(text)
+            return _seconds(self.total)
         h, m, s = text.split(":")  # strace -t / -tt: wall clock, seconds since midnight
-        value = int(h) * 3600 + int(m) * 60 + float(s) + self.day
+        value = _seconds(int(h) * 3600 + int(m) * 60 + float(s) + self.day)
         if value < self.last - 43200:
             self.day += 86400.0
             value += 86400.0
         self.last = value
         return value
+
+
+def _seconds(value: str | float) -> float:
+    # float() reads any run of digits, "9" * 400 as inf; no strace timestamp is infinite, and
+    # the trace writer rejects inf (JSON has no such number).
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"timestamp {str(value)[:24]}... is out of range")
+    return seconds
 
 
 def _ret_value(ret: str) -> int | None:
@@ -441,7 +451,7 @@ def parse_strace(
         if not clock.mode:
             fast = clock.first(text) == "epoch" and fast_allowed and carry is None
         if clock.mode == "epoch":
-            return float(text)
+            return _seconds(text)
         return clock.convert(text)
 
     def flush(key: str, info: tuple[int, int, str]) -> Iterator[Event]:
@@ -516,6 +526,7 @@ def parse_strace(
                     rest
                     and key.isdigit()
                     and ts_text
+                    and len(ts_text) < 64  # as the compiled scanner: longer is left to _seconds
                     and not ts_text.strip(_TS_CHARS)
                     and ts_text[0] != "."
                 ):
@@ -618,7 +629,7 @@ def parse_strace(
                 if ts_text is None:
                     ts = None
                 elif clock.mode == "epoch":
-                    ts = float(ts_text)
+                    ts = _seconds(ts_text)
                 else:
                     ts = timestamp(ts_text)
                 if name is None:  # "<... NAME resumed>"

@@ -379,3 +379,22 @@ def test_a_return_value_wider_than_a_register_is_a_parse_error(ret: str) -> None
     for line in (f"read(1) = {ret}\n", f"7 1700000000.000001 read(1) = {ret}\n"):
         with pytest.raises(ParseError, match="wider than a 64-bit register"):
             list(parse_strace([line]))
+
+
+# Found by benchmarks/fuzz: a 400-digit timestamp read as float('inf'), which the trace writer
+# then refused (JSON has no infinity) with ValueError.
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["7 " + "9" * 400 + " read(1) = 0\n"],
+        ["7 1700000000.1 getpid() = 7\n", "7 " + "9" * 400 + " read(1) = 0\n"],
+        ["7 " + "9" * 400 + " read(1 <unfinished ...>\n"],
+        ["7 0.1 getpid() = 7\n", "7 " + "9" * 400 + " read(1) = 0\n"],
+        ["7 10:00:00.1 getpid() = 7\n", "7 10:00:" + "9" * 400 + " read(1) = 0\n"],
+    ],
+    ids=["epoch-first", "epoch", "unfinished", "relative", "clock"],
+)
+def test_an_infinite_timestamp_is_a_parse_error(lines: list[str]) -> None:
+    with pytest.raises(ParseError, match=r"timestamp .* is out of range") as info:
+        list(parse_strace(lines))
+    assert info.value.line == len(lines)
