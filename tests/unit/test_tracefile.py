@@ -304,7 +304,9 @@ _exits = st.builds(
 _events = st.lists(st.one_of(_syscalls, _signals, _exits), max_size=40)
 
 
-@settings(max_examples=75, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=75, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     events=_events,
     workload=st.text(min_size=1, max_size=30),
