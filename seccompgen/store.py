@@ -8,14 +8,24 @@ Layout (documented in ``docs/trace-format.md``)::
 The store is ``--store DIR`` when given, else ``$SECCOMPGEN_STORE``, else ``./traces`` under the
 current directory. ``graph.json`` is a cache of the traces: ``rebuild()`` recreates it from them,
 and adding a trace twice does not count it twice (the graph remembers trace ids).
+
+Crash safety. Every file appears under its final name complete or not at all (a temporary file
+in the same directory, fsync, then rename(2)). A command killed between renaming its trace into
+the store and saving ``graph.json`` leaves a graph that lacks that trace: :meth:`load_graph`
+sees that the graph's trace ids are not the trace files' and brings it up to date (folding in
+the missing traces, or rebuilding when a trace was removed or the file is unreadable). Writers
+of ``graph.json`` hold an exclusive flock(2) on ``<store>/.lock``, which the kernel releases
+when the holder dies, so two commands never lose each other's trace.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from seccompgen.errors import StoreError, TraceFileError
@@ -26,6 +36,11 @@ ENV_VAR = "SECCOMPGEN_STORE"
 DEFAULT_DIR = "traces"
 GRAPH_FILE = "graph.json"
 TRACE_SUFFIX = ".trace.jsonl"
+LOCK_FILE = ".lock"
+_GRAPH_TMP_PREFIX = ".graph."
+_TMP_SUFFIX = ".tmp"
+# new_trace_path's names end in the first 8 hex digits of the trace id: "<stamp>-<id8>.trace.jsonl".
+_ID8_RE = re.compile(r"-([0-9a-f]{8})" + re.escape(TRACE_SUFFIX) + "$")
 
 # Backends whose trace lines are not in call order: ebpf writes per-thread counts, learned audit
 # records carry no thread ids, and a delta trace holds only the misses (two misses in a row were
@@ -93,56 +108,134 @@ class TraceStore:
         return sorted(found)
 
     def load_graph(self) -> SyscallGraph:
-        """The merged graph; rebuilt from the trace files when ``graph.json`` is missing.
+        """The merged graph of every trace in the store, brought up to date if it is behind.
 
-        Raises StoreError when the store holds no traces at all.
+        ``graph.json`` is read as it is when it holds exactly the store's traces; otherwise
+        (missing, unreadable, lacking a trace or holding one that was removed) it is updated
+        from the trace files and saved. Raises StoreError when the store holds no traces at all.
         """
-        if self.graph_path.is_file():
-            text = self.graph_path.read_text(encoding="utf-8")
-            return SyscallGraph.from_json(text, source=str(self.graph_path))
-        if not self.traces():
+        traces = self.traces()
+        graph = self._read_graph()
+        if graph is not None and self._matches_names(graph, traces):
+            return graph
+        if not traces and graph is None:
             raise StoreError(
                 f"no traces in the store {self.root}",
                 hint="record one with `seccompgen trace ./app --workload NAME`, import one with "
                 "`seccompgen import strace.log --workload NAME`, or point --store (or "
                 f"${ENV_VAR}) at the store that holds them",
             )
-        return self.rebuild()
+        with self._locked():
+            return self._reconcile()
 
     def rebuild(self) -> SyscallGraph:
         """Recreate ``graph.json`` from every trace file in the store."""
-        graph = SyscallGraph()
-        for path in self.traces():
-            graph = self._fold(graph, path)
-        self.save_graph(graph)
-        return graph
+        with self._locked():
+            return self._rebuild_locked()
 
     def add_trace(self, path: Path) -> SyscallGraph:
         """Fold one trace file into ``graph.json`` (a no-op for a trace already folded in)."""
-        if self.graph_path.is_file():
-            graph = self.load_graph()
-        else:
-            # First trace, or a store whose graph.json was removed: rebuild from all traces,
-            # which includes ``path`` when it lives in the store.
-            graph = SyscallGraph()
-            for other in self.traces():
-                if other != path:
-                    graph = self._fold(graph, other)
-        graph = self._fold(graph, path)
-        self.save_graph(graph)
-        return graph
+        with self._locked():
+            graph = self._reconcile(save=False)
+            graph = self._fold(graph, path)
+            self.save_graph(graph)
+            return graph
 
     def save_graph(self, graph: SyscallGraph) -> None:
-        """Write ``graph.json`` atomically (temp file in the store, then rename)."""
+        """Write ``graph.json`` atomically (temp file in the store, fsync, then rename)."""
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".graph.", suffix=".tmp", dir=self.root)
+        fd, tmp = tempfile.mkstemp(prefix=_GRAPH_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=self.root)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(graph.to_json())
+                fh.flush()
+                # Without fsync a crash of the machine can leave the new name on an empty file
+                # (rename(2) orders names, not data; see the ext4 data=ordered discussions).
+                os.fsync(fh.fileno())
             os.replace(tmp, self.graph_path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    # -- consistency ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the store's writer lock: flock(2) on ``.lock``, released when the fd closes or
+        the process dies (so a killed command never leaves the store locked)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            raise StoreError(
+                f"cannot lock the store {self.root}: {e.strerror or e}",
+                hint="check that the store directory exists and is writable",
+            ) from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            # Only the lock holder writes graph temp files: any left now belong to a writer that
+            # was killed before its rename.
+            for stale in self.root.glob(f"{_GRAPH_TMP_PREFIX}*{_TMP_SUFFIX}"):
+                stale.unlink(missing_ok=True)
+            yield
+        finally:
+            os.close(fd)
+
+    def _read_graph(self) -> SyscallGraph | None:
+        """``graph.json`` parsed, or None when it is missing or unreadable (it is a cache)."""
+        try:
+            text = self.graph_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError):
+            return None
+        try:
+            return SyscallGraph.from_json(text, source=str(self.graph_path))
+        except TraceFileError:
+            return None
+
+    @staticmethod
+    def _matches_names(graph: SyscallGraph, traces: Sequence[Path]) -> bool:
+        """The cheap check, from file names alone: the graph holds one trace id per file."""
+        id8s = []
+        for path in traces:
+            m = _ID8_RE.search(path.name)
+            if m is None:
+                return False  # a file not named by new_trace_path: read its header instead
+            id8s.append(m.group(1))
+        return sorted(id8s) == sorted(s[:8] for s in graph.sources())
+
+    def _reconcile(self, *, save: bool = True) -> SyscallGraph:
+        """Under the lock: the graph updated to the store's traces, saved when it changed."""
+        traces = self.traces()
+        graph = self._read_graph()
+        if graph is not None and self._matches_names(graph, traces):
+            return graph
+        ids = {path: self._trace_id(path) for path in traces}
+        if graph is None or not set(graph.sources()) <= set(ids.values()):
+            return self._rebuild_locked(save=save)
+        have = set(graph.sources())
+        for path in traces:
+            if ids[path] not in have:
+                graph = self._fold(graph, path)
+        if save:
+            self.save_graph(graph)
+        return graph
+
+    def _rebuild_locked(self, *, save: bool = True) -> SyscallGraph:
+        graph = SyscallGraph()
+        for path in self.traces():
+            graph = self._fold(graph, path)
+        if save:
+            self.save_graph(graph)
+        return graph
+
+    @staticmethod
+    def _trace_id(path: Path) -> str:
+        try:
+            return read_trace(path).header.trace_id
+        except OSError as e:
+            raise StoreError(f"cannot read trace {path}: {e.strerror or e}") from e
 
     @staticmethod
     def _fold(graph: SyscallGraph, path: Path) -> SyscallGraph:

@@ -482,6 +482,10 @@ def _parse_header(d: dict[str, Any]) -> TraceHeader:
         raise _Malformed("'command' must be a list of strings")
     started = _get(d, "started", str)
     _parse_datetime(d, "started")  # validate only: the header keeps the text as written
+    for key in ("trace_id", "workload"):
+        if not _get(d, key, str):
+            # The store keys the graph by trace id and names the workload node after this.
+            raise _Malformed(f"{key!r} is empty")
     return TraceHeader(
         trace_id=_get(d, "trace_id", str),
         workload=_get(d, "workload", str),

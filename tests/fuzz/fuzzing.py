@@ -42,7 +42,8 @@ from seccompgen.events import Event
 from seccompgen.graph import SyscallGraph
 from seccompgen.parsing import ParseStats, parse_strace
 from seccompgen.parsing.audit import AuditLineParser, parse_payload
-from seccompgen.tracefile import TraceHeader, TraceWriter, _dumps, _event_to_json, read_trace
+from seccompgen.store import TRACE_SUFFIX, TraceStore
+from seccompgen.tracefile import TraceHeader, TraceWriter, _dumps, _event_to_json
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDED = ROOT / "traces" / "recorded"
@@ -448,14 +449,14 @@ def check_profile(data: bytes, tmp: Path) -> None:
 
 
 def check_trace(data: bytes, tmp: Path) -> None:
-    """The trace file read header-first and iterated to its end."""
-    path = tmp / "t.trace.jsonl"
+    """The trace file read as the store reads it: rebuilding ``graph.json`` from it."""
+    store = TraceStore(tmp / "store")
+    path = store.root / "w" / f"20260101T000000Z-00000000{TRACE_SUFFIX}"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+    store.graph_path.unlink(missing_ok=True)
     with _typed_errors_only("trace"):
-        reader = read_trace(path)
-        g = SyscallGraph()
-        g.add_events(reader.header.workload or "w", reader, source_id=reader.header.trace_id)
-        g.to_json()
+        store.load_graph()
 
 
 def check_graph(text: str) -> None:
