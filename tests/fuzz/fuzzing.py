@@ -289,6 +289,9 @@ def replace_subtree(rng: random.Random, doc: Any) -> Any:
     parent = doc
     for key in path[:-1]:
         parent = parent[key]
+    if rng.random() < 0.3:
+        # An empty value of the same type: "", 0, [], {} pass type checks and break assumptions.
+        new = type(parent[path[-1]])()
     if rng.random() < 0.2:
         del parent[path[-1]]
     else:
@@ -345,7 +348,8 @@ def trace_input(rng: random.Random) -> bytes:
         lines[i] = mutate_text(rng, lines[i])
         text = "".join(lines)
     elif kind == 2:
-        i = rng.randrange(len(lines))
+        # The header (line 1) and footer decide how everything else is read: retype them often.
+        i = rng.choice([0, 0, -1, rng.randrange(len(lines))])
         doc = json.loads(lines[i])
         for _ in range(rng.randint(1, 2)):
             doc = replace_subtree(rng, doc)

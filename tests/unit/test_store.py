@@ -146,7 +146,7 @@ def test_stale_graph_temp_files_go_and_trace_temp_files_are_ignored(tmp_path: Pa
 
 
 def test_a_trace_with_an_empty_workload_is_a_trace_file_error(tmp_path: Path) -> None:
-    # Found by tests/fuzz: the graph refused the empty name with ValueError.
+    # Found by benchmarks/fuzz/run.py: the graph refused the empty name with ValueError.
     store = TraceStore(tmp_path)
     path = _write_trace(store, "a", ["read"])
     text = path.read_text().replace('"workload":"a"', '"workload":""', 1)
