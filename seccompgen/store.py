@@ -21,6 +21,7 @@ when the holder dies, so two commands never lose each other's trace.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import re
@@ -125,8 +126,10 @@ class TraceStore:
                 "`seccompgen import strace.log --workload NAME`, or point --store (or "
                 f"${ENV_VAR}) at the store that holds them",
             )
-        with self._locked():
-            return self._reconcile()
+        with self._locked(optional=True) as writable:
+            # A store this user cannot write (a read-only mount, another user's store) is
+            # still readable: the graph is then brought up to date in memory only.
+            return self._reconcile(save=writable)
 
     def rebuild(self) -> SyscallGraph:
         """Recreate ``graph.json`` from every trace file in the store."""
@@ -160,13 +163,17 @@ class TraceStore:
     # -- consistency ----------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self, *, optional: bool = False) -> Iterator[bool]:
         """Hold the store's writer lock: flock(2) on ``.lock``, released when the fd closes or
-        the process dies (so a killed command never leaves the store locked)."""
+        the process dies (so a killed command never leaves the store locked). Yields True; with
+        ``optional``, yields False without a lock when the store cannot be written."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as e:
+            if optional and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                yield False
+                return
             raise StoreError(
                 f"cannot lock the store {self.root}: {e.strerror or e}",
                 hint="check that the store directory exists and is writable",
@@ -177,7 +184,7 @@ class TraceStore:
             # was killed before its rename.
             for stale in self.root.glob(f"{_GRAPH_TMP_PREFIX}*{_TMP_SUFFIX}"):
                 stale.unlink(missing_ok=True)
-            yield
+            yield True
         finally:
             os.close(fd)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
+import os
 from pathlib import Path
 
 import pytest
@@ -175,3 +177,24 @@ def test_concurrent_writers_lose_no_trace(tmp_path: Path) -> None:
     graph = SyscallGraph.from_json(TraceStore(tmp_path).graph_path.read_text())
     assert len(graph.sources()) == 24
     assert graph.to_json() == _fresh_json(TraceStore(tmp_path))
+
+
+def test_a_read_only_store_is_read_and_brought_up_to_date_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = TraceStore(tmp_path / "s")
+    store.add_trace(_write_trace(store, "a", ["read"]))
+    _write_trace(store, "b", ["openat"])
+    before = store.graph_path.read_bytes()
+    real_open = os.open
+
+    def read_only(path: os.PathLike[str] | str, flags: int, *args: int) -> int:
+        if Path(path).name == ".lock":  # as on a read-only mount
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr("seccompgen.store.os.open", read_only)
+    assert store.load_graph().workloads() == ["a", "b"]
+    assert store.graph_path.read_bytes() == before
+    with pytest.raises(StoreError, match="cannot lock the store"):
+        store.add_trace(_write_trace(store, "c", ["close"]))
