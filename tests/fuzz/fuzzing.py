@@ -3,7 +3,10 @@
 Each *target* is one way the program reads untrusted input, called the way the program calls it:
 
 * ``strace``: :func:`seccompgen.parsing.parse_strace` on text lines, run twice, with the compiled
-  scanner (``seccompgen._speedups``) and with the pure-Python loops, folded into a graph;
+  scanner (``seccompgen._speedups``) and with the pure-Python loops, written as trace lines and
+  folded into a graph;
+* ``strace-ff``: the files of one ``strace -ff`` run, parsed with a shared thread table and
+  merged by time as ``import`` does, compiled and pure;
 * ``audit``: :class:`seccompgen.parsing.audit.AuditLineParser` (auditd, kmsg, dmesg, journald
   lines) and :func:`~seccompgen.parsing.audit.parse_payload` (netlink payloads);
 * ``profile``: a profile file read as ``seccompgen validate`` and ``seccompgen diff`` read it;
@@ -40,7 +43,7 @@ from seccompgen import pipeline
 from seccompgen.errors import ParseError, SeccompgenError
 from seccompgen.events import Event
 from seccompgen.graph import SyscallGraph
-from seccompgen.parsing import ParseStats, parse_strace
+from seccompgen.parsing import ParseStats, ThreadTable, ff_pid, merge_by_time, parse_strace
 from seccompgen.parsing.audit import AuditLineParser, parse_payload
 from seccompgen.store import TRACE_SUFFIX, TraceStore
 from seccompgen.tracefile import TraceHeader, TraceWriter, _dumps, _event_to_json
@@ -87,6 +90,12 @@ def strace_lines() -> tuple[str, ...]:
 def strace_files() -> tuple[tuple[str, ...], ...]:
     """The recorded strace outputs, each as its lines."""
     return tuple(tuple(_lines(f)) for f in sorted(RECORDED.glob("*.strace")))
+
+
+@cache
+def ff_files() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The files of one recorded ``strace -ff`` run: (file name, lines)."""
+    return tuple((f.name, tuple(_lines(f))) for f in sorted((RECORDED / "go_ff").iterdir()))
 
 
 @cache
@@ -232,6 +241,25 @@ def strace_input(rng: random.Random) -> list[str]:
     if kind == 3:
         return lines
     return [mutate_text(rng, x) if rng.random() < 0.5 else x for x in lines]
+
+
+def strace_ff_input(rng: random.Random) -> list[tuple[str, list[str]]]:
+    """The files of a ``strace -ff`` run, some cut or mutated, some renamed to another pid."""
+    files = []
+    for name, lines in ff_files():
+        if rng.random() < 0.3:
+            continue
+        body = list(lines)
+        if body and rng.random() < 0.5:
+            i = rng.randrange(len(body))
+            body[i] = mutate_text(rng, body[i])
+        if rng.random() < 0.2:
+            text = "".join(body)
+            body = split_lines(text[: rng.randint(0, len(text))])
+        if rng.random() < 0.1:
+            name = rng.choice(["go", "go.", "go.0", "go.x", "go.99999999999999999999"])
+        files.append((name, body))
+    return files
 
 
 def audit_input(rng: random.Random) -> list[str]:
@@ -429,6 +457,39 @@ def check_strace(lines: list[str], default_pid: int | None = None) -> None:
         raise Disagreement(f"compiled and pure parsers differ: {fast[:2]!r} vs {pure[:2]!r}"[:600])
 
 
+def _ff_outcome(files: list[tuple[str, list[str]]]) -> Outcome:
+    # As `import` reads several logs: one parser per file sharing the thread table, each file's
+    # lines belonging to the pid in its name, merged by time.
+    threads: ThreadTable = {}
+    stats = [ParseStats() for _ in files]
+    streams = [
+        parse_strace(lines, source=name, default_pid=ff_pid(name), stats=st, threads=threads)
+        for (name, lines), st in zip(files, stats, strict=True)
+    ]
+    seen: list[Event] = []
+    try:
+        for ev in merge_by_time(streams):
+            seen.append(ev)
+    except ParseError as e:
+        return ("error", str(e), e.line, seen)
+    lines_out = [_dumps(_event_to_json(ev, "x86_64")) for ev in seen]
+    g = SyscallGraph()
+    g.add_events("w", seen, source_id="s")
+    return ("ok", seen, stats, g.to_json(), lines_out)
+
+
+def check_strace_ff(files: list[tuple[str, list[str]]]) -> None:
+    """The files of an ``strace -ff`` run, as ``import`` reads them, both parsers agreeing."""
+    with _typed_errors_only("strace -ff (compiled)"), compiled(True):
+        fast = _ff_outcome(files)
+    if not HAVE_COMPILED:
+        return
+    with _typed_errors_only("strace -ff (pure)"), compiled(False):
+        pure = _ff_outcome(files)
+    if fast != pure:
+        raise Disagreement(f"compiled and pure parsers differ: {fast[:2]!r} vs {pure[:2]!r}"[:600])
+
+
 def check_audit(lines: list[str]) -> None:
     """The line parser and the netlink payload decoder raise only ParseError."""
     with _typed_errors_only("audit"):
@@ -480,6 +541,7 @@ class Target:
 
 TARGETS: tuple[Target, ...] = (
     Target("strace", strace_input, lambda x, _tmp: check_strace(x)),
+    Target("strace-ff", strace_ff_input, lambda x, _tmp: check_strace_ff(x)),
     Target("audit", audit_input, lambda x, _tmp: check_audit(x)),
     Target("profile", profile_input, check_profile),
     Target("trace", trace_input, check_trace),

@@ -298,3 +298,9 @@ def test_trace_files_mutated_and_truncated(
 @given(randoms)
 def test_graph_json_mutated(rng: random.Random) -> None:
     fuzzing.check_graph(fuzzing.graph_input(rng))
+
+
+@fuzz(25)
+@given(randoms)
+def test_strace_ff_files(rng: random.Random) -> None:
+    fuzzing.check_strace_ff(fuzzing.strace_ff_input(rng))
