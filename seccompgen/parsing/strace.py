@@ -290,6 +290,9 @@ class _Clock:
         return value
 
 
+_INF = float("inf")
+
+
 def _seconds(value: str | float) -> float:
     # float() reads any run of digits, "9" * 400 as inf; no strace timestamp is infinite, and
     # the trace writer rejects inf (JSON has no such number).
@@ -629,7 +632,7 @@ def parse_strace(
                 if ts_text is None:
                     ts = None
                 elif clock.mode == "epoch":
-                    ts = _seconds(ts_text)
+                    ts = float(ts_text)
                 else:
                     ts = timestamp(ts_text)
                 if name is None:  # "<... NAME resumed>"
@@ -637,9 +640,11 @@ def parse_strace(
                     start = pending.pop(key, None)
                     if start is not None and start[0] == name:
                         args_text = start[1] + args_text
-                        ts = start[2]
+                        ts = start[2]  # the resumed line's own time is not used
                     else:
                         warn(f"{name} resumed without a start")
+                if ts == _INF:
+                    _seconds(ts_text or "")  # raises: the time is used, and it is out of range
                 a = cache_get(args_text)
                 if a is None:
                     a = args_of(args_text)

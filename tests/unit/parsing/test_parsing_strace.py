@@ -398,3 +398,23 @@ def test_an_infinite_timestamp_is_a_parse_error(lines: list[str]) -> None:
     with pytest.raises(ParseError, match=r"timestamp .* is out of range") as info:
         list(parse_strace(lines))
     assert info.value.line == len(lines)
+
+
+def test_a_resumed_line_s_own_timestamp_is_not_read() -> None:
+    # Found by benchmarks/fuzz: the compiled scanner never reads the time of a resumed line
+    # (the call keeps its start's), so an out-of-range one there must not fail the pure path.
+    import seccompgen.parsing.strace as strace_mod
+
+    lines = [
+        "8079  1795851413.726387 rt_sigprocmask(0x2, ~[],  <unfinished ...>\n",
+        "8079  1" + "0" * 700 + ".5 <... rt_sigprocmask resumed>[], 8) = 0\n",
+    ]
+    saved = strace_mod._COMPILED
+    try:
+        for compiled in (True, False):
+            strace_mod._COMPILED = compiled and saved
+            (event,) = list(parse_strace(lines))
+            assert isinstance(event, SyscallEvent)
+            assert (event.timestamp, event.args) == (1795851413.726387, (2, None, None, 8))
+    finally:
+        strace_mod._COMPILED = saved
