@@ -213,19 +213,23 @@ class TraceStore:
         return sorted(id8s) == sorted(s[:8] for s in graph.sources())
 
     def _reconcile(self, *, save: bool = True) -> SyscallGraph:
-        """Under the lock: the graph updated to the store's traces, saved when it changed."""
+        """Under the lock: the graph updated to the store's traces, saved when it changed.
+
+        Trace files are matched to the graph by name first, then by the ids in their headers
+        (a file renamed by hand, or two copies of one trace, which count once).
+        """
         traces = self.traces()
         graph = self._read_graph()
         if graph is not None and self._matches_names(graph, traces):
             return graph
-        ids = {path: self._trace_id(path) for path in traces}
+        ids = {path: read_trace(path).header.trace_id for path in traces}
         if graph is None or not set(graph.sources()) <= set(ids.values()):
             return self._rebuild_locked(save=save)
         have = set(graph.sources())
-        for path in traces:
-            if ids[path] not in have:
-                graph = self._fold(graph, path)
-        if save:
+        missing = [path for path in traces if ids[path] not in have]
+        for path in missing:
+            graph = self._fold(graph, path)
+        if save and missing:
             self.save_graph(graph)
         return graph
 
@@ -236,13 +240,6 @@ class TraceStore:
         if save:
             self.save_graph(graph)
         return graph
-
-    @staticmethod
-    def _trace_id(path: Path) -> str:
-        try:
-            return read_trace(path).header.trace_id
-        except OSError as e:
-            raise StoreError(f"cannot read trace {path}: {e.strerror or e}") from e
 
     @staticmethod
     def _fold(graph: SyscallGraph, path: Path) -> SyscallGraph:

@@ -198,3 +198,14 @@ def test_a_read_only_store_is_read_and_brought_up_to_date_in_memory(
     assert store.graph_path.read_bytes() == before
     with pytest.raises(StoreError, match="cannot lock the store"):
         store.add_trace(_write_trace(store, "c", ["close"]))
+
+
+def test_two_copies_of_one_trace_count_once_and_do_not_rewrite_the_graph(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path)
+    path = _write_trace(store, "a", ["read"])
+    store.add_trace(path)
+    (path.parent / f"copy-{path.name}").write_bytes(path.read_bytes())
+    before = store.graph_path.stat().st_mtime_ns
+    graph = store.load_graph()
+    assert graph.usage("a")["read"].count == 1
+    assert store.graph_path.stat().st_mtime_ns == before
