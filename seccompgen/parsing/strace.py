@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import heapq
 import io
+import math
 import os
 import re
 from bisect import bisect_right
@@ -81,7 +82,7 @@ from typing import cast
 
 from seccompgen.errors import ParseError
 from seccompgen.events import Event, ExitEvent, Phase, SignalEvent, SyscallEvent
-from seccompgen.parsing._args import ArgTuple, parse_args
+from seccompgen.parsing._args import REGISTER_MAX, REGISTER_MIN, ArgTuple, parse_args
 
 __all__ = [
     "LogFile",
@@ -311,10 +312,10 @@ class _Clock:
 
     def convert(self, text: str) -> float:
         if self.mode == "relative":  # strace -r: time since the previous line's start
-            self.total += float(text)
-            return self.total
+            self.total += _seconds(text)
+            return _seconds(self.total)
         h, m, s = text.split(":")  # strace -t / -tt: wall clock, seconds since midnight
-        value = int(h) * 3600 + int(m) * 60 + float(s) + self.day
+        value = _seconds(int(h) * 3600 + int(m) * 60 + float(s) + self.day)
         if value < self.last - 43200:
             self.day += 86400.0
             value += 86400.0
@@ -322,8 +323,25 @@ class _Clock:
         return value
 
 
+_INF = float("inf")
+
+
+def _seconds(value: str | float) -> float:
+    # float() reads any run of digits, "9" * 400 as inf; no strace timestamp is infinite, and
+    # the trace writer rejects inf (JSON has no such number).
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"timestamp {str(value)[:24]}... is out of range")
+    return seconds
+
+
 def _ret_value(ret: str) -> int | None:
-    return None if ret == "?" else int(ret, 0)
+    if ret == "?":
+        return None
+    value = int(ret, 0)
+    if not REGISTER_MIN <= value <= REGISTER_MAX:
+        raise ValueError(f"return value {ret[:24]} is wider than a 64-bit register")
+    return value
 
 
 def _clone_flags_thread(args_text: str) -> bool:
@@ -666,7 +684,7 @@ def _parse(
         if not clock.mode:
             fast = clock.first(text) == "epoch" and fast_allowed and carry is None
         if clock.mode == "epoch":
-            return float(text)
+            return _seconds(text)
         return clock.convert(text)
 
     def flush(key: str, info: tuple[int, int, str]) -> Iterator[Event]:
@@ -764,6 +782,7 @@ def _parse(
                     rest
                     and key.isdigit()
                     and ts_text
+                    and len(ts_text) < 64  # as the compiled scanner: longer is left to _seconds
                     and not ts_text.strip(_TS_CHARS)
                     and ts_text[0] != "."
                 ):
@@ -813,10 +832,7 @@ def _parse(
                                 rm = _RET_TAIL.match(tail)
                                 if rm is not None:
                                     ret_text, errno_text = rm.groups()
-                                    rv = (
-                                        None if ret_text == "?" else int(ret_text, 0),
-                                        errno_text,
-                                    )
+                                    rv = (_ret_value(ret_text), errno_text)
                                     if len(tail_cache) >= _TAIL_CACHE_MAX:
                                         tail_cache.clear()
                                     tail_cache[tail] = rv
@@ -906,11 +922,13 @@ def _parse(
                         start = orphan(key, name)
                     if start is not None:
                         args_text = start[1] + args_text
-                        ts = start[2]
+                        ts = start[2]  # the resumed line's own time is not used
+                if ts == _INF:
+                    _seconds(ts_text or "")  # raises: the time is used, and it is out of range
                 a = cache_get(args_text)
                 if a is None:
                     a = args_of(args_text)
-                ret = None if ret_text == "?" else int(ret_text, 0)
+                ret = _ret_value(ret_text)
                 if ts is not None and not lo <= ts < hi:
                     phase_at(ts)
                 n_sys += 1
