@@ -240,9 +240,14 @@ def build_scratch_image(client: Any, program: Path, run_id: str, *, path: str = 
     buf.seek(0)
     tag = f"seccompgen-verify/{_tag_part(program.name)}:{run_id}"
     try:
+        # No build cache: a cached COPY layer would be shared with other runs of the same
+        # program, and their clean-up (images.remove with pruning) can delete it while this
+        # build is about to use it ("failed to get digest"). forcerm: no intermediate container
+        # is left behind when the build fails.
         client.images.build(
-            fileobj=buf, custom_context=True, tag=tag, network_mode="none", pull=False, rm=True
-        )
+            fileobj=buf, custom_context=True, tag=tag, network_mode="none", pull=False,
+            rm=True, forcerm=True, nocache=True,
+        )  # fmt: skip
     except docker.errors.DockerException as e:
         raise TracerError(f"cannot build a scratch image for {program}: {e}") from e
     return tag
