@@ -89,7 +89,7 @@ class Run:
     files: tuple[str, ...] = ()  # globs that must match in the directory afterwards
     reject: tuple[str, ...] = (EXERCISE_FAILED,)  # regular expressions the output must not match
     status: int = 0
-    marks: tuple[str, ...] = ()  # strace, docker, root, go
+    marks: tuple[str, ...] = ()  # strace, docker, root, go; slow
     tools: tuple[str, ...] = ()  # other programs it runs (missing: the project's skip/fail rule)
     after: str = ""  # shell lines run after it in the same shell, their output checked too
     service: str = ""  # a URL: the command is a service; poll it, then SIGTERM, expect status
@@ -434,12 +434,12 @@ COMMANDS: dict[str, Run] = {
     ),
     # ------------------------------------------------------------------ benchmarks
     ".venv/bin/python benchmarks/overhead/run.py --rounds 5 --duration 4": Run(
-        marks=("go", "strace", "root"),
+        marks=("go", "strace", "root", "slow"),
         expect=(r"(?m)^\| native \| [\d,]+ \| ", r"\| seccompgen strace backend"),
         timeout=1800,
     ),
     ".venv/bin/python benchmarks/parser/run.py": Run(
-        marks=("go", "strace"),
+        marks=("go", "strace", "slow"),
         tools=("awk",),
         expect=(r"\| compiled: parse -> SyscallGraph\.add_events \|", r"ratio parse->graph / awk"),
         timeout=1800,
@@ -474,8 +474,6 @@ def _params() -> list[Any]:
                 {*run.marks, *(m for n in run.needs for m in _SETUP_MARKS.get(n, ()))}
             ):
                 marks.append(getattr(pytest.mark, name))
-            if run.timeout > 600:
-                marks.append(pytest.mark.slow)
         params.append(pytest.param(shown[0], marks=marks, id=key))
     return params
 
@@ -509,9 +507,7 @@ class Traced:
 
 
 @pytest.fixture(scope="session")
-def doc_programs(
-    build_example: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, Path]:
+def doc_programs(build_example: Callable[[str], Path]) -> dict[str, Path]:
     """The example programs, built once."""
     return {name: build_example(name) for name in PROGRAMS}
 
@@ -537,6 +533,7 @@ def traced(doc_programs: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
     for args in runs:
         proc = sg(args[0], "--store", str(store), *args[1:], cwd=work)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "target exit status: 0" in proc.stdout, proc.stdout + proc.stderr
     for workload, mode, name in (
         ("httpservice", "enforce", "httpservice.json"),
         ("httpservice", "log", "httpservice.log.json"),
