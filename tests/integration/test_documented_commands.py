@@ -444,6 +444,11 @@ COMMANDS: dict[str, Run] = {
         expect=(r"\| compiled: parse -> SyscallGraph\.add_events \|", r"ratio parse->graph / awk"),
         timeout=1800,
     ),
+    ".venv/bin/python benchmarks/fuzz/run.py --seed 1 --budget 600s": Run(
+        marks=("slow",),
+        expect=(r"(?m)^strace +\d+ ", r"(?m)^total +\d+ inputs, 0 findings$"),
+        timeout=1800,
+    ),
 }
 
 _HOW_TO_ADD = (
