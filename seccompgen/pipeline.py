@@ -41,13 +41,13 @@ from seccompgen.parsing.strace import (
     parse_strace,
     parse_strace_ff,
 )
-from seccompgen.profile.build import Mode, build_profile
+from seccompgen.profile.build import Mode, build_profile, process_exit_names
 from seccompgen.profile.diff import ProfileDiff, diff_profiles, docker_default_profile
 from seccompgen.profile.emit import profile_digest, write_profile
 from seccompgen.profile.model import Action, Profile, load_profile
 from seccompgen.report import Report, build_report
 from seccompgen.runtime import RuntimeBlock, RuntimeSelection, resolve_runtime, write_block
-from seccompgen.schema.validate import validate_profile_file
+from seccompgen.schema.validate import Validation, check_profile_file
 from seccompgen.store import EmittedProfile, TraceStore, check_workload_name
 from seccompgen.syscalls import ARCH_NAMES, canonical_name, native_arch
 from seccompgen.tracefile import TraceHeader, TraceWriter
@@ -401,6 +401,9 @@ class EmitSummary:
     record_problem: str | None = None
     """Why the store could not record which workloads the profile came from (the profile was
     written; verify then names the workload after the file)."""
+    always_names: tuple[str, ...] = ()
+    """Exit syscalls allowed because a process must be able to end, not observed and not added
+    for a runtime (:func:`seccompgen.profile.build.process_exit_names`)."""
 
 
 def default_profile_path(workloads: Sequence[str], mode: Mode) -> Path:
@@ -483,6 +486,7 @@ def emit(opts: EmitOptions) -> EmitSummary:
         runtime_names=tuple(sorted(set(runtime_names))),
         go_runtime_names=go_names,
         record_problem=record_problem,
+        always_names=result.always,
     )
 
 
@@ -510,9 +514,9 @@ def _go_runtime_additions(
 # --------------------------------------------------------------------------- validate, graph, diff
 
 
-def validate(path: Path) -> list[str]:
-    """Problems with the profile at ``path`` (empty when it is valid)."""
-    return validate_profile_file(path)
+def validate(path: Path) -> Validation:
+    """Problems with the profile at ``path`` (none when it is valid), and warnings."""
+    return check_profile_file(path)
 
 
 def graph_view(store: TraceStore, workloads: Sequence[str], fmt: str) -> str:
@@ -819,4 +823,5 @@ def report(opts: ReportOptions) -> Report:
         runtime_names=runtime_names,
         unobserved=warnings,
         safety_net=safety_net,
+        exits=process_exit_names(),
     )
