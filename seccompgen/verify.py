@@ -250,18 +250,6 @@ def _remove_container(container: Any) -> None:
         container.remove(force=True)
 
 
-def _parse_volume(spec: str) -> tuple[str, dict[str, str]]:
-    parts = spec.split(":")
-    if len(parts) not in (2, 3) or not parts[0] or not parts[1].startswith("/"):
-        raise TracerError(
-            f"bad volume {spec!r}", hint="give HOST:CONTAINER or HOST:CONTAINER:ro|rw"
-        )
-    mode = parts[2] if len(parts) == 3 else "rw"
-    if mode not in ("ro", "rw"):
-        raise TracerError(f"bad volume mode {mode!r} in {spec!r}", hint="use ro or rw")
-    return str(Path(parts[0]).resolve()), {"bind": parts[1], "mode": mode}
-
-
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM raises KeyboardInterrupt while inside, so cleanup runs as for Ctrl-C.
@@ -565,6 +553,7 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
     the run ends (success, failure, timeout, Ctrl-C, SIGTERM).
     """
     from seccompgen.profile.model import load_profile
+    from seccompgen.tracing.container import parse_volume
 
     log = log or _quiet
     if (req.image is None) == (req.program is None):
@@ -574,7 +563,7 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
     profile = load_profile(req.profile)
     enforce_json = render(profile)
     staging_json = render(staging_variant(profile))
-    volumes = dict(_parse_volume(v) for v in req.volumes)
+    volumes = dict(parse_volume(v) for v in req.volumes)
     run_id = uuid.uuid4().hex[:12]
     client = _client()
     with sigterm_as_interrupt(), contextlib.ExitStack() as stack:

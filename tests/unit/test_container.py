@@ -95,6 +95,7 @@ def test_strace_command_writes_to_the_mounted_output_and_unsets_tz_for_the_targe
     [
         (["/bin/true", "--network", "host"], "only with --container or --image"),
         (["/bin/true", "--exercise-in-container", "--exercise", "x"], "only with --container"),
+        (["/bin/true", "-V", "/tmp:/data"], "only with --container or --image"),
         (["/bin/true", "--container", "--image", "x:1"], "exclude each other"),
         (["--container", "--network", "bridge"], "'bridge' is not one of"),
         (["--container"], "give TARGET"),
