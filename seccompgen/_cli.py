@@ -34,8 +34,21 @@ from seccompgen.tracing.registry import backend_names
 EXIT_INTERRUPTED = 130
 
 
+class _Command(click.Command):
+    """A command that remembers how many arguments followed `--` (see :func:`_target`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # click drops the `--` while parsing; count what followed it first. (A literal `--` given
+        # as an option's value would be miscounted; no option here takes one.)
+        if "--" in args:
+            ctx.meta[_AFTER_DASHDASH] = len(args) - args.index("--") - 1
+        return super().parse_args(ctx, args)
+
+
 class _Group(click.Group):
     """Translates core errors into one clear message and exit status 1."""
+
+    command_class = _Command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -77,6 +90,51 @@ def _shutdown_options(f: Any) -> Any:
         # connections (golang/go#22682), so a shorter grace can cut the traced shutdown short.
         help="Seconds between SIGTERM and SIGKILL (as `docker stop -t`).",
     )(f)
+
+
+_AFTER_DASHDASH = "seccompgen.after_dashdash"
+
+
+def _target_arguments(f: Any) -> Any:
+    """[TARGET] [ARGS]...: a program and its arguments, or with --image the image's new CMD.
+
+    Shared by every command that runs a target; :func:`_target` applies the rule to the values.
+    """
+    f = click.argument("args", nargs=-1, type=click.UNPROCESSED)(f)
+    return click.argument("target", required=False)(f)
+
+
+def _image_option(f: Any) -> Any:
+    return click.option(
+        "--image",
+        metavar="IMAGE[:TAG]",
+        help="Run this local application image with its ENTRYPOINT/CMD/env/workdir/user; "
+        "arguments after `--` replace its CMD. Nothing is pulled.",
+    )(f)
+
+
+def _target(
+    target: str | None, args: tuple[str, ...], image: str | None
+) -> tuple[Path | None, tuple[str, ...]]:
+    """The program (None with --image) and its arguments, from [TARGET] [ARGS]... and --image.
+
+    Without --image the first positional value is the program and the rest its arguments (before
+    or after `--`). With --image there is no program: the values after `--` replace the image's
+    CMD, and a value before `--` is a TARGET given as well, a usage error.
+    """
+    given = (*([target] if target is not None else []), *args)
+    if image is None:
+        if target is None:
+            raise click.UsageError("give TARGET (a program), or --image IMAGE")
+        return Path(target), args
+    after = min(click.get_current_context().meta.get(_AFTER_DASHDASH, 0), len(given))
+    before = given[: len(given) - after]
+    if before:
+        raise click.UsageError(
+            f"give TARGET ({before[0]}) or --image IMAGE, not both; the arguments that replace "
+            f"the image's CMD go after `--`: --image {image} -- {shlex.join(given)}"
+        )
+    return None, given
 
 
 def _workload_callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -164,8 +222,7 @@ Examples:
   seccompgen trace --delta api.json --image myapp:1.2 --network host --exercise './load.sh' --learn
 """,
 )
-@click.argument("target", required=False)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@_target_arguments
 @click.option(
     "--workload",
     "-w",
@@ -242,12 +299,7 @@ Examples:
     is_flag=True,
     help="Trace TARGET inside the tracer image (built or reused), bind-mounted read-only.",
 )
-@click.option(
-    "--image",
-    metavar="IMAGE[:TAG]",
-    help="Trace this local application image with its ENTRYPOINT/CMD/env/workdir/user; "
-    "arguments after `--` replace its CMD. Nothing is pulled.",
-)
+@_image_option
 @click.option(
     "--network",
     type=click.Choice(["none", "host"]),
@@ -333,20 +385,19 @@ def trace(
             raise click.BadParameter("only with --container or --image", param_hint="'--volume'")
     if exercise_in_container and exercise is None:
         raise click.BadParameter("needs --exercise", param_hint="'--exercise-in-container'")
-    if image is None and target is None:
-        raise click.UsageError("give TARGET (a program to trace), or --image IMAGE")
+    program, argv = _target(target, args, image)
     if learn and known is None:
         raise click.BadParameter("only with --delta PROFILE", param_hint="'--learn'")
     if image is not None:
         name = workload or _default_workload(Path(image.rsplit("/", 1)[-1].split(":")[0]))
-        shown = ["--image", image, *([target] if target else []), *args]
+        shown = ["--image", image, "--", *argv]
     else:
-        assert target is not None
-        name = workload or _default_workload(Path(target))
-        shown = [target, *args]
+        assert program is not None
+        name = workload or _default_workload(program)
+        shown = [str(program), *argv]
     opts = pipeline.TraceOptions(
-        target=Path(target) if target is not None else None,
-        args=args,
+        target=program,
+        args=argv,
         workload=name,
         store=TraceStore.resolve(store),
         backend=backend,
@@ -974,9 +1025,8 @@ Examples:
 """,
 )
 @click.argument("profile", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.argument("target", required=False)
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@click.option("--image", metavar="IMAGE[:TAG]", help="Run this local image (nothing is pulled).")
+@_target_arguments
+@_image_option
 @click.option(
     "--exercise",
     metavar="CMD",
@@ -1068,13 +1118,12 @@ def verify(
     when a profiling timer or madvise fails with EPERM). --strict also makes the staging run
     after a pass and fails on any call it logs.
     """
-    if (image is None) == (target is None):
-        raise click.UsageError("give TARGET (a program) or --image IMAGE, not both")
+    program, argv = _target(target, args, image)
     req = pipeline.VerifyRequest(
         profile=profile,
         image=image,
-        program=Path(target) if target is not None else None,
-        args=args,
+        program=program,
+        args=argv,
         exercise=exercise,
         no_new_privileges=no_new_privileges,
         network=network,

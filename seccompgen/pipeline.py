@@ -144,7 +144,12 @@ def trace(
         )
     argv: tuple[str, ...]
     if opts.image is not None:
-        argv = tuple(([str(opts.target)] if opts.target is not None else []) + list(opts.args))
+        if opts.target is not None:
+            raise TracerError(
+                f"give a program ({opts.target}) or an image ({opts.image}) to trace, not both",
+                hint="the arguments that replace the image's CMD go after `--`",
+            )
+        argv = opts.args
     else:
         target = opts.target
         if target is None:
