@@ -18,7 +18,7 @@ import click
 from seccompgen import __version__, pipeline
 from seccompgen.errors import SeccompgenError, ValidationError
 from seccompgen.parsing.audit import AuditRecord
-from seccompgen.profile.build import Mode
+from seccompgen.profile.build import ALWAYS_ALLOWED_REASON, Mode
 from seccompgen.report import render_dot as render_report_dot
 from seccompgen.report import render_image
 from seccompgen.report import render_json as render_report_json
@@ -649,6 +649,11 @@ def emit(
                 f"{n} ({'; '.join(p)})" for n, p in sorted(summary.go_runtime_names.items())
             )
         )
+    if summary.always_names:
+        click.echo(
+            f"{len(summary.always_names)} name(s) {ALWAYS_ALLOWED_REASON}, not observed: "
+            + ", ".join(summary.always_names)
+        )
     if summary.enosys:
         click.echo(
             f"{len(summary.enosys)} unobserved syscalls that programs probe and fall back from "
@@ -684,17 +689,21 @@ def validate(profiles: tuple[Path, ...]) -> None:
     Besides the schema: syscall names libseccomp does not know, duplicates, rules that repeat
     the default action (runtimes skip them), profiles that allow everything, and conditions on
     the same argument index (runtimes OR them). Exit status 1 when any profile has a problem.
+    A warning (a profile that refuses exit_group or exit, so its processes cannot end cleanly)
+    does not change the exit status.
     """
     failed = 0
     for path in profiles:
-        problems = pipeline.validate(path)
-        if problems:
+        result = pipeline.validate(path)
+        if result.problems:
             failed += 1
-            click.echo(f"{path}: {len(problems)} problem(s)")
-            for p in problems:
+            click.echo(f"{path}: {len(result.problems)} problem(s)")
+            for p in result.problems:
                 click.echo(f"  {p}")
         else:
             click.echo(f"{path}: ok")
+        for w in result.warnings:
+            click.echo(f"  warning: {w}")
     if failed:
         raise ValidationError(f"{failed} of {len(profiles)} profile(s) failed validation", [])
 

@@ -33,13 +33,13 @@ from seccompgen.learn import LearnFilters, LearnSummary
 from seccompgen.learn import learn as learn_records
 from seccompgen.parsing.audit import AuditLineParser, AuditRecord
 from seccompgen.parsing.strace import ParseStats, ff_pid, merge_by_time, parse_strace
-from seccompgen.profile.build import Mode, build_profile
+from seccompgen.profile.build import Mode, build_profile, process_exit_names
 from seccompgen.profile.diff import ProfileDiff, diff_profiles, docker_default_profile
 from seccompgen.profile.emit import write_profile
 from seccompgen.profile.model import Action, Profile, load_profile
 from seccompgen.report import Report, build_report
 from seccompgen.runtime import RuntimeBlock, RuntimeSelection, resolve_runtime, write_block
-from seccompgen.schema.validate import validate_profile_file
+from seccompgen.schema.validate import Validation, check_profile_file
 from seccompgen.store import TraceStore, check_workload_name
 from seccompgen.syscalls import ARCH_NAMES, canonical_name, native_arch
 from seccompgen.tracefile import TraceHeader, TraceWriter
@@ -372,6 +372,9 @@ class EmitSummary:
     go_runtime_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Names allowed because the Go runtime needs them on rare paths, not observed, with the
     paths that need each."""
+    always_names: tuple[str, ...] = ()
+    """Exit syscalls allowed because a process must be able to end, not observed and not added
+    for a runtime (:func:`seccompgen.profile.build.process_exit_names`)."""
 
 
 def default_profile_path(workloads: Sequence[str], mode: Mode) -> Path:
@@ -435,6 +438,7 @@ def emit(opts: EmitOptions) -> EmitSummary:
         runtime=selection,
         runtime_names=tuple(sorted(set(runtime_names))),
         go_runtime_names=go_names,
+        always_names=result.always,
     )
 
 
@@ -462,9 +466,9 @@ def _go_runtime_additions(
 # --------------------------------------------------------------------------- validate, graph, diff
 
 
-def validate(path: Path) -> list[str]:
-    """Problems with the profile at ``path`` (empty when it is valid)."""
-    return validate_profile_file(path)
+def validate(path: Path) -> Validation:
+    """Problems with the profile at ``path`` (none when it is valid), and warnings."""
+    return check_profile_file(path)
 
 
 def graph_view(store: TraceStore, workloads: Sequence[str], fmt: str) -> str:
@@ -771,4 +775,5 @@ def report(opts: ReportOptions) -> Report:
         runtime_names=runtime_names,
         unobserved=warnings,
         safety_net=safety_net,
+        exits=process_exit_names(),
     )

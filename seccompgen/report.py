@@ -9,7 +9,8 @@
   later, not at once;
 
 and, for the profile as a whole, the names added without being observed (the container runtime's
-init calls, the Go runtime's rare paths, each with its reason) and the reachable-but-unobserved
+init calls, the Go runtime's rare paths, the exit syscalls every profile allows, each with its
+reason) and the reachable-but-unobserved
 warnings of ``inspect``. Renderers: :func:`render_text`, :func:`render_json`, :func:`render_dot`
 (DOT coloured by first phase) and :func:`render_image` (Graphviz ``dot``, SVG or PNG).
 
@@ -30,6 +31,7 @@ from seccompgen.errors import SeccompgenError
 from seccompgen.events import Phase
 from seccompgen.goruntime import go_runtime_entries
 from seccompgen.graph import SyscallGraph
+from seccompgen.profile.build import ALWAYS_ALLOWED_REASON, process_exits
 
 __all__ = [
     "REPORT_FORMAT",
@@ -150,6 +152,9 @@ class Report:
     runtime_additions: tuple[Addition, ...]
     go_additions: tuple[Addition, ...]
     unobserved: tuple[Unobserved, ...]
+    exit_additions: tuple[Addition, ...] = ()
+    """Exit syscalls every profile allows (a process must be able to end), not observed and not
+    added for another reason."""
 
     @property
     def observed(self) -> tuple[str, ...]:
@@ -165,6 +170,7 @@ def build_report(
     runtime_names: Sequence[str],
     unobserved: Sequence[UnobservedWarning] | None,
     safety_net: Mapping[str, tuple[str, ...]] | None = None,
+    exits: Sequence[str] = (),
 ) -> Report:
     """The report for ``workloads`` (empty: every workload in the graph).
 
@@ -175,6 +181,9 @@ def build_report(
     - ``safety_net``: every name of the Go runtime's safety net with its paths
       (:func:`seccompgen.goruntime.go_runtime_names`), to mark startup-only names the runtime may
       need later; None when the workloads are not Go programs.
+    - ``exits``: the exit syscalls every built profile allows
+      (:func:`seccompgen.profile.build.process_exit_names`); reasons come from
+      ``seccompgen/data/process-exit.json``. Those also added for a runtime are listed there only.
 
     Additions that a selected workload was in fact seen making are left out: they are observed.
     An unknown workload raises :class:`~seccompgen.errors.StoreError`.
@@ -216,13 +225,20 @@ def build_report(
         for name in sorted(set(runtime_names))
         if name not in observed
     )
+    added = {a.name for a in (*go_additions, *runtime_additions)}
+    exit_reasons = {e.name: e.reason for e in process_exits()}
+    exit_additions = tuple(
+        Addition(name, (exit_reasons.get(name, ALWAYS_ALLOWED_REASON),))
+        for name in sorted(set(exits))
+        if name not in observed and name not in added
+    )
     warnings = tuple(
         sorted(
             (Unobserved(u.syscall, tuple(u.via), tuple(u.reasons)) for u in unobserved or ()),
             key=lambda u: u.name,
         )
     )
-    return Report(tuple(reports), runtime_additions, go_additions, warnings)
+    return Report(tuple(reports), runtime_additions, go_additions, warnings, exit_additions)
 
 
 # ------------------------------------------------------------------------------------- text
@@ -261,6 +277,7 @@ def render_text(report: Report) -> str:
     out.extend(
         _additions("added for the Go runtime's rare paths, not observed", report.go_additions)
     )
+    out.extend(_additions(f"{ALWAYS_ALLOWED_REASON}, not observed", report.exit_additions))
     if report.unobserved:
         out.append(
             f"reachable but never observed ({len(report.unobserved)}): exercise them in another "
@@ -344,6 +361,7 @@ def render_json(report: Report) -> str:
         "additions": {
             "container_runtime": [_addition_json(a) for a in report.runtime_additions],
             "go_runtime": [_addition_json(a) for a in report.go_additions],
+            "process_exit": [_addition_json(a) for a in report.exit_additions],
         },
         "unobserved": [
             {"name": u.name, "via": list(u.via), "reasons": list(u.reasons)}
@@ -400,6 +418,8 @@ def render_dot(report: Report) -> str:
     added = {a.name: "container runtime" for a in report.runtime_additions}
     for a in report.go_additions:
         added[a.name] = "Go runtime" if a.name not in added else "container + Go runtime"
+    for a in report.exit_additions:
+        added.setdefault(a.name, "always allowed")
     for name in sorted(added):
         lines.append(
             f"  {_id('syscall', name)} [label={_q(name)}, shape=ellipse, "

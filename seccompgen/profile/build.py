@@ -14,6 +14,8 @@ on (the validator calls the same functions), each stated once with its source:
   ``SCMP_ACT_ERRNO`` with ``errnoRet: 38`` in an enforcing profile when they were not seen.
 * :func:`runc_enosys_boundary` / :func:`runc_answer` - runc answers ENOSYS, not the default, for
   syscall numbers above the highest one the profile names.
+* :func:`process_exit_names` / :func:`refused_exits` - a process must always be able to end:
+  every built profile allows ``exit_group`` and ``exit``, observed or not.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import functools
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
+from typing import TypeVar
 
 from seccompgen import syscalls
 from seccompgen.errors import ProfileError
@@ -35,6 +38,8 @@ EPERM = 1
 """errno(3) EPERM: what a denied call returns under an enforcing profile (as in Docker's)."""
 ENOSYS = 38
 """errno(3) ENOSYS ("function not implemented"): what a kernel without a syscall returns."""
+
+_E = TypeVar("_E")
 
 
 class Mode(str, Enum):
@@ -57,6 +62,18 @@ class EnosysFallback:
     """Who probes the call and what they do on ENOSYS (and on EPERM)."""
     source: str
     """Where that behaviour is documented (upstream issues, commits, source files)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessExit:
+    """One entry of the bundled list of exit syscalls (``data/process-exit.json``)."""
+
+    name: str
+    """The libseccomp syscall name."""
+    reason: str
+    """Who ends with the call and what refusing it does."""
+    source: str
+    """Where that behaviour is documented (runtime and libc source files, man pages)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +104,9 @@ class BuildResult:
     """Names given an ``SCMP_ACT_ERRNO``/``errnoRet: 38`` rule (:func:`enosys_rule`)."""
     runtime_enosys: tuple[RuntimeEnosys, ...] = ()
     """Per architecture, what runc's ENOSYS stub adds (empty for a LOG profile)."""
+    always: tuple[str, ...] = ()
+    """Names allowed although not among the given names because a process must be able to end
+    (:func:`process_exit_names`)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,6 +213,22 @@ def check_allowlist(names: Sequence[str]) -> None:
         )
 
 
+def _load_entries(data_name: str, make: Callable[[str, str, str], _E]) -> tuple[_E, ...]:
+    """Read a bundled ``{"syscalls": [{"name", "reason", "source"}, ...]}`` file, in order."""
+    resource = resources.files("seccompgen") / "data" / data_name
+    try:
+        data = json.loads(resource.read_text(encoding="utf-8"))
+        rows = [(str(e["name"]), str(e["reason"]), str(e["source"])) for e in data["syscalls"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ProfileError(
+            f"bundled {data_name} is unreadable: {e}", hint="reinstall seccompgen"
+        ) from e
+    names = [row[0] for row in rows]
+    if len(set(names)) != len(names):
+        raise ProfileError(f"bundled {data_name} lists a syscall twice")
+    return tuple(make(*row) for row in rows)
+
+
 _ENOSYS_DATA = "enosys-fallbacks.json"
 
 
@@ -203,21 +239,7 @@ def enosys_fallbacks() -> tuple[EnosysFallback, ...]:
     The list is versioned data (``seccompgen/data/enosys-fallbacks.json``, sources in the data
     README); each entry names the caller and the upstream issue or source that documents it.
     """
-    resource = resources.files("seccompgen") / "data" / _ENOSYS_DATA
-    try:
-        data = json.loads(resource.read_text(encoding="utf-8"))
-        entries = tuple(
-            EnosysFallback(name=str(e["name"]), reason=str(e["reason"]), source=str(e["source"]))
-            for e in data["syscalls"]
-        )
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ProfileError(
-            f"bundled {_ENOSYS_DATA} is unreadable: {e}", hint="reinstall seccompgen"
-        ) from e
-    names = [e.name for e in entries]
-    if len(set(names)) != len(names):
-        raise ProfileError(f"bundled {_ENOSYS_DATA} lists a syscall twice")
-    return entries
+    return _load_entries(_ENOSYS_DATA, EnosysFallback)
 
 
 def enosys_rule(unobserved: Sequence[str]) -> SyscallRule | None:
@@ -251,6 +273,57 @@ def enosys_rule(unobserved: Sequence[str]) -> SyscallRule | None:
         errno_ret=ENOSYS,
         comment="not observed: answer ENOSYS so callers fall back as on an older kernel",
     )
+
+
+_EXIT_DATA = "process-exit.json"
+
+ALWAYS_ALLOWED_REASON = "always allowed: a process must be able to end"
+"""How the names of :func:`process_exit_names` are listed where a profile's additions are."""
+
+
+@functools.cache
+def process_exits() -> tuple[ProcessExit, ...]:
+    """The bundled exit syscalls with the reason and source of each
+    (``seccompgen/data/process-exit.json``)."""
+    return _load_entries(_EXIT_DATA, ProcessExit)
+
+
+def process_exit_names() -> tuple[str, ...]:
+    """The syscalls every built profile allows, observed or not: a process must be able to end.
+
+    The one place this rule lives (:func:`build_profile` applies it, the validator's
+    :func:`refused_exits` checks it). Refusing ``exit_group`` or ``exit`` never stops a process
+    from ending, only from ending cleanly: seccomp(2) ``SECCOMP_RET_ERRNO`` makes the call
+    return ``-EPERM``, and the callers have no way on. Go's ``runtime.main`` goes on after
+    ``exit(0)`` into a deliberate nil-pointer write loop (src/runtime/proc.go), its
+    ``exitThread`` into ``INT $3`` (src/runtime/sys_linux_amd64.s), glibc's ``_exit`` retries
+    ``exit_group`` and ``exit`` forever (sysdeps/unix/sysv/linux/_exit.c): the process spins,
+    crashes or hangs, and a container's process 1 that cannot end waits for the engine's
+    SIGKILL. Nor can a trace be relied on to see them: a program killed by a signal never calls
+    ``exit_group``, yet the same program as a container's process 1, where a signal with no
+    handler is not delivered (pid_namespaces(7); kernel/signal.c ``sig_task_ignored``,
+    ``SIGNAL_UNKILLABLE``), ends through it (Go: ``dieFromSignal``'s ``exit(128+sig)``,
+    src/runtime/signal_unix.go). Reasons and sources per name: ``data/process-exit.json``.
+    """
+    return tuple(e.name for e in process_exits())
+
+
+def refused_exits(profile: Profile, arch: str) -> tuple[tuple[str, Action, int | None], ...]:
+    """The exit syscalls (:func:`process_exit_names`) ``profile`` does not let run on ``arch``,
+    each with what a runtime answers instead (:func:`runc_answer`).
+
+    Letting run means ``SCMP_ACT_ALLOW`` or ``SCMP_ACT_LOG``: any other answer (an errno, a
+    trap, a kill) replaces a clean exit with a hang or a crash. Names libseccomp does not know
+    on ``arch`` are skipped.
+    """
+    refused = []
+    for name in process_exit_names():
+        if syscalls.resolve_name(arch, name) is None:
+            continue
+        action, errno_ret = runc_answer(profile, arch, name)
+        if action not in (Action.ALLOW, Action.LOG):
+            refused.append((name, action, errno_ret))
+    return tuple(refused)
 
 
 def _stub_applies(profile: Profile) -> bool:
@@ -414,6 +487,9 @@ def build_profile(
     traced architectures are listed: a syscall made through another ABI (e.g. ``int 0x80`` from
     an x86_64 process) is then refused by libseccomp's bad-architecture action.
 
+    The exit syscalls (:func:`process_exit_names`) are always allowed, in every mode; those
+    not among ``names`` are reported in :attr:`BuildResult.always`.
+
     With ``enosys`` (the default) an enforcing profile answers ENOSYS for the fallback syscalls
     that were not observed (:func:`enosys_rule`); :attr:`BuildResult.runtime_enosys` reports
     what runc's ENOSYS stub adds on top (:func:`runc_enosys_boundary`), including the unobserved
@@ -428,8 +504,19 @@ def build_profile(
             unknown[name] = reason
         else:
             allowed.add(canonical)
+    check_allowlist(sorted(allowed))
+    # A process must always be able to end (process_exit_names): in enforce and log profiles
+    # alike, whatever the trace saw.
+    always = tuple(
+        sorted(
+            name
+            for name in process_exit_names()
+            if name not in allowed
+            and any(syscalls.resolve_name(a, name) is not None for a in arch_names)
+        )
+    )
+    allowed.update(always)
     allowlist = sorted(allowed)
-    check_allowlist(allowlist)
 
     if mode is Mode.ENFORCE:
         default_action, default_errno = Action.ERRNO, EPERM
@@ -466,4 +553,5 @@ def build_profile(
         unknown=tuple(sorted(unknown.items())),
         enosys=enosys_names,
         runtime_enosys=_runtime_enosys(profile, without_enosys, arch_names),
+        always=always,
     )

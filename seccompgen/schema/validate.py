@@ -7,6 +7,8 @@
    of the installed libseccomp: unknown syscall names, duplicate names, rules that repeat the
    default action, profiles that confine nothing, a missing ``defaultAction``, and two
    conditions on one argument in one rule.
+3. Warnings, which do not make a profile invalid: a profile that refuses the exit syscalls
+   (:func:`seccompgen.profile.build.refused_exits`), so a process under it cannot end cleanly.
 
 Docker's profile format (``archMap``, ``includes``/``excludes``) passes the schema, which does
 not forbid extra keys, and is read with ``archMap`` as the list of architectures. Docker's own
@@ -14,7 +16,7 @@ default profile passes every check except "unknown syscall" for the syscalls new
 installed libseccomp (with 2.5.4: ``mseal``, ``listmount``, ``statmount``, ...), which runc
 linked against that libseccomp would indeed ignore.
 
-Every problem is one line: ``SOURCE: JSON-PATH: what is wrong; what to do``.
+Every problem and warning is one line: ``SOURCE: JSON-PATH: what is wrong; what to do``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,7 @@ from seccompgen.errors import ProfileError
 from seccompgen.profile.build import (
     effective_action,
     is_unconfined,
+    refused_exits,
     same_effect,
     shared_arg_indexes,
 )
@@ -189,20 +193,47 @@ def _shared_args(profile: Profile, source: str) -> list[str]:
     return problems
 
 
-def validate_profile_data(data: object, *, source: str) -> list[str]:
-    """Every problem with the parsed profile ``data``, one line each; empty when it is valid."""
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """The problems (the profile is invalid) and warnings (it is valid, but see) for one profile."""
+
+    problems: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+
+def _refused_exits(profile: Profile, source: str) -> list[str]:
+    warnings: list[str] = []
+    seen: set[str] = set()
+    for arch in _arches(profile):
+        if not syscalls.arch_supported(arch):
+            continue
+        for name, action, errno_ret in refused_exits(profile, arch):
+            if name in seen:
+                continue
+            seen.add(name)
+            answer = action.value + (f" (errno {errno_ret})" if errno_ret is not None else "")
+            warnings.append(
+                f"{source}: $.syscalls: {name} gets {answer} on {arch}: a process under this "
+                "profile cannot end cleanly and hangs or crashes instead (a container waits for "
+                f"its stop timeout); allow {name}"
+            )
+    return warnings
+
+
+def check_profile_data(data: object, *, source: str) -> Validation:
+    """Every problem with the parsed profile ``data`` and every warning, one line each."""
     problems = _schema_problems(data, source)
     if not isinstance(data, dict):
-        return problems
+        return Validation(tuple(problems))
     if "defaultAction" not in data:
         problems.append(_missing_default(data, source))
-        return problems
+        return Validation(tuple(problems))
     try:
         profile = Profile.from_dict(data, source=source)
     except ProfileError as e:
         if not problems:
             problems.append(f"{e.message}; {e.hint}" if e.hint else e.message)
-        return problems
+        return Validation(tuple(problems))
     if is_unconfined(profile):
         problems.append(
             f"{source}: $.defaultAction: SCMP_ACT_ALLOW with no rule that does anything else "
@@ -212,7 +243,23 @@ def validate_profile_data(data: object, *, source: str) -> list[str]:
     problems += _duplicates(profile, source)
     problems += _redundant_rules(profile, source)
     problems += _shared_args(profile, source)
-    return problems
+    return Validation(tuple(problems), tuple(_refused_exits(profile, source)))
+
+
+def validate_profile_data(data: object, *, source: str) -> list[str]:
+    """Every problem with the parsed profile ``data``, one line each; empty when it is valid.
+
+    Warnings are not included (:func:`check_profile_data` has both).
+    """
+    return list(check_profile_data(data, source=source).problems)
+
+
+def check_profile_file(path: Path) -> Validation:
+    """:func:`check_profile_data` for the profile file at ``path``.
+
+    An unreadable file or invalid JSON raises :class:`ProfileError` naming the line and column.
+    """
+    return check_profile_data(read_json(path), source=str(path))
 
 
 def validate_profile_file(path: Path) -> list[str]:

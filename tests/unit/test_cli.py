@@ -100,7 +100,10 @@ def test_import_emit_validate_round_trip(tmp_path: Path) -> None:
     assert profile["architectures"] == ["SCMP_ARCH_X86_64"]
     allow = [r for r in profile["syscalls"] if r["action"] == "SCMP_ACT_ALLOW"]
     assert len(allow) == 1
-    assert allow[0]["names"] == sorted(names_in(HELLO))
+    # The trace never saw exit, but every profile lets a process end.
+    assert "exit" not in names_in(HELLO)
+    assert allow[0]["names"] == sorted(names_in(HELLO) | {"exit"})
+    assert "1 name(s) always allowed: a process must be able to end, not observed: exit" in out
     # Unobserved fallback probes (clone3, ...) answer ENOSYS; nothing else is listed.
     others = [r for r in profile["syscalls"] if r["action"] != "SCMP_ACT_ALLOW"]
     assert [(r["action"], r.get("errnoRet")) for r in others] == [("SCMP_ACT_ERRNO", 38)]
@@ -180,7 +183,7 @@ def test_diff_against_docker_default(tmp_path: Path) -> None:
     )
     code, out = run("diff", str(out_path), "docker-default")
     assert code == 0, out
-    n = len(names_in(HELLO))
+    n = len(names_in(HELLO) | {"exit"})
     m = re.search(r"allows (\d+) fewer syscalls than Docker's default \((\d+) vs (\d+)", out)
     assert m, out
     fewer, ours, docker = map(int, m.groups())
@@ -249,6 +252,16 @@ def test_validate_reports_each_problem(tmp_path: Path) -> None:
     assert "Traceback" not in out
 
 
+def test_validate_warns_about_a_profile_that_refuses_exit_group(tmp_path: Path) -> None:
+    path = tmp_path / "noexit.json"
+    rules = [{"names": ["read", "write", "exit", "openat"], "action": "SCMP_ACT_ALLOW"}]
+    path.write_text(json.dumps({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": rules}))
+    code, out = run("validate", str(path))
+    assert code == 0, out  # a warning, not a problem
+    assert f"{path}: ok" in out
+    assert f"  warning: {path}: $.syscalls: exit_group gets SCMP_ACT_ERRNO (errno 1)" in out
+
+
 def test_validate_missing_file(tmp_path: Path) -> None:
     code, out = run("validate", str(tmp_path / "nope.json"))
     assert code == 1
@@ -308,7 +321,7 @@ def test_emit_merges_the_stored_runc_block(tmp_path: Path) -> None:
     block_names = set(json.loads(blocks[-1].read_text())["syscalls"])
     profile = json.loads(out_path.read_text())
     [allow] = [r for r in profile["syscalls"] if r["action"] == "SCMP_ACT_ALLOW"]
-    assert set(allow["names"]) == names_in(HELLO) | block_names
+    assert set(allow["names"]) == names_in(HELLO) | block_names | {"exit"}
     from_runtime = sorted(block_names - names_in(HELLO))
     assert " ".join(from_runtime) in out
 
@@ -334,7 +347,7 @@ def test_emit_adds_the_go_runtime_safety_net(tmp_path: Path) -> None:
     [allow] = [
         r for r in json.loads(out_path.read_text())["syscalls"] if r["action"] == "SCMP_ACT_ALLOW"
     ]
-    assert set(allow["names"]) == seen and added
+    assert set(allow["names"]) == seen | {"exit"} and added
 
 
 def test_report_text_and_json(tmp_path: Path) -> None:

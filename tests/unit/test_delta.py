@@ -30,7 +30,7 @@ def test_staging_variant_logs_by_default_and_keeps_only_allow_rules() -> None:
     staged = staging_variant(enforce)
     assert staged.default_action is Action.LOG and staged.default_errno_ret is None
     assert [r.action for r in staged.syscalls] == [Action.ALLOW]
-    assert staged.syscalls[0].names == ("execve", "read", "write")
+    assert staged.syscalls[0].names == ("execve", "exit", "exit_group", "read", "write")
     assert staged.architectures == enforce.architectures
 
 

@@ -15,6 +15,7 @@ from seccompgen.events import Phase, SyscallEvent
 from seccompgen.goruntime import go_runtime_entries, go_runtime_names
 from seccompgen.graph import SyscallGraph
 from seccompgen.inspect.reachable import Warning as ReachWarning
+from seccompgen.profile.build import process_exits
 from seccompgen.report import (
     REPORT_FORMAT,
     RUNTIME_REASON,
@@ -130,6 +131,30 @@ def test_additions_carry_their_reasons_and_skip_observed_names() -> None:
     text = render_text(report)
     assert "added for the Go runtime's rare paths, not observed (1):" in text
     assert "added for the container runtime, not observed (2):" in text
+
+
+def test_exit_syscalls_are_listed_as_always_allowed_unless_seen_or_added() -> None:
+    g = _graph({"api": [("read", S), ("exit_group", D)]})
+    report = build_report(
+        g, ["api"], go_runtime={}, runtime_names=(), unobserved=None, exits=("exit", "exit_group")
+    )
+    assert [a.name for a in report.exit_additions] == ["exit"]  # exit_group was observed
+    (reason,) = report.exit_additions[0].reasons
+    assert reason == {e.name: e.reason for e in process_exits()}["exit"]
+    text = render_text(report)
+    assert "always allowed: a process must be able to end, not observed (1):" in text
+    assert json.loads(render_json(report))["additions"]["process_exit"][0]["name"] == "exit"
+    assert '[label="always allowed"' in render_dot(report)
+    # Already added for the Go runtime's thread exit: listed there, not twice.
+    go = build_report(
+        g,
+        ["api"],
+        go_runtime={"exit": ("thread exit",)},
+        runtime_names=(),
+        unobserved=None,
+        exits=("exit", "exit_group"),
+    )
+    assert go.exit_additions == () and [a.name for a in go.go_additions] == ["exit"]
 
 
 def test_unobserved_warnings_are_reported_sorted() -> None:

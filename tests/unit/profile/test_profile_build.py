@@ -15,6 +15,9 @@ from seccompgen.profile.build import (
     check_enforce_default,
     enosys_fallbacks,
     is_unconfined,
+    process_exit_names,
+    process_exits,
+    refused_exits,
     require_confinement,
     runc_answer,
     runc_enosys_boundary,
@@ -26,6 +29,7 @@ from seccompgen.profile.model import Action, Arch, ArgCondition, Operator, Profi
 from seccompgen.schema import validate_profile_data
 
 ARCH = syscalls.native_arch()
+EXITS = frozenset({"exit", "exit_group"})
 
 
 def test_enforce_profile() -> None:
@@ -36,22 +40,26 @@ def test_enforce_profile() -> None:
     assert p.architectures == (Arch(syscalls.ARCHES[ARCH]),)
     assert len(p.syscalls) == 2
     assert p.syscalls[0].action is Action.ALLOW
-    assert p.syscalls[0].names == ("exit_group", "read", "write")
+    # exit was not seen, but a process must be able to end: it is allowed all the same.
+    assert p.syscalls[0].names == ("exit", "exit_group", "read", "write")
+    assert result.always == ("exit",)
     assert (p.syscalls[1].action, p.syscalls[1].errno_ret) == (Action.ERRNO, 38)
     assert p.syscalls[1].names == result.enosys
     assert result.unknown == ()
 
 
 def test_log_profile() -> None:
-    p = build_profile(["read"], [ARCH], Mode.LOG).profile
+    result = build_profile(["read"], [ARCH], Mode.LOG)
+    p = result.profile
     assert p.default_action is Action.LOG
     assert p.default_errno_ret is None
-    assert p.syscalls[0].names == ("read",)
+    assert p.syscalls[0].names == ("exit", "exit_group", "read")
+    assert result.always == ("exit", "exit_group")
 
 
 def test_unknown_names_are_left_out_with_a_reason() -> None:
     result = build_profile(["read", "frobnicate", "syscall_0x3fff"], ["x86_64"], Mode.ENFORCE)
-    assert result.profile.syscalls[0].names == ("read",)
+    assert result.profile.syscalls[0].names == ("exit", "exit_group", "read")
     reasons = dict(result.unknown)
     assert set(reasons) == {"frobnicate", "syscall_0x3fff"}
     assert "x86_64" in reasons["frobnicate"]
@@ -62,7 +70,7 @@ def test_strace_placeholder_resolved_by_number() -> None:
     number = syscalls.resolve_name("x86_64", "pidfd_getfd")
     assert number is not None
     result = build_profile(["read", f"syscall_{number:#x}"], ["x86_64"], Mode.ENFORCE)
-    assert result.profile.syscalls[0].names == ("pidfd_getfd", "read")
+    assert result.profile.syscalls[0].names == ("exit", "exit_group", "pidfd_getfd", "read")
 
 
 def test_placeholder_meaning_different_calls_per_arch_is_refused() -> None:
@@ -76,7 +84,7 @@ def test_placeholder_meaning_different_calls_per_arch_is_refused() -> None:
 def test_name_known_on_one_arch_only_is_kept() -> None:
     # socketcall exists on x86 but not x86_64: a runtime uses it where it exists.
     result = build_profile(["socketcall"], ["x86_64", "x86"], Mode.ENFORCE)
-    assert result.profile.syscalls[0].names == ("socketcall",)
+    assert result.profile.syscalls[0].names == ("exit", "exit_group", "socketcall")
 
 
 def test_empty_allowlist_is_refused() -> None:
@@ -142,7 +150,8 @@ def test_built_profiles_are_valid_and_allow_exactly_the_names(names: list[str], 
         )
     assert profile.default_action is not Action.ALLOW
     assert validate_profile_data(profile.to_dict(), source="built") == []
-    assert allowed_names(profile, arch=ARCH) == frozenset(names)
+    assert allowed_names(profile, arch=ARCH) == frozenset(names) | EXITS
+    assert refused_exits(profile, ARCH) == ()
 
 
 # --------------------------------------------------------------------------- ENOSYS-aware denies
@@ -255,3 +264,67 @@ def test_boundary_does_not_depend_on_the_workloads_highest_call() -> None:
     large = build_profile([*RUNTIME, "memfd_create", "bpf"], ["x86_64"], Mode.ENFORCE)
     assert small.runtime_enosys[0].highest == large.runtime_enosys[0].highest
     assert small.runtime_enosys[0].above == large.runtime_enosys[0].above
+
+
+# --------------------------------------------------------------------------- a process can end
+
+
+def test_exit_syscalls_come_from_the_bundled_list_with_reason_and_source() -> None:
+    entries = process_exits()
+    assert {e.name for e in entries} == EXITS
+    assert process_exit_names() == tuple(e.name for e in entries)
+    for entry in entries:
+        assert syscalls.resolve_name("x86_64", entry.name) is not None
+        assert entry.reason
+        assert "src/runtime/" in entry.source and "glibc" in entry.source
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+@pytest.mark.parametrize("arches", [["x86_64"], ["x86_64", "x86"], ["aarch64"]])
+def test_every_built_profile_lets_a_process_end(mode: Mode, arches: list[str]) -> None:
+    if not all(syscalls.arch_supported(a) for a in arches):
+        pytest.skip(f"libseccomp {syscalls.libseccomp_version()} lacks one of {arches}")
+    result = build_profile(["read", "write"], arches, mode)
+    assert result.always == ("exit", "exit_group")
+    for arch in arches:
+        assert allowed_names(result.profile, arch=arch) >= EXITS
+        assert refused_exits(result.profile, arch) == ()
+    # Not on the ENOSYS list either: exactly one rule names each, and it allows.
+    for name in EXITS:
+        assert [r.action for r in _rules_naming(result.profile, name)] == [Action.ALLOW]
+
+
+def test_observed_exits_are_not_reported_as_added() -> None:
+    result = build_profile(["read", "exit", "exit_group"], [ARCH], Mode.ENFORCE)
+    assert result.always == ()
+    assert allowed_names(result.profile, arch=ARCH) >= EXITS
+
+
+def test_the_exit_rule_does_not_hide_an_empty_trace() -> None:
+    # An allowlist of nothing but the exits would still stop the workload at its execve.
+    with pytest.raises(ProfileError, match="no syscalls to allow"):
+        build_profile(["frobnicate"], [ARCH], Mode.ENFORCE)
+
+
+def test_refused_exits_names_what_a_runtime_answers() -> None:
+    denied = Profile(
+        Action.ERRNO,
+        (),
+        (SyscallRule(("read", "exit", "openat"), Action.ALLOW),),
+        default_errno_ret=1,
+    )
+    assert refused_exits(denied, "x86_64") == (("exit_group", Action.ERRNO, 1),)
+    # Above the highest number the profile names runc's stub answers ENOSYS: refused all the same.
+    low = Profile(Action.ERRNO, (), (SyscallRule(("read", "exit"), Action.ALLOW),))
+    assert refused_exits(low, "x86_64") == (("exit_group", Action.ERRNO, ENOSYS),)
+    trapped = Profile(
+        Action.ERRNO,
+        (),
+        (
+            SyscallRule(("read", "exit"), Action.ALLOW),
+            SyscallRule(("exit_group",), Action.KILL_PROCESS),
+        ),
+    )
+    assert refused_exits(trapped, "x86_64") == (("exit_group", Action.KILL_PROCESS, None),)
+    logged = Profile(Action.LOG, (), (SyscallRule(("read",), Action.ALLOW),))
+    assert refused_exits(logged, "x86_64") == ()

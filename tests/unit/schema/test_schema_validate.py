@@ -11,7 +11,12 @@ import pytest
 
 from seccompgen import syscalls
 from seccompgen.errors import ProfileError
-from seccompgen.schema import validate_profile_data, validate_profile_file
+from seccompgen.schema import (
+    check_profile_data,
+    check_profile_file,
+    validate_profile_data,
+    validate_profile_file,
+)
 
 DATA = Path(__file__).parents[3] / "seccompgen" / "data"
 
@@ -186,3 +191,37 @@ def test_validate_file(tmp_path: Path) -> None:
         validate_profile_file(bad)
     with pytest.raises(ProfileError, match="no such file"):
         validate_profile_file(tmp_path / "absent.json")
+
+
+# --------------------------------------------------------------------------- warnings
+
+
+def test_a_profile_that_refuses_exits_is_valid_but_warned_about() -> None:
+    # GOOD allows exit_group but not exit: a thread could not end.
+    result = check_profile_data(GOOD, source="src")
+    assert result.problems == ()
+    (warning,) = result.warnings
+    assert warning.startswith("src: $.syscalls: exit gets SCMP_ACT_ERRNO")
+    assert "cannot end cleanly" in warning and warning.endswith("allow exit")
+
+
+def test_refused_exit_group_is_warned_about_with_the_answer() -> None:
+    rules = [{"names": ["read", "write", "exit", "openat"], "action": "SCMP_ACT_ALLOW"}]
+    result = check_profile_data(_bad(syscalls=rules), source="src")
+    assert result.problems == ()
+    (warning,) = result.warnings
+    assert "exit_group gets SCMP_ACT_ERRNO (errno 1) on x86_64" in warning
+
+
+def test_allowed_or_logged_exits_give_no_warning() -> None:
+    rules = [{"names": ["read", "exit", "exit_group"], "action": "SCMP_ACT_ALLOW"}]
+    assert check_profile_data(_bad(syscalls=rules), source="src").warnings == ()
+    logged = {
+        "defaultAction": "SCMP_ACT_LOG",
+        "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}],
+    }
+    assert check_profile_data(logged, source="src").warnings == ()
+
+
+def test_docker_default_profile_lets_a_process_end() -> None:
+    assert check_profile_file(DATA / "docker-default-seccomp.json").warnings == ()
