@@ -289,8 +289,19 @@ class _Clock:
         return value
 
 
+def _ret_int(text: str) -> int:
+    """A return value as strace prints it: decimal, hexadecimal (``0x...``), or octal with a
+    leading zero. strace prints umask(2)'s result, the previous mask, in octal (its umask
+    decoder returns ``RVAL_OCTAL``, printed with ``%#lo``: ``umask(077) = 022``), which
+    ``int(text, 0)`` refuses."""
+    digits = text[1:] if text[:1] == "-" else text
+    if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+        return int(text, 8)
+    return int(text, 0)
+
+
 def _ret_value(ret: str) -> int | None:
-    return None if ret == "?" else int(ret, 0)
+    return None if ret == "?" else _ret_int(ret)
 
 
 def _clone_flags_thread(args_text: str) -> bool:
@@ -561,7 +572,7 @@ def parse_strace(
                                 if rm is not None:
                                     ret_text, errno_text = rm.groups()
                                     rv = (
-                                        None if ret_text == "?" else int(ret_text, 0),
+                                        None if ret_text == "?" else _ret_int(ret_text),
                                         errno_text,
                                     )
                                     if len(tail_cache) >= _TAIL_CACHE_MAX:
@@ -630,7 +641,7 @@ def parse_strace(
                 a = cache_get(args_text)
                 if a is None:
                     a = args_of(args_text)
-                ret = None if ret_text == "?" else int(ret_text, 0)
+                ret = None if ret_text == "?" else _ret_int(ret_text)
                 if ts is not None and not lo <= ts < hi:
                     phase_at(ts)
                 n_sys += 1
