@@ -1,4 +1,4 @@
-"""The container backend: run the target under ``strace -f`` inside a Docker container.
+r"""The container backend: run the target under ``strace -f`` inside a Docker container.
 
 A profile describes what a program does in the container it will run in (its filesystem, its
 environment, its user), so tracing happens there. Two targets:
@@ -10,10 +10,23 @@ environment, its user), so tracing happens there. Two targets:
   bundle of :mod:`seccompgen.tracing.bundle` (bind-mounted read-only, started through its own
   dynamic loader), so a ``FROM scratch`` image needs no shell or libc.
 
-In both, strace is the container's process 1 and writes to a file in a bind-mounted host
-directory that the lifecycle of :mod:`seccompgen.tracing.strace` tails, so phases, progress, the
-exercise command, timeouts and Ctrl-C behave as on the host. strace's own system calls are not in
-its output: the first line is its ``execve`` of the target (strace(1)).
+In both, the target is the container's process 1, as it will be when the container runs for
+real: strace starts with ``-D`` (:data:`PID1_OPTIONS`), so the container's first process forks
+the tracer as a detached grandchild and then ``execve``\ s the target itself (strace(1), ``-D``).
+Process 1 of a pid namespace is special: the kernel does not deliver it a signal whose action is
+the default (pid_namespaces(7); kernel/signal.c, ``SIGNAL_UNKILLABLE``), so a program that
+re-raises SIGTERM at itself goes on and ends through ``exit_group`` instead of dying of the
+signal, and only that run shows the calls a profile must allow. strace writes to a file in a
+bind-mounted host directory that the lifecycle of :mod:`seccompgen.tracing.strace` tails, so
+phases, progress, the exercise command, timeouts and Ctrl-C behave as on the host. strace's own
+system calls are not in its output: the first line is the target's ``execve`` (strace(1)).
+
+When the target (process 1) ends, the kernel SIGKILLs every other process of its pid namespace
+(pid_namespaces(7)), strace included. strace writes each line as it goes, and prints
+``exit_group(N) = ?`` when the call is entered, before the target goes on, so the trace keeps
+every call; it loses only its own ``+++ exited with N +++`` line for process 1. The target's
+exit status is therefore the container's, as the engine reports it (``128 + N`` for a target
+killed by signal N, e.g. 137 after the SIGKILL that ends a grace period).
 
 Least privilege: the container gets ``CAP_SYS_PTRACE`` only (``cap_add``), never ``--privileged``,
 and keeps Docker's default seccomp profile, which allows ``ptrace`` and ``process_vm_readv`` on
@@ -65,6 +78,12 @@ OUT_MOUNT: Final = "/.seccompgen-out"
 TARGET_MOUNT: Final = "/.seccompgen-target"
 #: strace inside the tracer image (Debian's strace package).
 TRACER_STRACE: Final = "/usr/bin/strace"
+#: Added to strace's options in a container so that the target is the container's process 1:
+#: ``-D`` runs the tracer as a detached grandchild of the process that then ``execve``\ s the
+#: target, which keeps the original process and its pid (strace(1), ``-D``/``--daemonize``).
+#: The tracer is then the target's child (orphans are reparented to a namespace's init), so a
+#: target that waits for any child (``wait(-1)``) may see it; it exits only when the target does.
+PID1_OPTIONS: Final = ("-D",)
 
 # The Docker default PATH, which the engine sets when an image's environment has none
 # (daemon: container.CreateDaemonEnvironment / oci.DefaultPathEnv).
@@ -231,7 +250,9 @@ class ContainerTracer:
         # from the target's environment again, strace(1) -E).
         unset = [] if "TZ" in plan.env else ["-E", "TZ"]
         out = f"{OUT_MOUNT}/strace.out"
-        return [*plan.strace, *STRACE_OPTIONS, *unset, "-o", out, "--", *plan.argv]
+        return [
+            *plan.strace, *STRACE_OPTIONS, *PID1_OPTIONS, *unset, "-o", out, "--", *plan.argv
+        ]  # fmt: skip
 
     def _preflight(
         self,
@@ -469,14 +490,22 @@ class _Proc:
     host_pid: int
     ns_pid: int
     ppid: int  # host pid of the parent
+    tracer: int  # host pid of its ptrace tracer (``TracerPid``), 0 when not traced
 
 
 class ContainerProcesses:
-    """strace as process 1 of a container (a :class:`~seccompgen.tracing.strace.ProcessSide`).
+    """The target as process 1 of a container, strace as its detached grandchild (strace
+    ``-D``); a :class:`~seccompgen.tracing.strace.ProcessSide`.
 
     Processes are found on the host through ``/proc``: the container's processes share the pid
     namespace of its process 1 (``/proc/PID/ns/pid``), and ``NSpid`` in ``/proc/PID/status``
-    gives each one's pid inside the container, the pid strace prints.
+    gives each one's pid inside the container, the pid strace prints. The traced processes are
+    process 1 and everything below it, except strace: the process some member's ``TracerPid``
+    names, and its own children. ``docker exec`` processes are not below process 1 (their
+    parent is the runtime, outside the namespace).
+
+    "strace has exited" is "the container's process 1 has exited": strace cannot outlive it
+    (the kernel ends the whole pid namespace with it), and its exit status is the container's.
     """
 
     def __init__(
@@ -597,28 +626,31 @@ class ContainerProcesses:
                 continue
             ns = fields.get("NSpid", "").split()
             ppid = int(fields.get("PPid", "0").strip() or 0)
+            tracer = int(fields.get("TracerPid", "0").strip() or 0)
             if ns:
-                found.append(_Proc(int(entry.name), int(ns[-1]), ppid))
+                found.append(_Proc(int(entry.name), int(ns[-1]), ppid, tracer))
         return found
 
-    def _descendants(self) -> list[_Proc]:
-        """The processes below strace (the traced ones), not ``docker exec`` processes."""
+    def _split(self) -> tuple[list[_Proc], list[_Proc]]:
+        """The traced processes (process 1 and below it) and strace's (the tracer and below)."""
         members = self._members()
-        below = {self.init_pid}
-        result: list[_Proc] = []
-        changed = True
-        while changed:
-            changed = False
-            for p in members:
-                if p.ppid in below and p.host_pid not in below:
-                    below.add(p.host_pid)
-                    result.append(p)
-                    changed = True
-        return result
+        tracers = {p.tracer for p in members if p.tracer}
+        # strace and its children (its startup probes) are below process 1 too, as its orphans.
+        theirs = _subtree(members, tracers)
+        ours = [
+            p
+            for p in _subtree(members, {self.init_pid} if self.init_pid else set())
+            if p.host_pid not in {q.host_pid for q in theirs}
+        ]
+        return ours, theirs
+
+    def _tracees(self) -> list[_Proc]:
+        """The traced processes: process 1 (the target) and below it, not strace."""
+        return self._split()[0]
 
     def host_pid(self, ns_pid: int) -> int | None:
-        """The host pid of the container's process ``ns_pid``, or None."""
-        return next((p.host_pid for p in self._descendants() if p.ns_pid == ns_pid), None)
+        """The host pid of the container's traced process ``ns_pid``, or None."""
+        return next((p.host_pid for p in self._tracees() if p.ns_pid == ns_pid), None)
 
     def signal_target(self, pid: int, sig: int) -> None:
         host = self.host_pid(pid)
@@ -630,17 +662,18 @@ class ContainerProcesses:
         return self.host_pid(pid) is not None
 
     def tracees_running(self) -> bool:
-        return bool(self._descendants())
+        return bool(self._tracees())
 
     def kill_tracees(self) -> None:
-        for p in self._descendants():
+        # Children first: process 1's end SIGKILLs the rest of the namespace, strace with it.
+        for p in sorted(self._tracees(), key=lambda p: p.host_pid == self.init_pid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(p.host_pid, signal.SIGKILL)
 
     def kill_tracer(self) -> None:
-        if self.init_pid is not None and self._same_ns(self.init_pid):
+        for p in self._split()[1]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(self.init_pid, signal.SIGKILL)
+                os.kill(p.host_pid, signal.SIGKILL)
 
     def kill_all(self) -> None:
         import docker.errors
@@ -681,6 +714,21 @@ class ContainerProcesses:
                 dest.write_bytes(data)
             elif data:
                 _write_out(fallback, data)
+
+
+def _subtree(members: Sequence[_Proc], roots: set[int]) -> list[_Proc]:
+    """The members whose host pid is in ``roots``, and every member below them (by ``PPid``)."""
+    below = set(roots)
+    result = [p for p in members if p.host_pid in below]
+    changed = True
+    while changed:
+        changed = False
+        for p in members:
+            if p.ppid in below and p.host_pid not in below:
+                below.add(p.host_pid)
+                result.append(p)
+                changed = True
+    return result
 
 
 def _write_out(stream: Any, data: bytes) -> None:

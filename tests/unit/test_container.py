@@ -6,15 +6,21 @@ itself is exercised in tests/integration/test_container_trace.py.
 
 from __future__ import annotations
 
+import os
+import signal
+
 import pytest
 from click.testing import CliRunner
 
 from seccompgen._cli import cli
+from seccompgen.tracing.base import ContainerSpec
 from seccompgen.tracing.container import (
     OUT_MOUNT,
+    ContainerProcesses,
     ContainerTracer,
     _missing_libraries,
     _Plan,
+    _Proc,
 )
 from seccompgen.tracing.elf import ElfInfo
 from seccompgen.tracing.strace import STRACE_OPTIONS
@@ -77,6 +83,7 @@ def test_strace_command_writes_to_the_mounted_output_and_unsets_tz_for_the_targe
     assert cmd[4 : 4 + len(STRACE_OPTIONS)] == list(STRACE_OPTIONS)
     rest = cmd[4 + len(STRACE_OPTIONS) :]
     assert rest == [
+        "-D",  # the target keeps the container's first process: it is process 1
         "-E",
         "TZ",
         "-o",
@@ -88,6 +95,36 @@ def test_strace_command_writes_to_the_mounted_output_and_unsets_tz_for_the_targe
     ]
     # An image that sets TZ keeps it for the target: no -E TZ.
     assert "-E" not in ContainerTracer._strace_command(plan({"TZ": "Europe/Paris"}))
+
+
+def test_the_traced_processes_are_process_1_and_below_it_without_strace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # host pid, pid in the container, parent's host pid, TracerPid
+    members = [
+        _Proc(100, 1, 50, 300),  # the target, process 1, traced by strace (300)
+        _Proc(101, 2, 100, 300),  # a child of the target
+        _Proc(300, 7, 100, 0),  # strace -D: a grandchild reparented to process 1
+        _Proc(301, 8, 300, 0),  # a probe strace forked
+        _Proc(400, 9, 60, 0),  # a docker exec'd shell: its parent is outside the container
+    ]
+    procs = ContainerProcesses(None, None, ContainerSpec())
+    procs.init_pid = 100
+    monkeypatch.setattr(procs, "_members", lambda: members)
+    ours, theirs = procs._split()
+    assert sorted(p.host_pid for p in ours) == [100, 101]
+    assert sorted(p.host_pid for p in theirs) == [300, 301]
+    assert procs.host_pid(1) == 100 and procs.host_pid(2) == 101
+    assert procs.host_pid(7) is None and procs.host_pid(9) is None
+    assert procs.target_alive(1) and procs.tracees_running()
+    killed: list[tuple[int, int]] = []
+    monkeypatch.setattr(os, "kill", lambda pid, sig: killed.append((pid, sig)))
+    procs.kill_tracees()
+    # Process 1 last: its end takes the rest of the namespace, strace included, with it.
+    assert killed == [(101, signal.SIGKILL), (100, signal.SIGKILL)]
+    killed.clear()
+    procs.signal_target(1, signal.SIGTERM)
+    assert killed == [(100, signal.SIGTERM)]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,3 @@
+module example.com/reraise
+
+go 1.22
