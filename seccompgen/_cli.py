@@ -1076,7 +1076,8 @@ Examples:
     "--workload",
     "-w",
     callback=_workload_callback,
-    help="Workload name for the fix commands [default: the profile's file name].",
+    help="Workload name for the fix commands [default: the workloads the store recorded "
+    "emitting PROFILE for (matched by content), else its file name].",
 )
 @click.option(
     "--records",
@@ -1089,6 +1090,7 @@ Examples:
     is_flag=True,
     help="On failure, do not rerun under the staging variant to find the refused calls.",
 )
+@_store_option
 @click.option(
     "--strict",
     is_flag=True,
@@ -1111,6 +1113,7 @@ def verify(
     workload: str | None,
     records: Path | None,
     no_diagnose: bool,
+    store: Path | None,
     strict: bool,
 ) -> None:
     """Prove PROFILE: run the workload in a container with it enforced.
@@ -1142,6 +1145,7 @@ def verify(
         ready_delay=ready_delay,
         volumes=volumes,
         workload=workload,
+        store=store,
         records=records,
         diagnose=not no_diagnose,
         strict=strict,
@@ -1181,6 +1185,9 @@ def verify(
             click.echo(f"  {d.name:<20} {who}: comm={d.comm} exe={d.exe} ({d.count}x)")
     if report.records_path is not None:
         click.echo(f"the workload's audit records: {report.records_path}")
+    if report.workloads is not None and report.fixes:
+        prefix = "" if report.workloads.known else "note: "
+        click.echo(f"{prefix}{report.workloads.note}")
     if report.fixes:
         _next(*report.fixes)
     sys.exit(1)

@@ -35,12 +35,12 @@ from seccompgen.parsing.audit import AuditLineParser, AuditRecord
 from seccompgen.parsing.strace import ParseStats, ff_pid, merge_by_time, parse_strace
 from seccompgen.profile.build import Mode, build_profile, process_exit_names
 from seccompgen.profile.diff import ProfileDiff, diff_profiles, docker_default_profile
-from seccompgen.profile.emit import write_profile
+from seccompgen.profile.emit import profile_digest, write_profile
 from seccompgen.profile.model import Action, Profile, load_profile
 from seccompgen.report import Report, build_report
 from seccompgen.runtime import RuntimeBlock, RuntimeSelection, resolve_runtime, write_block
 from seccompgen.schema.validate import Validation, check_profile_file
-from seccompgen.store import TraceStore, check_workload_name
+from seccompgen.store import EmittedProfile, TraceStore, check_workload_name
 from seccompgen.syscalls import ARCH_NAMES, canonical_name, native_arch
 from seccompgen.tracefile import TraceHeader, TraceWriter
 from seccompgen.tracing.audit import AuditListener, seccomp_logging_problem
@@ -385,7 +385,8 @@ def default_profile_path(workloads: Sequence[str], mode: Mode) -> Path:
 
 
 def emit(opts: EmitOptions) -> EmitSummary:
-    """Build the profile for the chosen workloads (default: all in the store) and write it."""
+    """Build the profile for the chosen workloads (default: all in the store), write it, and
+    record in the store which workloads it came from (:meth:`TraceStore.record_emitted`)."""
     graph = opts.store.load_graph()
     known = graph.workloads()
     chosen = opts.workloads or tuple(known)
@@ -420,6 +421,17 @@ def emit(opts: EmitOptions) -> EmitSummary:
     result = build_profile(sorted(names), arches, opts.mode)
     out = opts.output or default_profile_path(chosen, opts.mode)
     write_profile(out, result.profile)
+    # Which workloads this profile came from, for verify's fix commands (found by content, so
+    # the profile JSON carries no extra key and stays a plain runtime-spec profile).
+    opts.store.record_emitted(
+        EmittedProfile(
+            digest=profile_digest(result.profile),
+            workloads=tuple(chosen),
+            path=str(out.resolve()),
+            mode=opts.mode.value,
+            emitted=datetime.now(UTC).isoformat(timespec="microseconds"),
+        )
+    )
     allowed = tuple(
         sorted(
             n for rule in result.profile.syscalls if rule.action is Action.ALLOW for n in rule.names

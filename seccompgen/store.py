@@ -4,18 +4,24 @@ Layout (documented in ``docs/trace-format.md``)::
 
     <store>/graph.json                         the merged SyscallGraph of every trace below
     <store>/<workload>/<UTC stamp>-<id8>.trace.jsonl   one trace file per run or import
+    <store>/emitted.json                       the profiles emit wrote: content digest -> workloads
 
 The store is ``--store DIR`` when given, else ``$SECCOMPGEN_STORE``, else ``./traces`` under the
 current directory. ``graph.json`` is a cache of the traces: ``rebuild()`` recreates it from them,
 and adding a trace twice does not count it twice (the graph remembers trace ids).
+``emitted.json`` lets ``verify`` name the workloads a profile was emitted for, found by the
+digest of its content (so a copied or renamed profile is still recognised); the profile itself
+carries no such key, which keeps it a plain runtime-spec profile.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from seccompgen.errors import StoreError, TraceFileError
@@ -25,6 +31,9 @@ from seccompgen.tracefile import read_trace
 ENV_VAR = "SECCOMPGEN_STORE"
 DEFAULT_DIR = "traces"
 GRAPH_FILE = "graph.json"
+EMITTED_FILE = "emitted.json"
+EMITTED_FORMAT = "seccompgen-emitted"
+EMITTED_VERSION = 1
 TRACE_SUFFIX = ".trace.jsonl"
 
 # Backends whose trace lines are not in call order: ebpf writes per-thread counts, learned audit
@@ -46,6 +55,27 @@ def check_workload_name(name: str) -> str | None:
         f"workload name {name!r} is not allowed: use 1-63 letters, digits, '.', '_' or '-', "
         "starting with a letter or digit"
     )
+
+
+@dataclass(frozen=True)
+class EmittedProfile:
+    """One profile ``emit`` wrote: its content digest, the workloads it was built from, where it
+    was written (absolute), its mode and when (ISO 8601, UTC)."""
+
+    digest: str
+    workloads: tuple[str, ...]
+    path: str
+    mode: str
+    emitted: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "digest": self.digest,
+            "workloads": list(self.workloads),
+            "path": self.path,
+            "mode": self.mode,
+            "emitted": self.emitted,
+        }
 
 
 class TraceStore:
@@ -134,12 +164,84 @@ class TraceStore:
 
     def save_graph(self, graph: SyscallGraph) -> None:
         """Write ``graph.json`` atomically (temp file in the store, then rename)."""
+        self._write_atomically(self.graph_path, graph.to_json())
+
+    @property
+    def emitted_path(self) -> Path:
+        return self.root / EMITTED_FILE
+
+    def emitted(self, digest: str | None = None) -> tuple[EmittedProfile, ...]:
+        """The recorded emitted profiles (those with ``digest`` when given), newest first.
+
+        Raises StoreError naming the file when ``emitted.json`` is not what emit writes.
+        """
+        path = self.emitted_path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ()
+        except OSError as e:
+            raise StoreError(f"cannot read {path}: {e.strerror or e}") from e
+        hint = (
+            "delete it: it only records which workloads emitted profiles came from, "
+            "and the next emit starts it again"
+        )
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise StoreError(
+                f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}", hint=hint
+            ) from e
+        if not isinstance(data, dict) or data.get("format") != EMITTED_FORMAT:
+            raise StoreError(f"{path}: not a seccompgen emitted-profiles record", hint=hint)
+        if data.get("version") != EMITTED_VERSION:
+            raise StoreError(
+                f"{path}: version {data.get('version')!r} is not {EMITTED_VERSION}",
+                hint="written by another seccompgen version; " + hint,
+            )
+        found: list[EmittedProfile] = []
+        for i, entry in enumerate(data.get("profiles") or []):
+            try:
+                if not isinstance(entry["workloads"], list):
+                    raise TypeError("workloads is not a list")
+                item = EmittedProfile(
+                    digest=str(entry["digest"]),
+                    workloads=tuple(str(w) for w in entry["workloads"]),
+                    path=str(entry["path"]),
+                    mode=str(entry["mode"]),
+                    emitted=str(entry["emitted"]),
+                )
+            except (KeyError, TypeError) as e:
+                raise StoreError(
+                    f"{path}: profiles[{i}] lacks a field or has the wrong type ({e})", hint=hint
+                ) from e
+            if digest is None or item.digest == digest:
+                found.append(item)
+        return tuple(sorted(found, key=lambda e: e.emitted, reverse=True))
+
+    def record_emitted(self, entry: EmittedProfile) -> None:
+        """Add ``entry`` to ``emitted.json`` (atomically), replacing an older record of the same
+        profile written to the same path for the same workloads."""
+        kept = [
+            e
+            for e in self.emitted()
+            if (e.digest, e.path, e.workloads) != (entry.digest, entry.path, entry.workloads)
+        ]
+        records = sorted([*kept, entry], key=lambda e: (e.emitted, e.path))
+        data = {
+            "format": EMITTED_FORMAT,
+            "version": EMITTED_VERSION,
+            "profiles": [e.to_dict() for e in records],
+        }
+        self._write_atomically(self.emitted_path, json.dumps(data, indent=2) + "\n")
+
+    def _write_atomically(self, path: Path, text: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".graph.", suffix=".tmp", dir=self.root)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=self.root)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(graph.to_json())
-            os.replace(tmp, self.graph_path)
+                fh.write(text)
+            os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

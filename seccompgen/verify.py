@@ -52,10 +52,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Final
 
-from seccompgen.errors import TracerError
+from seccompgen.errors import StoreError, TracerError
 from seccompgen.parsing.audit import AuditRecord
 from seccompgen.profile.build import same_effect
-from seccompgen.profile.emit import render
+from seccompgen.profile.emit import profile_digest, render
 from seccompgen.profile.model import Action, Profile
 from seccompgen.runtime import (
     RuntimeBlock,
@@ -64,6 +64,7 @@ from seccompgen.runtime import (
     is_runtime_init,
     runtime_calls,
 )
+from seccompgen.store import TraceStore
 from seccompgen.syscalls import native_arch
 
 #: The label on every container and image verify and runtime-baseline create; value: a run id.
@@ -95,8 +96,11 @@ class VerifyRequest:
     Exactly one of ``image`` and ``program``. ``args`` replace the image's CMD (as ``docker run
     IMAGE ARGS``) or follow the program. ``volumes`` are ``HOST:CONTAINER[:ro|rw]`` bind mounts
     (input files of a batch job). ``timeout`` bounds each run; ``grace`` is the time between
-    SIGTERM and SIGKILL. ``workload`` names the workload in the fix commands; ``records`` is
-    where the workload's staging records are written (for ``seccompgen learn --from``).
+    SIGTERM and SIGKILL. ``workload`` names the workload in the fix commands; without it they
+    name the workloads the trace store (``store`` as given to ``--store``; None: the default
+    store) recorded emitting this profile for, else the profile's file name (see
+    :func:`fix_workloads`). ``records`` is where the workload's staging records are written (for
+    ``seccompgen learn --from``).
     ``strict`` also fails a run that passed but would have had calls refused (see the module
     docstring); it needs the audit records (root).
     """
@@ -114,6 +118,7 @@ class VerifyRequest:
     ready_delay: float = 0.5
     volumes: tuple[str, ...] = ()
     workload: str | None = None
+    store: Path | None = None
     records: Path | None = None
     diagnose: bool = True
     strict: bool = False
@@ -149,6 +154,16 @@ class Denial:
 
 
 @dataclass(frozen=True)
+class FixWorkloads:
+    """The workloads the fix commands name, and how they were found (one line for the user)."""
+
+    names: tuple[str, ...]
+    note: str
+    known: bool
+    """True when ``--workload`` or the store named them; False for the file-name fallback."""
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     """The result of :func:`verify`."""
 
@@ -157,6 +172,8 @@ class VerifyReport:
     staging: RunResult | None = None
     denials: tuple[Denial, ...] = ()
     fixes: tuple[str, ...] = ()
+    workloads: FixWorkloads | None = None
+    """Whom ``fixes`` name (set whenever there are fixes)."""
     diagnosis_problem: str | None = None
     records_path: Path | None = None
     runtime: RuntimeInfo | None = None
@@ -619,10 +636,19 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
             records_path.write_text(
                 "".join(r.raw.rstrip("\n") + "\n" for r in workload_records), encoding="utf-8"
             )
-        fixes = fix_commands(req, denials, records_path, runtime)
+        named = fix_workloads(req, profile) if denials else None
+        fixes = fix_commands(req, denials, records_path, runtime, named)
         if enforce.passed:  # strict
             return VerifyReport(
-                not denials, enforce, staging, denials, fixes, None, records_path, runtime, True
+                not denials,
+                enforce,
+                staging,
+                denials,
+                fixes,
+                workloads=named,
+                records_path=records_path,
+                runtime=runtime,
+                strict=True,
             )
         problem = None
         if not denials:
@@ -632,7 +658,17 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
                 else "the staging run failed too and logged no refused call: the workload "
                 "fails without seccomp's help (see its output)"
             )
-        return VerifyReport(False, enforce, staging, denials, fixes, problem, records_path, runtime)
+        return VerifyReport(
+            False,
+            enforce,
+            staging,
+            denials,
+            fixes,
+            workloads=named,
+            diagnosis_problem=problem,
+            records_path=records_path,
+            runtime=runtime,
+        )
 
 
 def attribute(records: Sequence[AuditRecord]) -> tuple[Denial, ...]:
@@ -648,16 +684,61 @@ def attribute(records: Sequence[AuditRecord]) -> tuple[Denial, ...]:
     )
 
 
+def fix_workloads(req: VerifyRequest, profile: Profile) -> FixWorkloads:
+    """The workloads to name in the fix commands: ``--workload``; else those the store recorded
+    emitting this profile for (matched by :func:`profile_digest`, so a copy or a renamed file
+    counts; the newest record when several); else the profile's file name, with a note."""
+    if req.workload:
+        return FixWorkloads(
+            (req.workload,), f"the fix commands name workload {req.workload} (--workload)", True
+        )
+    stem = req.profile.name.removesuffix(".json").removesuffix(".log")
+    store = TraceStore.resolve(req.store)
+    fallback = (
+        f"so the fix commands name the workload {stem!r} after the file name; if it was "
+        "emitted for another workload, give --workload NAME (or --store DIR)"
+    )
+    try:
+        found = store.emitted(profile_digest(profile))
+    except StoreError as e:
+        return FixWorkloads((stem,), f"{e.message}; {fallback}", False)
+    if not found:
+        return FixWorkloads(
+            (stem,),
+            f"the store {store.root} has no record of emitting this profile, {fallback}",
+            False,
+        )
+    newest = found[0]
+    names = ", ".join(newest.workloads)
+    note = (
+        f"the fix commands name workload(s) {names}: the store {store.root} recorded emitting "
+        "this profile for them "
+        f"({newest.mode}, as {newest.path}, {newest.emitted})"
+    )
+    others = sorted({w for e in found[1:] for w in e.workloads} - set(newest.workloads))
+    if others:
+        note += f"; the same profile was also emitted for {', '.join(others)}"
+    if len(newest.workloads) > 1:
+        # The profile allows the union of its workloads' calls, so teaching one of them fixes it.
+        note += f"; learn adds the calls to {newest.workloads[0]}, the first of them"
+    return FixWorkloads(newest.workloads, note, True)
+
+
 def fix_commands(
     req: VerifyRequest,
     denials: Sequence[Denial],
     records_path: Path | None,
     runtime: RuntimeInfo | None,
+    workloads: FixWorkloads | None = None,
 ) -> tuple[str, ...]:
-    """The commands that add the refused calls to the profile."""
+    """The commands that add the refused calls to the profile (``workloads``: whom they name;
+    default: ``req.workload``, else the profile's file name)."""
     import shlex
 
-    workload = req.workload or req.profile.name.removesuffix(".json").removesuffix(".log")
+    if workloads is None:
+        stem = req.profile.name.removesuffix(".json").removesuffix(".log")
+        workloads = FixWorkloads((req.workload or stem,), "", bool(req.workload))
+    store = f" --store {shlex.quote(str(req.store))}" if req.store is not None else ""
     out = shlex.quote(str(req.profile))
     nnp = " --no-new-privileges" if req.no_new_privileges else ""
     name = runtime.name if runtime is not None else "runc"
@@ -669,10 +750,12 @@ def fix_commands(
         )
     if any(d.process == "workload" for d in denials) and records_path is not None:
         fixes.append(
-            f"seccompgen learn --from {shlex.quote(str(records_path))} --workload {workload}"
+            f"seccompgen learn --from {shlex.quote(str(records_path))} "
+            f"--workload {workloads.names[0]}{store}"
         )
     if denials:
-        fixes.append(f"seccompgen emit --workload {workload} --runtime {name}{nnp} -o {out}")
+        chosen = " ".join(f"--workload {w}" for w in workloads.names)
+        fixes.append(f"seccompgen emit {chosen} --runtime {name}{nnp}{store} -o {out}")
     return tuple(fixes)
 
 

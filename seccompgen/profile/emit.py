@@ -8,6 +8,7 @@ run-to-run diffs mean something.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -27,6 +28,12 @@ def render(profile: Profile) -> str:
         ),
     )
     return json.dumps(ordered.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def profile_digest(profile: Profile) -> str:
+    """``sha256:HEX`` of ``render(profile)``: the same for a copy, a renamed file or one whose
+    JSON was re-indented or its names reordered, since it is taken after parsing."""
+    return "sha256:" + hashlib.sha256(render(profile).encode("utf-8")).hexdigest()
 
 
 def write_profile(path: Path, profile: Profile) -> None:

@@ -38,9 +38,12 @@ def trace_path(proc: subprocess.CompletedProcess[str]) -> Path:
     return Path(m.group(1))
 
 
-def leftovers(client: Any) -> list[str]:
-    containers = client.containers.list(all=True, filters={"label": VERIFY_LABEL})
-    return [c.name for c in containers]
+def leftovers(client: Any, image: str) -> list[str]:
+    """Verify's containers of ``image`` still there (other runs may share the engine)."""
+    containers = client.containers.list(
+        all=True, filters={"label": VERIFY_LABEL}, ignore_removed=True
+    )
+    return [c.name for c in containers if c.attrs.get("Config", {}).get("Image") == image]
 
 
 def test_trace_then_verify_an_image_with_arguments_after_dashdash(
@@ -73,7 +76,7 @@ def test_trace_then_verify_an_image_with_arguments_after_dashdash(
     assert bare.returncode == 1, bare.stdout + bare.stderr
     assert "the workload exited with status 2" in bare.stdout, bare.stdout
     assert "usage: batch -in FILE -out FILE" in bare.stdout
-    assert leftovers(docker_client) == []
+    assert leftovers(docker_client, batch_image) == []
 
 
 def test_trace_an_image_without_its_arguments_sees_the_program_fail(

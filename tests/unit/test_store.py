@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from seccompgen.errors import StoreError
-from seccompgen.store import ENV_VAR, TraceStore, check_workload_name
+from seccompgen.store import ENV_VAR, EmittedProfile, TraceStore, check_workload_name
 
 
 def test_store_flag_beats_environment_beats_default(tmp_path: Path) -> None:
@@ -55,3 +56,69 @@ def test_counted_traces_add_no_transitions(tmp_path: Path) -> None:
     for unordered in ("ebpf", "delta"):
         assert graph.transitions(unordered) == {}
         assert graph.usage(unordered)["read"].count == 2
+
+
+def emitted(digest: str, *workloads: str, path: str = "/p/x.json", when: str) -> EmittedProfile:
+    return EmittedProfile(digest, workloads, path, "enforce", when)
+
+
+def test_emitted_profiles_round_trip_newest_first(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path)
+    assert store.emitted("sha256:aa") == ()  # no file yet: nothing recorded
+    first = emitted("sha256:aa", "api", when="2026-01-01T00:00:00.000000+00:00")
+    other = emitted("sha256:bb", "worker", when="2026-01-02T00:00:00.000000+00:00")
+    again = emitted("sha256:aa", "api", "worker", when="2026-01-03T00:00:00.000000+00:00")
+    for entry in (first, other, again):
+        store.record_emitted(entry)
+    assert store.emitted("sha256:aa") == (again, first)
+    assert store.emitted("sha256:bb") == (other,)
+    assert store.emitted() == (again, other, first)
+    data = json.loads(store.emitted_path.read_text())
+    assert (data["format"], data["version"]) == ("seccompgen-emitted", 1)
+    assert data["profiles"][0] == {
+        "digest": "sha256:aa",
+        "workloads": ["api"],
+        "path": "/p/x.json",
+        "mode": "enforce",
+        "emitted": "2026-01-01T00:00:00.000000+00:00",
+    }
+
+
+def test_re_emitting_the_same_profile_replaces_its_record(tmp_path: Path) -> None:
+    store = TraceStore(tmp_path)
+    store.record_emitted(emitted("sha256:aa", "api", when="2026-01-01T00:00:00+00:00"))
+    store.record_emitted(emitted("sha256:aa", "api", when="2026-01-05T00:00:00+00:00"))
+    store.record_emitted(emitted("sha256:aa", "api", path="/q.json", when="2026-01-06T00:00Z"))
+    assert [(e.path, e.emitted) for e in store.emitted("sha256:aa")] == [
+        ("/q.json", "2026-01-06T00:00Z"),
+        ("/p/x.json", "2026-01-05T00:00:00+00:00"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"format": "seccompgen-emitted",\n "version": 1,,}', "emitted.json:2:15: not valid JSON"),
+        ('{"profiles": []}', "not a seccompgen emitted-profiles record"),
+        ('{"format": "seccompgen-emitted", "version": 9}', "version 9 is not 1"),
+        (
+            '{"format": "seccompgen-emitted", "version": 1, "profiles": [{"digest": "x"}]}',
+            "profiles[0] lacks a field",
+        ),
+        (
+            '{"format": "seccompgen-emitted", "version": 1, "profiles": [{"digest": "x", '
+            '"workloads": "api", "path": "/p", "mode": "enforce", "emitted": "t"}]}',
+            "profiles[0] lacks a field or has the wrong type (workloads is not a list)",
+        ),
+    ],
+)
+def test_a_damaged_emitted_record_names_the_file_and_the_way_out(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    store = TraceStore(tmp_path)
+    store.emitted_path.write_text(text)
+    with pytest.raises(StoreError) as err:
+        store.emitted("x")
+    assert str(store.emitted_path) in err.value.message
+    assert message in err.value.message
+    assert err.value.hint is not None and "delete it" in err.value.hint

@@ -6,8 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from seccompgen.profile.emit import render, write_profile
-from seccompgen.profile.model import Action, Arch, Profile, SyscallRule
+from seccompgen.profile.emit import profile_digest, render, write_profile
+from seccompgen.profile.model import Action, Arch, Profile, SyscallRule, load_profile
 
 
 def _profile(names: tuple[str, ...]) -> Profile:
@@ -50,3 +50,21 @@ def test_write_profile_replaces_existing(tmp_path: Path) -> None:
     write_profile(target, _profile(("write",)))
     assert json.loads(target.read_text())["syscalls"][0]["names"] == ["write"]
     assert target.stat().st_ino != inode_before  # replaced by rename, not rewritten in place
+
+
+def test_profile_digest_survives_copies_and_reformatting(tmp_path: Path) -> None:
+    written = tmp_path / "api.json"
+    write_profile(written, _profile(("write", "read", "close")))
+    digest = profile_digest(load_profile(written))
+    assert digest.startswith("sha256:") and len(digest) == len("sha256:") + 64
+    # The same rules, re-indented on one line with the names in another order, under another name.
+    data = json.loads(written.read_text())
+    data["syscalls"][0]["names"].reverse()
+    copy = tmp_path / "renamed.json"
+    copy.write_text(json.dumps(data))
+    assert copy.read_bytes() != written.read_bytes()
+    assert profile_digest(load_profile(copy)) == digest
+    # One name fewer is another profile.
+    data["syscalls"][0]["names"].remove("read")
+    copy.write_text(json.dumps(data))
+    assert profile_digest(load_profile(copy)) != digest
