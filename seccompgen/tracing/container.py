@@ -450,6 +450,15 @@ class _ContainerFiles:
         return name, None
 
 
+def read_container_program(
+    container: Any, name: str, path_env: str | None
+) -> tuple[str, bytes | None]:
+    """The program ``name`` of a created or stopped container, found as a runtime would (a
+    lookup in ``path_env``, else Docker's default PATH, for a name without ``/``): its path and
+    content (None when missing)."""
+    return _ContainerFiles(container).resolve_program(name, path_env or _DEFAULT_PATH)
+
+
 def _missing_libraries(fs: _ContainerFiles, info: ElfInfo) -> list[str]:
     """What the loader would not find, in ``ldd`` style: ``libc.so.6 => not found``.
 
