@@ -245,6 +245,25 @@ def test_exercise_in_container_with_no_network(
 # ---------------------------------------------------------------------- ends and leaks
 
 
+def test_process_1_without_a_handler_ignores_sigterm_and_is_killed_after_the_grace(
+    tmp_path: Path, base_image: str, no_leaked_containers: None
+) -> None:
+    # coreutils sleep installs no SIGTERM handler: on the host SIGTERM kills it; as the
+    # container's process 1 the kernel does not deliver it (pid_namespaces(7)), as under
+    # `docker stop`, so the grace runs out and SIGKILL ends it (Docker reports 128 + 9).
+    proc = seccompgen(
+        "trace", "--image", base_image, "--store", str(tmp_path / "s"),
+        "--duration", "1", "--grace", "2", "--", "sleep", "60", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "INCOMPLETE (killed)" in proc.stdout
+    assert "target exit status: 137" in proc.stdout
+    events = list(read_trace(trace_path(proc)))
+    calls = [e for e in events if isinstance(e, SyscallEvent)]
+    assert calls[0].name == "execve" and calls[0].pid == 1
+    assert "exit_group" not in {e.name for e in calls}
+
+
 def test_target_that_fails_leaves_nothing(
     tmp_path: Path, images: dict[str, str], no_leaked_containers: None
 ) -> None:
