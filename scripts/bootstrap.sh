@@ -33,7 +33,7 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
     echo "bootstrap: installing seccompgen and its test dependencies into .venv" >&2
     # (this machine's pip configuration names index folders that may not exist; pip's warnings
     # about them are noise, everything else is shown)
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,ptrace,docker]' \
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' \
         2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
     touch "$stamp"
 fi

@@ -390,11 +390,11 @@ def trace(
         raise click.BadParameter("only with --delta PROFILE", param_hint="'--learn'")
     if image is not None:
         name = workload or _default_workload(Path(image.rsplit("/", 1)[-1].split(":")[0]))
-        shown = ["--image", image, "--", *argv]
+        shown = ["--image", image, *(["--", *argv] if argv else [])]
     else:
         assert program is not None
         name = workload or _default_workload(program)
-        shown = [str(program), *argv]
+        shown = [str(target), *argv]  # as typed (a Path would drop a leading ./)
     opts = pipeline.TraceOptions(
         target=program,
         args=argv,
@@ -632,6 +632,12 @@ def emit(
     )
     for name, why in summary.unknown:
         click.echo(f"warning: left out {name}: {why}", err=True)
+    if summary.record_problem:
+        click.echo(
+            f"warning: the store did not record which workloads this profile came from: "
+            f"{summary.record_problem}",
+            err=True,
+        )
     kind = "enforce" if summary.mode is Mode.ENFORCE else "staging (log)"
     click.echo(
         f"wrote {kind} profile {summary.path}: {len(summary.allowed)} syscalls allowed, "

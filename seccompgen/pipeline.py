@@ -375,6 +375,9 @@ class EmitSummary:
     always_names: tuple[str, ...] = ()
     """Exit syscalls allowed because a process must be able to end, not observed and not added
     for a runtime (:func:`seccompgen.profile.build.process_exit_names`)."""
+    record_problem: str | None = None
+    """Why the store could not record which workloads the profile came from (the profile was
+    written; verify then names the workload after the file)."""
 
 
 def default_profile_path(workloads: Sequence[str], mode: Mode) -> Path:
@@ -423,15 +426,21 @@ def emit(opts: EmitOptions) -> EmitSummary:
     write_profile(out, result.profile)
     # Which workloads this profile came from, for verify's fix commands (found by content, so
     # the profile JSON carries no extra key and stays a plain runtime-spec profile).
-    opts.store.record_emitted(
-        EmittedProfile(
-            digest=profile_digest(result.profile),
-            workloads=tuple(chosen),
-            path=str(out.resolve()),
-            mode=opts.mode.value,
-            emitted=datetime.now(UTC).isoformat(timespec="microseconds"),
+    record_problem = None
+    try:
+        opts.store.record_emitted(
+            EmittedProfile(
+                digest=profile_digest(result.profile),
+                workloads=tuple(chosen),
+                path=str(out.resolve()),
+                mode=opts.mode.value,
+                emitted=datetime.now(UTC).isoformat(timespec="microseconds"),
+            )
         )
-    )
+    except StoreError as e:
+        record_problem = e.explain().replace("\n", "; ")
+    except OSError as e:
+        record_problem = f"cannot write {opts.store.emitted_path}: {e.strerror or e}"
     allowed = tuple(
         sorted(
             n for rule in result.profile.syscalls if rule.action is Action.ALLOW for n in rule.names
@@ -451,6 +460,7 @@ def emit(opts: EmitOptions) -> EmitSummary:
         runtime_names=tuple(sorted(set(runtime_names))),
         go_runtime_names=go_names,
         always_names=result.always,
+        record_problem=record_problem,
     )
 
 

@@ -124,10 +124,12 @@ class ContainerTracer:
 
     def unavailable_reason(self) -> str | None:
         """None when the Docker SDK is importable (the engine is checked when a run starts)."""
+        from seccompgen.tracing.image import DOCKER_MISSING, DOCKER_MISSING_HINT
+
         try:
             import docker  # type: ignore[import-untyped]  # noqa: F401
-        except ImportError:
-            return "the Docker SDK for Python is not installed (pip install 'seccompgen[docker]')"
+        except ImportError as e:
+            return f"{DOCKER_MISSING}: {e}; {DOCKER_MISSING_HINT}"
         return None
 
     def run(

@@ -13,8 +13,9 @@ Nothing is ever pulled: the base image must be present in the engine (build it w
 that before it builds, because a build whose ``FROM`` image is missing would otherwise try a
 registry.
 
-The ``docker`` package is an optional dependency (``seccompgen[docker]``); it is imported only
-in :func:`docker_client`.
+The ``docker`` package (a dependency of seccompgen) is imported lazily, in :func:`docker_client`,
+so commands that need no engine start without it; an installation that lost it gets
+:data:`DOCKER_MISSING` instead of an ImportError.
 """
 
 from __future__ import annotations
@@ -41,8 +42,15 @@ if TYPE_CHECKING:
 LOCAL_BASE_IMAGE = "seccompgen/debian:bookworm-slim"
 #: The repository part of tracer image tags; the tag part is a content hash.
 TRACER_REPOSITORY = "seccompgen/tracer"
-#: Extras of seccompgen installed in the image: the ptrace backend.
-TRACER_EXTRAS = ("ptrace",)
+#: Extras of seccompgen installed in the image: none (python-ptrace, for the ptrace backend, is a
+#: plain dependency).
+TRACER_EXTRAS: tuple[str, ...] = ()
+#: What to say when the Docker SDK cannot be imported although seccompgen depends on it.
+DOCKER_MISSING = "the Docker SDK for Python (package `docker`) cannot be imported"
+DOCKER_MISSING_HINT = (
+    "it is a dependency of seccompgen: reinstall it (pip install --force-reinstall seccompgen) "
+    "or install the SDK alone (pip install docker)"
+)
 
 _START_HINT = "start it: `scripts/docker-up.sh` or `systemctl start docker`"
 
@@ -59,10 +67,7 @@ def docker_client() -> docker.DockerClient:
         import docker
         import docker.errors  # type: ignore[import-untyped]
     except ImportError as e:
-        raise TracerError(
-            "the Docker SDK for Python (package `docker`) is not installed",
-            hint="pip install 'seccompgen[docker]'",
-        ) from e
+        raise TracerError(f"{DOCKER_MISSING}: {e}", hint=DOCKER_MISSING_HINT) from e
     try:
         client = docker.from_env(version="auto")
         client.ping()
@@ -175,7 +180,7 @@ def tracer_image_tag(context_files: Mapping[str, bytes], *, base: str = "") -> s
 def build_wheelhouse(root: Path, constraints: Path, dest: Path, *, timeout: float = 900.0) -> None:
     """``pip wheel`` seccompgen (with :data:`TRACER_EXTRAS`) and its pinned dependencies into
     ``dest``, using this machine's pip configuration (its index, find-links and cache)."""
-    spec = f"{root}[{','.join(TRACER_EXTRAS)}]"
+    spec = f"{root}[{','.join(TRACER_EXTRAS)}]" if TRACER_EXTRAS else str(root)
     cmd = [
         sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check",
         "--wheel-dir", str(dest), "--constraint", str(constraints), spec,

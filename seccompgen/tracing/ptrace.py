@@ -67,7 +67,11 @@ from seccompgen.tracefile import TraceWriter
 from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
 from seccompgen.tracing.strace import HostProcesses, _Session, require_host, resolve_target
 
-MISSING_MESSAGE: Final = "python-ptrace is not installed; pip install 'seccompgen[ptrace]'"
+MISSING_MESSAGE: Final = "python-ptrace (package `ptrace`) cannot be imported"
+MISSING_HINT: Final = (
+    "it is a dependency of seccompgen: reinstall it (pip install --force-reinstall seccompgen) "
+    "or install it alone (pip install python-ptrace)"
+)
 
 # ptrace(2) and seccomp(2) values python-ptrace does not define (include/uapi/linux/ptrace.h,
 # include/uapi/linux/seccomp.h, include/uapi/linux/prctl.h).
@@ -122,7 +126,7 @@ def _import_ptrace_binding() -> Any:
     try:
         from ptrace.binding import func  # type: ignore[import-untyped]
     except ImportError as e:
-        raise TracerError(MISSING_MESSAGE) from e
+        raise TracerError(f"{MISSING_MESSAGE}: {e}", hint=MISSING_HINT) from e
     return func
 
 
@@ -153,7 +157,7 @@ class PtraceTracer:
         try:
             _import_ptrace_binding()
         except TracerError as e:
-            return e.message
+            return f"{e.message}; {e.hint}" if e.hint else e.message
         if sys.platform != "linux":
             return "the ptrace backend needs Linux"
         try:

@@ -102,6 +102,14 @@ def test_trace_image_with_arguments_after_dashdash(
     assert "tracing --image app:1 -- -addr 127.0.0.1:1 " in result.output
 
 
+def test_trace_image_without_arguments(asked: list[Any], tmp_path: Path) -> None:
+    result = invoke("trace", "--image", "reg.example/team/app:1", "--store", str(tmp_path))
+    assert isinstance(result.exception, _Asked), result.output
+    assert (asked[0].image, asked[0].target, asked[0].args) == ("reg.example/team/app:1", None, ())
+    assert asked[0].workload == "app"
+    assert "tracing --image reg.example/team/app:1 in a container" in result.output
+
+
 def test_trace_program_and_its_arguments(asked: list[Any], tmp_path: Path) -> None:
     result = invoke("trace", "./server", "--store", str(tmp_path), "--", "-addr", "x")
     assert isinstance(result.exception, _Asked), result.output
@@ -110,6 +118,7 @@ def test_trace_program_and_its_arguments(asked: list[Any], tmp_path: Path) -> No
         Path("server"),
         ("-addr", "x"),
     )
+    assert "tracing ./server -addr x with strace (workload server)" in result.output
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from seccompgen._cli import cli
+from seccompgen.profile.emit import profile_digest
 from seccompgen.profile.model import load_profile
 from seccompgen.runtime import RuntimeInfo
 from seccompgen.verify import Denial, VerifyRequest, fix_commands, fix_workloads
@@ -142,3 +143,31 @@ def test_fix_commands_without_a_store_flag_keep_the_default_store(tmp_path: Path
         f"seccompgen learn --from {tmp_path / 'r.audit'} --workload broken",
         f"seccompgen emit --workload broken --runtime runc -o {tmp_path / 'broken.json'}",
     )
+
+
+def test_emit_records_the_profile_in_the_store(tmp_path: Path) -> None:
+    store = store_with(tmp_path, "hello")
+    out = emit(store, tmp_path / "out" / "p.json", "hello")
+    (entry,) = json.loads((store / "emitted.json").read_text())["profiles"]
+    assert entry["workloads"] == ["hello"]
+    assert entry["path"] == str(out.resolve())
+    assert entry["mode"] == "enforce"
+    assert entry["digest"] == profile_digest(load_profile(out))
+    assert set(json.loads(out.read_text())) <= {
+        "defaultAction", "defaultErrnoRet", "architectures", "syscalls",
+    }  # fmt: skip
+
+
+def test_a_damaged_record_does_not_stop_emit(tmp_path: Path) -> None:
+    store = store_with(tmp_path, "hello")
+    (store / "emitted.json").write_text("[]")
+    out = tmp_path / "p.json"
+    result = CliRunner().invoke(
+        cli, ["emit", "-w", "hello", "--runtime", "none", "-o", str(out), "--store", str(store)]
+    )
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+    assert (
+        "warning: the store did not record which workloads this profile came from: "
+        f"{store / 'emitted.json'}: not a seccompgen emitted-profiles record; hint: delete it"
+    ) in " ".join(result.output.split())
