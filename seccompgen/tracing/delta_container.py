@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -307,6 +308,13 @@ class ContainerSide(ContainerProcesses):
     def kill_tracees(self) -> None:
         # SIGKILL to the init ends every process of its pid namespace (pid_namespaces(7)).
         self.kill_tracer()
+
+    def kill_tracer(self) -> None:
+        # No tracer here: the workload is the init, and the lifecycle's "end the tracer" is
+        # ending it (the strace container's kill_tracer looks for a ptrace tracer instead).
+        if self.init_pid is not None and self._same_ns(self.init_pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.init_pid, signal.SIGKILL)
 
     def kill_all(self) -> None:
         super().kill_all()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from seccompgen.errors import TracerError
 from seccompgen.profile.build import Mode, build_profile
 from seccompgen.tracing.base import ContainerSpec, TraceRequest
 from seccompgen.tracing.delta import NAME, DeltaTracer, audit_clock
-from seccompgen.tracing.delta_container import ContainerDeltaTracer, _descends
+from seccompgen.tracing.delta_container import ContainerDeltaTracer, ContainerSide, _descends
 from seccompgen.tracing.registry import get_delta_tracer
 
 
@@ -71,3 +72,18 @@ def test_cli_missing_profile_is_one_error_line_and_exit_1(tmp_path: Path) -> Non
 def test_cli_learn_needs_delta(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["trace", "--learn", "--image", "app:1"])
     assert result.exit_code == 2 and "only with --delta PROFILE" in result.output
+
+
+def test_the_grace_ends_with_sigkill_to_the_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The workload is the container's init and there is no tracer: ending the tracees (after
+    # the grace) and ending "the tracer" both SIGKILL the init, which ends the namespace.
+    side = ContainerSide(None, None, ContainerSpec(), tmp_path / "records")
+    side.init_pid = 4242
+    monkeypatch.setattr(side, "_same_ns", lambda pid: pid == 4242)
+    killed: list[tuple[int, int]] = []
+    monkeypatch.setattr(os, "kill", lambda pid, sig: killed.append((pid, sig)))
+    side.kill_tracees()
+    side.kill_tracer()
+    assert killed == [(4242, signal.SIGKILL), (4242, signal.SIGKILL)]
