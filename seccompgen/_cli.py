@@ -152,11 +152,11 @@ def _workload_callback(ctx: click.Context, param: click.Parameter, value: Any) -
     cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="""\b
-Typical workflow:
-  seccompgen trace ./app --workload app --exercise './smoke-test.sh'
-  seccompgen emit --workload app --mode log      # stage: misses are only logged
-  seccompgen emit --workload app --mode enforce  # enforce: everything else is EPERM
-  docker run --security-opt seccomp=profiles/app.json IMAGE
+Typical workflow (examples/httpservice built as ./httpservice, examples/loadgen as ./loadgen):
+  seccompgen trace ./httpservice --exercise './loadgen -d 2s http://127.0.0.1:8080/healthz'
+  seccompgen emit --workload httpservice --mode log      # stage: misses are only logged
+  seccompgen emit --workload httpservice --mode enforce  # enforce: everything else is EPERM
+  seccompgen verify profiles/httpservice.json ./httpservice --duration 3
 """,
 )
 @click.version_option(__version__, prog_name="seccompgen")
@@ -212,14 +212,18 @@ class _ProgressPrinter:
     context_settings={"ignore_unknown_options": False},
     epilog="""\b
 Examples:
-  seccompgen trace ./batch -- --in data.txt --out result.json
-  seccompgen trace ./server --workload api --exercise 'curl -fsS 127.0.0.1:8080/healthz'
-  seccompgen trace ./server --probe http://127.0.0.1:8080/healthz --probe-duration 10 \\
+  seccompgen trace ./batch -- -in data/in.txt -out data/out.json
+  seccompgen trace ./httpservice --workload web \\
+      --exercise './loadgen -n 50 http://127.0.0.1:8080/debug/pprof/'
+  seccompgen trace ./httpservice --probe http://127.0.0.1:8080/healthz --probe-duration 2 \\
       -- -addr 127.0.0.1:8080
-  seccompgen trace ./server -- -addr 127.0.0.1:9000 --duration 30
-  seccompgen trace ./server --container --network host --exercise 'curl -fsS 127.0.0.1:8080/'
-  seccompgen trace --image myapp:1.2 --network host --exercise './load.sh' -- -addr 127.0.0.1:8080
-  seccompgen trace --delta api.json --image myapp:1.2 --network host --exercise './load.sh' --learn
+  seccompgen trace ./httpservice --duration 3 -- -addr 127.0.0.1:9000
+  seccompgen trace ./httpservice --container --network host \\
+      --exercise './loadgen -d 2s http://127.0.0.1:8080/healthz'
+  seccompgen trace --image httpservice:local --network host \\
+      --exercise './loadgen -d 2s http://127.0.0.1:8081/healthz' -- -addr 127.0.0.1:8081
+  seccompgen trace --delta profiles/httpservice.json --image httpservice:local --network host \\
+      --exercise './loadgen -d 2s http://127.0.0.1:8080/healthz' --learn
 """,
 )
 @_target_arguments
@@ -515,8 +519,10 @@ def _next(*commands: str) -> None:
     "import",
     epilog="""\b
 Examples:
-  strace -f -ttt -X raw -o app.strace ./app && seccompgen import app.strace --workload app
-  strace -ff -o out/app ./app && seccompgen import out/app.* --workload app
+  strace -f -ttt -X raw -o batch.strace ./batch -in data/in.txt -out data/out.json
+  seccompgen import batch.strace --workload batch
+  mkdir -p out && strace -ff -o out/batch ./batch -in data/in.txt -out data/out.json
+  seccompgen import out/batch.* --workload batch
 """,
 )
 @click.argument("logs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
@@ -532,10 +538,8 @@ def import_(logs: tuple[Path, ...], workload: str, arch: str | None, store: Path
             logs=logs, workload=workload, store=TraceStore.resolve(store), arch=arch
         )
     )
-    for w in summary.warnings:
+    for w in summary.warnings:  # a cut-short last line is among them, with its file and line
         click.echo(f"warning: {w}", err=True)
-    if summary.truncated:
-        click.echo("warning: the last line was cut short; it was left out", err=True)
     click.echo(
         f"imported {summary.events:,} syscalls ({summary.distinct} distinct) -> {summary.path}"
     )
@@ -550,10 +554,10 @@ def import_(logs: tuple[Path, ...], workload: str, arch: str | None, store: Path
 @cli.command(
     epilog="""\b
 Examples:
-  seccompgen emit --workload api --mode log              # profiles/api.log.json (staging)
-  seccompgen emit --workload api -o /tmp/api.json        # enforce
-  seccompgen emit -w api -w worker -o profiles/pod.json  # one profile for both
-  seccompgen emit -w api --runtime runc --no-new-privileges  # for docker run with NNP
+  seccompgen emit --workload httpservice --mode log   # profiles/httpservice.log.json (staging)
+  seccompgen emit --workload httpservice -o build/httpservice.json   # enforce
+  seccompgen emit -w httpservice -w batch -o profiles/pod.json       # one profile for both
+  seccompgen emit -w httpservice --runtime runc --no-new-privileges  # docker run with NNP
 """
 )
 @click.option(
@@ -684,7 +688,7 @@ def emit(
 @cli.command(
     epilog="""\b
 Examples:
-  seccompgen validate profiles/api.json
+  seccompgen validate profiles/httpservice.json
   seccompgen validate profiles/*.json
 """
 )
@@ -721,7 +725,7 @@ def validate(profiles: tuple[Path, ...]) -> None:
     epilog="""\b
 Examples:
   seccompgen graph
-  seccompgen graph --workload api --format json
+  seccompgen graph --workload httpservice --format json
   seccompgen graph --format dot | dot -Tsvg > graph.svg
 """
 )
@@ -749,9 +753,9 @@ def graph(fmt: str, workloads: tuple[str, ...], store: Path | None) -> None:
 @cli.command(
     epilog="""\b
 Examples:
-  seccompgen diff profiles/api.json docker-default   # how much smaller than Docker's default
-  seccompgen diff profiles/api.json docker-default --summary   # counts only
-  seccompgen diff old/api.json profiles/api.json
+  seccompgen diff profiles/httpservice.json docker-default   # how much smaller than Docker's
+  seccompgen diff profiles/httpservice.json docker-default --summary   # counts only
+  seccompgen diff profiles/batch.json profiles/httpservice.json
 """
 )
 @click.argument("a")
@@ -789,9 +793,9 @@ def diff(a: str, b: str, summary: bool) -> None:
 @cli.command(
     epilog="""\b
 Examples:
-  seccompgen inspect ./app                      # Go version, build settings, static or not
-  seccompgen inspect ./app --against app        # what its Go code could do that no trace saw
-  seccompgen inspect ./app --format json
+  seccompgen inspect ./httpservice              # Go version, build settings, static or not
+  seccompgen inspect ./httpservice --against httpservice   # what its Go code could do unseen
+  seccompgen inspect ./httpservice --format json
 """
 )
 @click.argument("binary", type=click.Path(path_type=Path))
@@ -846,9 +850,9 @@ def inspect(binary: Path, fmt: str, against: str | None, store: Path | None) -> 
 @cli.command(
     epilog="""\b
 Examples:
-  seccompgen report -w api
-  seccompgen report -w api --binary ./api            # with reachable-but-unobserved warnings
-  seccompgen report -w api --format svg -o api.svg   # the workload-syscall graph (Graphviz)
+  seccompgen report -w httpservice
+  seccompgen report -w httpservice --binary ./httpservice   # reachable but unobserved calls
+  seccompgen report -w httpservice --format svg -o httpservice.svg   # the graph (Graphviz)
 """
 )
 @click.option(
@@ -942,9 +946,9 @@ def report(
 @cli.command(
     epilog="""\b
 Examples:
-  seccompgen learn --listen 600 --workload api --comm api   # while staging runs on this host
-  seccompgen learn --from /var/log/audit/audit.log --workload api --exe /app
-  journalctl -k -o short > kern.txt && seccompgen learn --from kern.txt -w api
+  seccompgen learn --listen 10 --workload httpservice --comm httpservice   # while staging runs
+  seccompgen learn --from traces/recorded/audit/audit.log -w auditprobe --comm auditprobe-amd6
+  journalctl -k -o short > kern.txt && seccompgen learn --from kern.txt -w httpservice
 """
 )
 @click.option(
@@ -1032,11 +1036,13 @@ def learn(
 @cli.command(
     epilog="""\b
 Examples:
-  seccompgen verify profiles/api.json ./api --network host \\
-      --exercise './load.sh 127.0.0.1:8080' -- -addr 127.0.0.1:8080
-  seccompgen verify profiles/api.json --image api:1.2 --no-new-privileges --duration 10
-  seccompgen verify profiles/batch.json ./batch -V $PWD/data:/data -- -in /data/a.txt -out /data/o
-  seccompgen verify profiles/api.json --image api:1.2 --duration 10 --strict   # nothing refused
+  seccompgen verify profiles/httpservice.json ./httpservice --network host \\
+      --exercise './loadgen -d 2s http://127.0.0.1:8080/healthz'
+  seccompgen verify profiles/httpservice.json --image httpservice:local --no-new-privileges \\
+      --duration 3
+  seccompgen verify profiles/batch.json ./batch -V $PWD/data:/data \\
+      -- -in /data/in.txt -out /data/out.json
+  seccompgen verify profiles/httpservice.json --image httpservice:local --duration 3 --strict
 """,
 )
 @click.argument("profile", type=click.Path(dir_okay=False, exists=True, path_type=Path))
@@ -1208,7 +1214,7 @@ def verify(
 Examples:
   seccompgen runtime-baseline                        # the engine's runtime, without NNP
   seccompgen runtime-baseline --no-new-privileges    # the same with no-new-privileges
-  seccompgen runtime-baseline --runtime crun -o /etc/seccompgen/runtime
+  seccompgen runtime-baseline --runtime runc --rounds 5 -o runtime-blocks
 """,
 )
 @click.option(

@@ -8,6 +8,7 @@ callbacks and failures are ``SeccompgenError`` subclasses.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,14 @@ from seccompgen.inspect import Warning as ReachWarning
 from seccompgen.learn import LearnFilters, LearnSummary
 from seccompgen.learn import learn as learn_records
 from seccompgen.parsing.audit import AuditLineParser, AuditRecord
-from seccompgen.parsing.strace import ParseStats, ff_pid, merge_by_time, parse_strace
+from seccompgen.parsing.strace import (
+    LogFile,
+    ParseStats,
+    ff_pid,
+    merge_by_time,
+    parse_strace,
+    parse_strace_ff,
+)
 from seccompgen.profile.build import Mode, build_profile, process_exit_names
 from seccompgen.profile.diff import ProfileDiff, diff_profiles, docker_default_profile
 from seccompgen.profile.emit import profile_digest, write_profile
@@ -291,10 +299,10 @@ def import_logs(opts: ImportOptions) -> ImportSummary:
     )
     path = opts.store.new_trace_path(opts.workload, header.trace_id, _stamp())
     path.parent.mkdir(parents=True, exist_ok=True)
-    fresh = [ParseStats() for _ in opts.logs]
+    groups = _log_groups(opts.logs)
+    fresh = [ParseStats() for _ in groups]
     streams = [
-        _parse_log(log, arch, st, multi=len(opts.logs) > 1)
-        for log, st in zip(opts.logs, fresh, strict=True)
+        _parse_logs(group, ff, arch, st) for (group, ff), st in zip(groups, fresh, strict=True)
     ]
     events: Iterator[Event] = streams[0] if len(streams) == 1 else merge_by_time(streams)
     count = 0
@@ -323,13 +331,40 @@ def import_logs(opts: ImportOptions) -> ImportSummary:
     )
 
 
-def _parse_log(log: Path, arch: str, stats: ParseStats, *, multi: bool) -> Iterator[Event]:
-    pid = ff_pid(log.name) if multi else None
-    try:
-        with log.open(encoding="utf-8", errors="replace", newline="") as fh:
-            yield from parse_strace(fh, source=str(log), arch=arch, default_pid=pid, stats=stats)
-    except OSError as e:
-        raise StoreError(f"cannot read {log}: {e.strerror or e}") from e
+def _log_groups(logs: Sequence[Path]) -> list[tuple[list[Path], bool]]:
+    """The logs parsed together, and whether they are ``-ff`` files: when more than one log is
+    given, the ``PREFIX.PID`` files of one ``strace -ff`` run (same folder and prefix) form one
+    group; any other log (and a single log) is parsed on its own."""
+    if len(logs) == 1:
+        return [(list(logs), False)]
+    runs: dict[tuple[Path, str], list[Path]] = {}
+    alone: list[tuple[list[Path], bool]] = []
+    for log in logs:
+        if ff_pid(log.name) is None:
+            alone.append(([log], False))
+        else:
+            runs.setdefault((log.parent, log.name.rpartition(".")[0]), []).append(log)
+    return [(run, True) for run in runs.values()] + alone
+
+
+def _parse_logs(logs: Sequence[Path], ff: bool, arch: str, stats: ParseStats) -> Iterator[Event]:
+    """One log, or the files of one ``-ff`` run parsed as one trace (parse_strace_ff)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            handles = [
+                stack.enter_context(log.open(encoding="utf-8", errors="replace", newline=""))
+                for log in logs
+            ]
+            if ff:
+                files = [
+                    LogFile(str(log), ff_pid(log.name) or 0, fh)
+                    for log, fh in zip(logs, handles, strict=True)
+                ]
+                yield from parse_strace_ff(files, arch=arch, stats=stats)
+            else:
+                yield from parse_strace(handles[0], source=str(logs[0]), arch=arch, stats=stats)
+        except OSError as e:
+            raise StoreError(f"cannot read {e.filename or 'a log'}: {e.strerror or e}") from e
 
 
 # --------------------------------------------------------------------------- emit

@@ -12,15 +12,26 @@ and adding a trace twice does not count it twice (the graph remembers trace ids)
 ``emitted.json`` lets ``verify`` name the workloads a profile was emitted for, found by the
 digest of its content (so a copied or renamed profile is still recognised); the profile itself
 carries no such key, which keeps it a plain runtime-spec profile.
+
+Crash safety. Every file appears under its final name complete or not at all (a temporary file
+in the same directory, fsync, then rename(2)). A command killed between renaming its trace into
+the store and saving ``graph.json`` leaves a graph that lacks that trace: :meth:`load_graph`
+sees that the graph's trace ids are not the trace files' and brings it up to date (folding in
+the missing traces, or rebuilding when a trace was removed or the file is unreadable). Writers
+of ``graph.json`` hold an exclusive flock(2) on ``<store>/.lock``, which the kernel releases
+when the holder dies, so two commands never lose each other's trace.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +46,11 @@ EMITTED_FILE = "emitted.json"
 EMITTED_FORMAT = "seccompgen-emitted"
 EMITTED_VERSION = 1
 TRACE_SUFFIX = ".trace.jsonl"
+LOCK_FILE = ".lock"
+_GRAPH_TMP_PREFIX = ".graph."
+_TMP_SUFFIX = ".tmp"
+# new_trace_path's names end in the first 8 hex digits of the trace id: "<stamp>-<id8>.trace.jsonl".
+_ID8_RE = re.compile(r"-([0-9a-f]{8})" + re.escape(TRACE_SUFFIX) + "$")
 
 # Backends whose trace lines are not in call order: ebpf writes per-thread counts, learned audit
 # records carry no thread ids, and a delta trace holds only the misses (two misses in a row were
@@ -123,47 +139,43 @@ class TraceStore:
         return sorted(found)
 
     def load_graph(self) -> SyscallGraph:
-        """The merged graph; rebuilt from the trace files when ``graph.json`` is missing.
+        """The merged graph of every trace in the store, brought up to date if it is behind.
 
-        Raises StoreError when the store holds no traces at all.
+        ``graph.json`` is read as it is when it holds exactly the store's traces; otherwise
+        (missing, unreadable, lacking a trace or holding one that was removed) it is updated
+        from the trace files and saved. Raises StoreError when the store holds no traces at all.
         """
-        if self.graph_path.is_file():
-            text = self.graph_path.read_text(encoding="utf-8")
-            return SyscallGraph.from_json(text, source=str(self.graph_path))
-        if not self.traces():
+        traces = self.traces()
+        graph = self._read_graph()
+        if graph is not None and self._matches_names(graph, traces):
+            return graph
+        if not traces and graph is None:
             raise StoreError(
                 f"no traces in the store {self.root}",
                 hint="record one with `seccompgen trace ./app --workload NAME`, import one with "
                 "`seccompgen import strace.log --workload NAME`, or point --store (or "
                 f"${ENV_VAR}) at the store that holds them",
             )
-        return self.rebuild()
+        with self._locked(optional=True) as writable:
+            # A store this user cannot write (a read-only mount, another user's store) is
+            # still readable: the graph is then brought up to date in memory only.
+            return self._reconcile(save=writable)
 
     def rebuild(self) -> SyscallGraph:
         """Recreate ``graph.json`` from every trace file in the store."""
-        graph = SyscallGraph()
-        for path in self.traces():
-            graph = self._fold(graph, path)
-        self.save_graph(graph)
-        return graph
+        with self._locked():
+            return self._rebuild_locked()
 
     def add_trace(self, path: Path) -> SyscallGraph:
         """Fold one trace file into ``graph.json`` (a no-op for a trace already folded in)."""
-        if self.graph_path.is_file():
-            graph = self.load_graph()
-        else:
-            # First trace, or a store whose graph.json was removed: rebuild from all traces,
-            # which includes ``path`` when it lives in the store.
-            graph = SyscallGraph()
-            for other in self.traces():
-                if other != path:
-                    graph = self._fold(graph, other)
-        graph = self._fold(graph, path)
-        self.save_graph(graph)
-        return graph
+        with self._locked():
+            graph = self._reconcile(save=False)
+            graph = self._fold(graph, path)
+            self.save_graph(graph)
+            return graph
 
     def save_graph(self, graph: SyscallGraph) -> None:
-        """Write ``graph.json`` atomically (temp file in the store, then rename)."""
+        """Write ``graph.json`` atomically (temp file in the store, fsync, then rename)."""
         self._write_atomically(self.graph_path, graph.to_json())
 
     @property
@@ -220,8 +232,13 @@ class TraceStore:
         return tuple(sorted(found, key=lambda e: e.emitted, reverse=True))
 
     def record_emitted(self, entry: EmittedProfile) -> None:
-        """Add ``entry`` to ``emitted.json`` (atomically), replacing an older record of the same
-        profile written to the same path for the same workloads."""
+        """Add ``entry`` to ``emitted.json`` (atomically, under the store's writer lock),
+        replacing an older record of the same profile written to the same path for the same
+        workloads."""
+        with self._locked():
+            self._record_emitted(entry)
+
+    def _record_emitted(self, entry: EmittedProfile) -> None:
         kept = [
             e
             for e in self.emitted()
@@ -237,14 +254,99 @@ class TraceStore:
 
     def _write_atomically(self, path: Path, text: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=self.root)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=_TMP_SUFFIX, dir=self.root)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
+                fh.flush()
+                # Without fsync a crash of the machine can leave the new name on an empty file
+                # (rename(2) orders names, not data; see the ext4 data=ordered discussions).
+                os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    # -- consistency ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self, *, optional: bool = False) -> Iterator[bool]:
+        """Hold the store's writer lock: flock(2) on ``.lock``, released when the fd closes or
+        the process dies (so a killed command never leaves the store locked). Yields True; with
+        ``optional``, yields False without a lock when the store cannot be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            if optional and e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                yield False
+                return
+            raise StoreError(
+                f"cannot lock the store {self.root}: {e.strerror or e}",
+                hint="check that the store directory exists and is writable",
+            ) from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            # Only the lock holder writes graph temp files: any left now belong to a writer that
+            # was killed before its rename.
+            for stale in self.root.glob(f"{_GRAPH_TMP_PREFIX}*{_TMP_SUFFIX}"):
+                stale.unlink(missing_ok=True)
+            yield True
+        finally:
+            os.close(fd)
+
+    def _read_graph(self) -> SyscallGraph | None:
+        """``graph.json`` parsed, or None when it is missing or unreadable (it is a cache)."""
+        try:
+            text = self.graph_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError):
+            return None
+        try:
+            return SyscallGraph.from_json(text, source=str(self.graph_path))
+        except TraceFileError:
+            return None
+
+    @staticmethod
+    def _matches_names(graph: SyscallGraph, traces: Sequence[Path]) -> bool:
+        """The cheap check, from file names alone: the graph holds one trace id per file."""
+        id8s = []
+        for path in traces:
+            m = _ID8_RE.search(path.name)
+            if m is None:
+                return False  # a file not named by new_trace_path: read its header instead
+            id8s.append(m.group(1))
+        return sorted(id8s) == sorted(s[:8] for s in graph.sources())
+
+    def _reconcile(self, *, save: bool = True) -> SyscallGraph:
+        """Under the lock: the graph updated to the store's traces, saved when it changed.
+
+        Trace files are matched to the graph by name first, then by the ids in their headers
+        (a file renamed by hand, or two copies of one trace, which count once).
+        """
+        traces = self.traces()
+        graph = self._read_graph()
+        if graph is not None and self._matches_names(graph, traces):
+            return graph
+        ids = {path: read_trace(path).header.trace_id for path in traces}
+        if graph is None or not set(graph.sources()) <= set(ids.values()):
+            return self._rebuild_locked(save=save)
+        have = set(graph.sources())
+        missing = [path for path in traces if ids[path] not in have]
+        for path in missing:
+            graph = self._fold(graph, path)
+        if save and missing:
+            self.save_graph(graph)
+        return graph
+
+    def _rebuild_locked(self, *, save: bool = True) -> SyscallGraph:
+        graph = SyscallGraph()
+        for path in self.traces():
+            graph = self._fold(graph, path)
+        if save:
+            self.save_graph(graph)
+        return graph
 
     @staticmethod
     def _fold(graph: SyscallGraph, path: Path) -> SyscallGraph:

@@ -424,9 +424,17 @@ def _phase(d: dict[str, Any], key: str) -> Phase:
         raise _Malformed(f"unknown phase {v!r}") from None
 
 
+def _float(v: int | float, what: str) -> float:
+    # A JSON integer can exceed the float range (1e309 is valid JSON; float() overflows).
+    try:
+        return float(v)
+    except OverflowError:
+        raise _Malformed(f"{what} ({len(str(v))} digits) is out of range") from None
+
+
 def _timestamp(d: dict[str, Any]) -> float | None:
     v = _get(d, "ts", (int, float), nullable=True)
-    return None if v is None else float(v)
+    return None if v is None else _float(v, "timestamp")
 
 
 def _parse_boundaries(v: Any) -> tuple[Boundary, ...]:
@@ -443,7 +451,7 @@ def _parse_boundaries(v: Any) -> tuple[Boundary, ...]:
         ):
             raise _Malformed(f"bad boundary {item!r}: want [timestamp, phase]")
         try:
-            out.append((float(item[0]), Phase(item[1])))
+            out.append((_float(item[0], "boundary timestamp"), Phase(item[1])))
         except ValueError:
             raise _Malformed(f"unknown phase {item[1]!r} in boundaries") from None
     return tuple(out)
@@ -474,6 +482,10 @@ def _parse_header(d: dict[str, Any]) -> TraceHeader:
         raise _Malformed("'command' must be a list of strings")
     started = _get(d, "started", str)
     _parse_datetime(d, "started")  # validate only: the header keeps the text as written
+    for key in ("trace_id", "workload"):
+        if not _get(d, key, str):
+            # The store keys the graph by trace id and names the workload node after this.
+            raise _Malformed(f"{key!r} is empty")
     return TraceHeader(
         trace_id=_get(d, "trace_id", str),
         workload=_get(d, "workload", str),
@@ -550,8 +562,22 @@ def _repeat(d: dict[str, Any]) -> int:
     return int(n)
 
 
+def _no_constant(name: str) -> float:
+    # json.loads accepts NaN and Infinity, which are not JSON (RFC 8259) and which the writer
+    # never produces (allow_nan=False).
+    raise _Malformed(f"{name} is not a JSON number")
+
+
 def _loads(line: str) -> dict[str, Any]:
-    obj = json.loads(line)
+    try:
+        obj = json.loads(line, parse_constant=_no_constant)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as e:
+        # An integer longer than sys.get_int_max_str_digits() (CVE-2020-10735).
+        raise _Malformed(str(e).split(";")[0]) from None
+    except RecursionError:
+        raise _Malformed("nested too deeply") from None
     if not isinstance(obj, dict):
         raise _Malformed("a line must be a JSON object")
     return obj

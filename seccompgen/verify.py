@@ -251,9 +251,14 @@ def build_scratch_image(client: Any, program: Path, run_id: str, *, path: str = 
     buf.seek(0)
     tag = f"seccompgen-verify/{_tag_part(program.name)}:{run_id}"
     try:
+        # No build cache: a cached COPY layer would be shared with other runs of the same
+        # program, and their clean-up (images.remove with pruning) can delete it while this
+        # build is about to use it ("failed to get digest"). forcerm: no intermediate container
+        # is left behind when the build fails.
         client.images.build(
-            fileobj=buf, custom_context=True, tag=tag, network_mode="none", pull=False, rm=True
-        )
+            fileobj=buf, custom_context=True, tag=tag, network_mode="none", pull=False,
+            rm=True, forcerm=True, nocache=True,
+        )  # fmt: skip
     except docker.errors.DockerException as e:
         raise TracerError(f"cannot build a scratch image for {program}: {e}") from e
     return tag
@@ -356,7 +361,9 @@ class RecordCollector:
         """Wait until no record arrived for a moment, stop, and return the container's records.
 
         Records whose pid could not be placed on arrival count when the same pid was placed in
-        the container later.
+        the container later, or is a known init pid, or made a record naming the workload's
+        ``exe``: the runtime's init execs the workload in place (same pid), so a short job's
+        init records count even when the process was gone before any of them was read.
         """
         deadline = time.monotonic() + 5.0
         while time.monotonic() - self._last < _QUIET and time.monotonic() < deadline:
@@ -365,12 +372,15 @@ class RecordCollector:
         self._thread.join(timeout=2.0)
         self.listener.close()
         with self._lock:
+            exe_pids = {
+                r.pid
+                for r in self._pending
+                if self.workload_exe is not None and r.exe == self.workload_exe
+            }
             late = [
                 r
                 for r in self._pending
-                if self._members.get(r.pid)
-                or r.pid in self.init_pids
-                or (self.workload_exe is not None and r.exe == self.workload_exe)
+                if self._members.get(r.pid) or r.pid in self.init_pids or r.pid in exe_pids
             ]
             out = sorted(self.records + late, key=lambda r: (r.timestamp, r.serial))
         return out
@@ -874,6 +884,9 @@ def measure_runtime(req: BaselineRequest, log: Log | None = None) -> RuntimeBloc
             raise TracerError(f"cannot create the measuring container: {e}") from e
         stack.callback(_remove_container, container)
         collector.container_id = container.id
+        # The program exits at once: its records can all arrive after it is gone, when its
+        # cgroup can no longer be read; its exe (and so its pid, the init's) still places them.
+        collector.workload_exe = NOOP_PATH
         log(f"running {req.program.name} under {name} with a log-everything profile")
         try:
             container.start()

@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
-from seccompgen.parsing.strace import ParseStats, ThreadTable, ff_pid, merge_by_time, parse_strace
+from seccompgen.parsing.strace import (
+    LogFile,
+    ParseStats,
+    ThreadTable,
+    ff_pid,
+    merge_by_time,
+    parse_strace,
+    parse_strace_ff,
+)
 
-__all__ = ["ParseStats", "ThreadTable", "ff_pid", "merge_by_time", "parse_strace"]
+__all__ = [
+    "LogFile",
+    "ParseStats",
+    "ThreadTable",
+    "ff_pid",
+    "merge_by_time",
+    "parse_strace",
+    "parse_strace_ff",
+]

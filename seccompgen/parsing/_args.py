@@ -12,6 +12,13 @@ import re
 
 ArgTuple = tuple[int | None, ...]
 
+# A system call's arguments and its return value are one register each (syscall(2)): 64 bits
+# at most, printed signed (%ld) or unsigned (%lu, %#lx) by strace. A printed number outside
+# this range is not a register value; it is also what keeps ints bounded downstream (JSON
+# output of a 5000-digit int fails, sys.get_int_max_str_digits()).
+REGISTER_MIN = -(1 << 63)
+REGISTER_MAX = (1 << 64) - 1
+
 # A plain number as strace prints one: decimal (possibly negative), hex ``0x...``, or octal
 # ``0644`` (file modes under ``-X raw``).  Anything else is not a raw scalar.
 _NUMBER = re.compile(r"-?(?:0x[0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
@@ -43,9 +50,12 @@ def scalar(token: str) -> int | None:
         digits.startswith("0") and len(digits) > 1
     ):  # leading zero: C octal, as strace prints file modes
         value = int(digits, 8)
+    elif len(digits) > 20:  # 2**64 has 20 digits; and int() refuses over 4300 (ValueError)
+        return None
     else:
         value = int(digits)
-    return -value if negative else value
+    value = -value if negative else value
+    return value if REGISTER_MIN <= value <= REGISTER_MAX else None
 
 
 def split_args(text: str) -> list[str]:

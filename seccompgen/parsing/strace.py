@@ -1,8 +1,10 @@
 """Streaming parser for strace(1) text output: lines in, :mod:`seccompgen.events` out.
 
-Input is what ``strace -f`` (or one file of ``strace -ff -o PREFIX``) prints, with any of the
-timestamp options ``-ttt`` / ``-tt`` / ``-t`` / ``-r``, with or without ``-T`` and ``-y``, with
-``-X raw`` or default decoding, written to stderr or with ``-o FILE``.
+Input is what ``strace -f`` prints (:func:`parse_strace`), or the files of one
+``strace -ff -o PREFIX`` run (:func:`parse_strace_ff`), with any of the timestamp options
+``-ttt`` / ``-tt`` / ``-t`` / ``-r``, with or without ``-T``, ``-y``/``-yy``, ``-Y``, ``-k``,
+any ``-X`` style and ``-s`` length, written to stderr or with ``-o FILE``, by strace 5.x or 6.x
+(the shapes, recorded: tests/data/strace-shapes/README.md).
 
 Recognised lines (strace(1), section "DESCRIPTION"):
 
@@ -12,6 +14,10 @@ Recognised lines (strace(1), section "DESCRIPTION"):
   halves and the *start* line's timestamp.
 * ``NAME(ARGS <detached ...>``: the call was in progress when strace detached; emitted with
   ``ret=None``.
+* ``NAME(ARGS <pid changed to L ...>``, later ``+++ superseded by execve in pid T +++`` and
+  ``<... NAME resumed>`` under pid L: an execve(2) by thread T, which takes the pid of its
+  leader L; one event, as for ``<unfinished ...>``.
+* `` > lib(fn+0x10) [0x...]`` (``-k``): a stack frame of the call above; skipped.
 * ``--- SIGxxx {...} ---`` -> :class:`SignalEvent`; ``--- stopped by SIGSTOP ---`` is skipped.
 * ``+++ exited with N +++`` / ``+++ killed by SIGxxx [(core dumped)] +++`` -> :class:`ExitEvent`.
 * ``[ Process PID=N runs in 32 bit mode. ]`` (also ``64 bit`` and ``x32``): thread N and the
@@ -24,7 +30,8 @@ Recognised lines (strace(1), section "DESCRIPTION"):
   stderr strace may print one in the middle of a call's line; the call then continues on the
   next line, and the two halves are joined.
 
-Pids.  ``[pid  N] `` (stderr) and ``N  `` (``-o FILE``) prefixes give the *thread* id.  A line
+Pids.  ``[pid  N] `` (stderr) and ``N  `` (``-o FILE``) prefixes give the *thread* id (with
+``-Y``: ``[pid  N<comm>] `` and ``N<comm> ``).  A line
 without a prefix (a single traced process, the first lines of ``-f`` on stderr, or a ``-ff``
 file) belongs to ``default_pid`` (the pid of a ``-ff`` file, see :func:`ff_pid`), or to pid 0
 when that is not given.  Thread groups are tracked from the clone family: when ``clone``,
@@ -47,28 +54,45 @@ which and everything after it (in output order) is ``SHUTDOWN``.
 Calls still unfinished when the input ends, or when their thread exits, are emitted then with
 ``ret=None``: the kernel saw them, so a profile must allow them.
 
-Bad input raises :class:`seccompgen.errors.ParseError` naming the line, and nothing else does;
-an unparseable last line without a trailing newline (strace was killed mid-write) is ignored
-and reported through ``ParseStats.truncated_last_line``.
+Bad input raises :class:`seccompgen.errors.ParseError` naming the line, and nothing else does.
+
+A cut-short last line.  strace ends every line it writes with a newline, so when the input's
+lines keep their newlines (a file, or a list in which one line ends in a newline), a *last*
+line without one is a line strace never finished writing (it was killed, or its disk filled
+up).  That line is left out whatever it holds, with a warning naming it, and
+``ParseStats.truncated_last_line`` is set; every event before it is kept.  It is left out even
+when it happens to read as a complete line, because a cut can make one: ``= 32`` cut after
+``= 3``, ``ENOENT`` after ``ENO``, ``exited with 13`` after ``exited with 1``.  Lines given
+without newlines (``str.splitlines()``) cannot show a cut: each of them must parse.
 """
 
 from __future__ import annotations
 
 import heapq
 import io
+import math
 import os
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from types import ModuleType
+from typing import cast
 
 from seccompgen.errors import ParseError
 from seccompgen.events import Event, ExitEvent, Phase, SignalEvent, SyscallEvent
-from seccompgen.parsing._args import ArgTuple, parse_args
+from seccompgen.parsing._args import REGISTER_MAX, REGISTER_MIN, ArgTuple, parse_args
 
-__all__ = ["ParseStats", "ThreadTable", "ff_pid", "merge_by_time", "parse_strace"]
+__all__ = [
+    "LogFile",
+    "ParseStats",
+    "ThreadTable",
+    "ff_pid",
+    "merge_by_time",
+    "parse_strace",
+    "parse_strace_ff",
+]
 
 ThreadTable = dict[str, tuple[int, int, str]]
 """What is known about each thread: ``str(tid) -> (tid, thread-group id, arch)``.
@@ -97,7 +121,9 @@ class ParseStats:
 #   5 name of "<... NAME resumed>", 6 arguments, 7 return value, 8 errno.
 # ARGS is greedy, so the *last* ") = " on the line ends it: strace prints the return value
 # after everything else, and only the errno text, ``(decoration)`` and ``<-T time>`` follow.
-_PREFIX = r"(?:\[pid +(\d+)\] |(\d+) +)? *(?:(\d[\d.:]*) +)?"
+# With -Y (--decode-pids=comm, strace 5.15+) the pid carries the thread's command name:
+# "[pid  N<comm>] " and "N<comm> ".
+_PREFIX = r"(?:\[pid +(\d+)(?:<[^>\n]*>)?\] |(\d+)(?:<[^>\n]*>)? +)? *(?:(\d[\d.:]*) +)?"
 _RET = r" += (0x[0-9a-f]+|-?\d+|\?)(?: (E[A-Z0-9_]+))?"
 _CALL = re.compile(
     _PREFIX + r"(?:([a-z_][a-z0-9_]*)\(|<\.\.\. ([a-z_][a-z0-9_]*) resumed>)(.*)\)" + _RET
@@ -106,7 +132,13 @@ _CALL = re.compile(
 # The second most common line under -f: a call start another thread's output interrupted.
 _START = re.compile(_PREFIX + r"([a-z_][a-z0-9_]*)\((.*) ?<unfinished \.\.\.>\n?$")
 _HEAD = re.compile(_PREFIX + r"(.*?)\s*$")
-_UNFINISHED = re.compile(r"([a-z_][a-z0-9_]*)\((.*) ?<(unfinished|detached) \.\.\.>$")
+# "<pid changed to N ...>" ends the start of an execve(2) made by a non-leader thread under -ff
+# (or when another thread printed in between); it resumes as "<... execve resumed>" under pid N,
+# the leader's, after "+++ superseded by execve in pid T +++" (strace src/strace.c,
+# maybe_switch_tcbs; execve(2): the calling thread takes the thread group leader's pid).
+_UNFINISHED = re.compile(
+    r"([a-z_][a-z0-9_]*)\((.*) ?<(unfinished|detached|pid changed to \d+) \.\.\.>$"
+)
 # A call cut off by its thread's exit (another thread's exit_group): "... <unfinished ...>) = ?"
 _CUT_OFF = re.compile(
     r"(?:<\.\.\. ([a-z_][a-z0-9_]*) resumed>|([a-z_][a-z0-9_]*)\()(.*?) ?<unfinished \.\.\.>\)"
@@ -118,6 +150,8 @@ _STOPPED = re.compile(r"--- stopped by (\w+) ---$")
 _EXITED = re.compile(r"\+\+\+ exited with (\d+) \+\+\+$")
 _KILLED = re.compile(r"\+\+\+ killed by (\w+)(?: \(core dumped\))? \+\+\+$")
 _SUPERSEDED = re.compile(r"\+\+\+ superseded by execve in pid (\d+) \+\+\+$")
+# strace -k: the stack of the call printed above, one frame a line (" > lib(fn+0x10) [0x...]").
+_FRAME = re.compile(r"> ")
 _PERSONALITY = re.compile(r"\[ Process PID=(\d+) runs in (64 bit|32 bit|x32) mode\. \]$")
 # strace's own messages start with its argv[0] ("strace", "/usr/bin/strace").
 _DIAG = re.compile(r"(?:/[\w.+-]+)*/?strace: ")
@@ -278,10 +312,10 @@ class _Clock:
 
     def convert(self, text: str) -> float:
         if self.mode == "relative":  # strace -r: time since the previous line's start
-            self.total += float(text)
-            return self.total
+            self.total += _seconds(text)
+            return _seconds(self.total)
         h, m, s = text.split(":")  # strace -t / -tt: wall clock, seconds since midnight
-        value = int(h) * 3600 + int(m) * 60 + float(s) + self.day
+        value = _seconds(int(h) * 3600 + int(m) * 60 + float(s) + self.day)
         if value < self.last - 43200:
             self.day += 86400.0
             value += 86400.0
@@ -300,8 +334,25 @@ def _ret_int(text: str) -> int:
     return int(text, 0)
 
 
+_INF = float("inf")
+
+
+def _seconds(value: str | float) -> float:
+    # float() reads any run of digits, "9" * 400 as inf; no strace timestamp is infinite, and
+    # the trace writer rejects inf (JSON has no such number).
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"timestamp {str(value)[:24]}... is out of range")
+    return seconds
+
+
 def _ret_value(ret: str) -> int | None:
-    return None if ret == "?" else _ret_int(ret)
+    if ret == "?":
+        return None
+    value = _ret_int(ret)
+    if not REGISTER_MIN <= value <= REGISTER_MAX:
+        raise ValueError(f"return value {ret[:24]} is wider than a 64-bit register")
+    return value
 
 
 def _clone_flags_thread(args_text: str) -> bool:
@@ -322,6 +373,143 @@ def _clone_flags_thread(args_text: str) -> bool:
     return bool(value & _CLONE_THREAD)
 
 
+@dataclass(frozen=True)
+class LogFile:
+    """One file of a ``strace -ff -o PREFIX`` run: its name (for messages), pid and lines."""
+
+    source: str
+    pid: int
+    lines: Iterable[str]
+
+
+def parse_strace_ff(
+    files: Sequence[LogFile],
+    *,
+    arch: str = "x86_64",
+    boundaries: Sequence[tuple[float, Phase]] = (),
+    stats: ParseStats | None = None,
+    threads: ThreadTable | None = None,
+) -> Iterator[Event]:
+    """Parse the files of one ``strace -ff`` run (``PREFIX.PID``, one per thread) as one trace.
+
+    With ``-ff`` each file holds the lines of one thread, and its lines carry no pid.  A call
+    never continues in another thread's file, with one exception: an execve(2) made by a
+    thread other than the leader starts in that thread's file (``execve(... <pid changed to
+    L ...>``) and ends in the leader's (``+++ superseded by execve in pid T +++`` then ``<...
+    execve resumed>) = 0``), because the thread takes the leader's pid.  Thread groups come from
+    the clone calls in the creators' files.  So the files are parsed as one input, with one
+    thread table, one table of calls in progress and one phase: their lines are merged by
+    timestamp when every file has absolute ones (``-t``, ``-tt``, ``-ttt``; the order
+    strace's own ``strace-log-merge`` gives), and read one file after another in pid order
+    otherwise (``-r`` or no timestamps: no order across files can be known; the
+    first-SIGTERM phase rule then applies per file).  Each file's cut-short last line (a killed
+    strace leaves one in every file whose thread was inside a call) is left out with a warning,
+    as in :func:`parse_strace`; messages name the file and its own line number.
+    """
+    ordered = sorted(files, key=lambda f: f.pid)
+    merged = _FfMerge(ordered)
+    return _parse(
+        merged,
+        [(f.source, f.pid) for f in ordered],
+        arch=arch,
+        boundaries=boundaries,
+        stats=stats,
+        threads=threads,
+        read_ahead=True,
+        file_input=False,  # _FfMerge marks each file's cut-short last line itself
+        phase_per_file=not merged.timed,
+    )
+
+
+# The timestamp at the start of a -ff line (no pid prefix there).
+_FF_TS = re.compile(r" *(\d[\d.:]*) ")
+
+
+class _FfMerge:
+    """The lines of several ``-ff`` files as one input for :func:`_parse` (see parse_strace_ff).
+
+    Yields a :class:`_Switch` before each run of lines from one file, and a :class:`_Cut` in
+    place of a file's last line when it has no newline.
+    """
+
+    def __init__(self, files: Sequence[LogFile]) -> None:
+        self.streams: list[Iterator[str]] = []
+        modes = set()
+        for f in files:
+            it = iter(f.lines)
+            first = next(it, None)
+            m = _FF_TS.match(first) if first is not None else None
+            modes.add(_Clock().first(m.group(1)) if m is not None else "")
+            self.streams.append(chain((first,), it) if first is not None else it)
+        self.timed = len(modes) == 1 and modes <= {"epoch", "clock"}
+
+    def __iter__(self) -> Iterator[str | _Marker]:
+        keyed = [self._keyed(i, it) for i, it in enumerate(self.streams)]
+        merged = heapq.merge(*keyed) if self.timed else chain.from_iterable(keyed)
+        current = -1
+        for _key, index, _seq, item in merged:
+            if index != current:
+                yield _Switch(index)
+                current = index
+            yield item
+
+    def _keyed(
+        self, index: int, lines: Iterator[str]
+    ) -> Iterator[tuple[float, int, int, str | _Marker]]:
+        """(sort key, file index, line index, item): the key is the line's time, or the last
+        time seen in this file for a line without one."""
+        clock = _Clock()
+        key = float("-inf")
+        seq = 0
+        line = next(lines, None)
+        while line is not None:
+            following = next(lines, None)
+            item: str | _Marker = line
+            if following is None and not line.endswith("\n"):
+                item = _Cut(line)
+            if self.timed:
+                m = _FF_TS.match(line)
+                if m is not None:
+                    text = m.group(1)
+                    try:
+                        if not clock.mode:
+                            clock.first(text)
+                        key = float(text) if clock.mode == "epoch" else clock.convert(text)
+                    except ValueError:
+                        pass  # a malformed time: the parser reports the line itself
+            yield (key, index, seq, item)
+            seq += 1
+            line = following
+
+
+class _Marker:
+    """An item of the parser's input that is not a line; see :func:`_parse`."""
+
+    __slots__ = ()
+
+
+class _Switch(_Marker):
+    """The lines after this one come from file ``index`` (of a ``-ff`` run)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+class _Cut(_Marker):
+    """A last line without its newline: left out, with a warning."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _ends_line(item: str | _Marker) -> bool:
+    return not isinstance(item, str) or item.endswith("\n")
+
+
 def parse_strace(
     lines: Iterable[str],
     *,
@@ -337,16 +525,56 @@ def parse_strace(
     ``source`` names the input in errors; ``arch`` is the arch of processes with no
     personality switch; ``boundaries`` assigns phases (see the module docstring);
     ``default_pid`` is the pid of lines without a pid prefix (0 when None); ``stats``, when
-    given, receives the counters; ``threads`` may be shared between the files of one ``-ff``
-    run so that thread groups are known across them.
+    given, receives the counters; ``threads`` may be shared between parses.  For the files of
+    one ``strace -ff`` run use :func:`parse_strace_ff`, which also shares pending calls, phases
+    and time order across the files.
     Raises :class:`ParseError` on a line that is not strace output.
+    """
+    return _parse(
+        lines,
+        [(source, default_pid)],
+        arch=arch,
+        boundaries=boundaries,
+        stats=stats,
+        threads=threads,
+        read_ahead=isinstance(lines, (list, tuple, io.IOBase)),
+        file_input=isinstance(lines, io.IOBase),
+    )
+
+
+def _parse(
+    lines: Iterable[str | _Marker],
+    files: Sequence[tuple[str, int | None]],
+    *,
+    arch: str,
+    boundaries: Sequence[tuple[float, Phase]],
+    stats: ParseStats | None,
+    threads: ThreadTable | None,
+    read_ahead: bool,
+    file_input: bool,
+    phase_per_file: bool = False,
+) -> Iterator[Event]:
+    """The parser behind :func:`parse_strace` and :func:`parse_strace_ff`.
+
+    ``lines`` holds the lines of ``files`` (source name, pid of unprefixed lines); with more
+    than one file a :class:`_Switch` marker precedes the lines of the file they come from, and a
+    :class:`_Cut` marker stands for a file's cut-short last line.  ``read_ahead`` allows reading
+    lines in batches (the input is all there); ``file_input`` says the lines keep their
+    newlines, so a last line without one was cut short; ``phase_per_file`` keeps the
+    shutdown-by-signal phase per file (files read one after another, without timestamps).
     """
     st = stats if stats is not None else ParseStats()
     fast_allowed = _BUILDER_WORKS and _FAST_PATH
     table: ThreadTable = threads if threads is not None else {}
-    dpid = default_pid if default_pid is not None else 0
-    dkey = str(dpid)
+    source, default_pid = files[0]
+    dkey = str(default_pid if default_pid is not None else 0)
     clock = _Clock()
+    # Per file (one, or the files of one -ff run): its clock, lines read so far and, with
+    # phase_per_file, its (phase, shutdown_by_signal).
+    f_clock = [clock] + [_Clock() for _ in files[1:]]
+    f_lines = [0] * len(files)
+    f_phase: list[tuple[Phase, bool]] = []
+    current = 0
     args_cache: dict[str, ArgTuple] = {}
     # tid key -> (name, args text, timestamp) of a call printed "<unfinished ...>"
     pending: dict[str, tuple[str, str, float | None]] = {}
@@ -379,14 +607,15 @@ def parse_strace(
     fast = False
     n_unknown = 0
     ts: float | None
-    first_unknown = 0
+    first_unknown = ""
     new_event = _new
     builder = _EventBuilder
     event_class = SyscallEvent
 
-    def warn(message: str, line_no: int | None = None) -> None:
+    def warn(message: str, where: str | None = None) -> None:
+        """Keep a warning about the current line, or the one ``where`` ("source:line") names."""
         if len(st.warnings) < _MAX_WARNINGS:
-            st.warnings.append(f"{source}:{n_lines if line_no is None else line_no}: {message}")
+            st.warnings.append(f"{where or f'{source}:{n_lines}'}: {message}")
         elif len(st.warnings) == _MAX_WARNINGS:
             st.warnings.append(f"{source}: further warnings not shown")
 
@@ -412,6 +641,25 @@ def parse_strace(
         info = (tid, group, tarch)
         table[key] = info
         return info
+
+    def orphan(key: str, name: str) -> tuple[str, str, float | None] | None:
+        """The start of a call thread ``key`` resumes without one of its own, or None.
+
+        On stderr, strace prints no "[pid N] " while it traces one process; a call that process
+        started unprefixed may resume prefixed once a clone made strace print pids (the clone
+        call itself, typically): that start is taken, and the prefix becomes the process's.
+        """
+        if alias_free and key != dkey:
+            start = pending.get(dkey)
+            if start is not None and start[0] == name:
+                del pending[dkey]
+                alias_free.clear()
+                parent = table.get(dkey)
+                if parent is not None:
+                    table[key] = (int(key), parent[1], parent[2])
+                return start
+        warn(f"{name} resumed without a start")
+        return None
 
     def phase_at(ts: float | None) -> Phase:
         nonlocal lo, hi, phase
@@ -447,7 +695,7 @@ def parse_strace(
         if not clock.mode:
             fast = clock.first(text) == "epoch" and fast_allowed and carry is None
         if clock.mode == "epoch":
-            return float(text)
+            return _seconds(text)
         return clock.convert(text)
 
     def flush(key: str, info: tuple[int, int, str]) -> Iterator[Event]:
@@ -468,8 +716,12 @@ def parse_strace(
     # Only input that is all there (a list, an open file) is read ahead: a generator may be a
     # live tail of a running strace's output (the strace backend), where waiting for a full
     # batch would hold back events the tracer needs now (the target's first execve, phases).
-    batch_size = _BATCH if isinstance(lines, (list, tuple, io.IOBase)) else 1
-    source_lines = iter(lines)
+    batch_size = _BATCH if read_ahead else 1
+    # Markers (-ff input) travel with the lines; the code below tells them apart by class.
+    source_lines: Iterator[str] = iter(cast(Iterable[str], lines))
+    # Whether the lines keep their newlines (a file's do; so do a list's once one is seen
+    # ending in one): then a last line without one was cut short.
+    keeps_newlines = file_input
     batch: list[str] = []
     read_error: Exception | None = None
     bi = n_batch = 0
@@ -490,6 +742,25 @@ def parse_strace(
                     if read_error is not None:
                         raise read_error
                     break
+                last = batch[-1]
+                if last.__class__ is str and not last.endswith("\n"):
+                    final = n_batch < batch_size  # islice stopped early: the input ended
+                    if not final and read_error is None:  # a full batch: look one line ahead
+                        try:
+                            following = next(source_lines, None)
+                        except Exception as exc:
+                            read_error = exc
+                        else:
+                            final = following is None
+                            if following is not None:
+                                source_lines = chain((following,), source_lines)
+                    before = batch[-2] if n_batch > 1 else None
+                    if before is not None:
+                        keeps_newlines = keeps_newlines or _ends_line(before)
+                    if final and read_error is None and keeps_newlines:
+                        # strace ends every line with a newline; see the module docstring
+                        batch[-1] = cast(str, _Cut(last))
+                keeps_newlines = keeps_newlines or _ends_line(batch[-1])
             if scan is not None and fast:
                 # The compiled scanner takes what it can prove the fast path below would
                 # take, and stops at the first line it declines; that line goes on below.
@@ -510,7 +781,7 @@ def parse_strace(
             # and "PID TS NAME(ARGS <unfinished ...>", read with str methods.  It takes a line
             # only when every check below shows that the regular expressions further down
             # would match it with the same groups; any other line falls through to them.
-            if fast and line.isascii() and line.find("\n", 0, -1) < 0:
+            if fast and line.__class__ is str and line.isascii() and line.find("\n", 0, -1) < 0:
                 try:
                     key, ts_text, rest = line.split(" ", 2)
                 except ValueError:
@@ -522,6 +793,7 @@ def parse_strace(
                     rest
                     and key.isdigit()
                     and ts_text
+                    and len(ts_text) < 64  # as the compiled scanner: longer is left to _seconds
                     and not ts_text.strip(_TS_CHARS)
                     and ts_text[0] != "."
                 ):
@@ -571,10 +843,7 @@ def parse_strace(
                                 rm = _RET_TAIL.match(tail)
                                 if rm is not None:
                                     ret_text, errno_text = rm.groups()
-                                    rv = (
-                                        None if ret_text == "?" else _ret_int(ret_text),
-                                        errno_text,
-                                    )
+                                    rv = (_ret_value(ret_text), errno_text)
                                     if len(tail_cache) >= _TAIL_CACHE_MAX:
                                         tail_cache.clear()
                                     tail_cache[tail] = rv
@@ -585,11 +854,11 @@ def parse_strace(
                                     info = thread(key)
                                 if astart > e + 1:  # "<... NAME resumed>"
                                     start = pending.pop(key, None)
-                                    if start is not None and start[0] == name:
+                                    if start is None or start[0] != name:
+                                        start = orphan(key, name)
+                                    if start is not None:
                                         args_text = start[1] + args_text
                                         ts = start[2]
-                                    else:
-                                        warn(f"{name} resumed without a start")
                                 a = cache_get(args_text)
                                 if a is None:
                                     a = args_of(args_text)
@@ -612,6 +881,33 @@ def parse_strace(
                                     note_clone(info, name, args_text, rv[0])
                                 continue
 
+            if line.__class__ is not str:
+                item = cast(_Marker, line)
+                if isinstance(item, _Switch):  # the next lines come from another -ff file
+                    n_lines -= 1
+                    f_lines[current] = n_lines
+                    f_clock[current] = clock
+                    if phase_per_file:
+                        while len(f_phase) < len(files):
+                            f_phase.append((Phase.STARTUP, not bound_ts))
+                        f_phase[current] = (phase, shutdown_by_signal)
+                    current = item.index
+                    source, pid_of_file = files[current]
+                    dkey = str(pid_of_file if pid_of_file is not None else 0)
+                    n_lines = f_lines[current]
+                    clock = f_clock[current]
+                    if phase_per_file:
+                        phase, shutdown_by_signal = f_phase[current]
+                    fast = fast_allowed and clock.mode == "epoch" and carry is None
+                    continue
+                # _Cut: strace ends every line with a newline, so a last line without one is
+                # a line it did not finish writing (killed, or its disk full).  Left out
+                # whatever it holds: cut short, "= 32" reads as "= 3" and "ENOENT" as "ENO".
+                text = cast(_Cut, item).text
+                st.truncated_last_line = True
+                shown = text if len(text) <= 60 else text[:57] + "..."
+                warn(f"last line cut short (no newline at its end), left out: {shown!r}")
+                continue
             if carry is not None:
                 line = carry + line
                 carry = None
@@ -633,15 +929,17 @@ def parse_strace(
                 if name is None:  # "<... NAME resumed>"
                     name = rname
                     start = pending.pop(key, None)
-                    if start is not None and start[0] == name:
+                    if start is None or start[0] != name:
+                        start = orphan(key, name)
+                    if start is not None:
                         args_text = start[1] + args_text
-                        ts = start[2]
-                    else:
-                        warn(f"{name} resumed without a start")
+                        ts = start[2]  # the resumed line's own time is not used
+                if ts == _INF:
+                    _seconds(ts_text or "")  # raises: the time is used, and it is out of range
                 a = cache_get(args_text)
                 if a is None:
                     a = args_of(args_text)
-                ret = None if ret_text == "?" else _ret_int(ret_text)
+                ret = _ret_value(ret_text)
                 if ts is not None and not lo <= ts < hi:
                     phase_at(ts)
                 n_sys += 1
@@ -697,7 +995,7 @@ def parse_strace(
                 # Skipped whole, so a call of this thread still pending stays pending.
                 n_skip += 1
                 n_unknown += 1
-                first_unknown = first_unknown or n_lines
+                first_unknown = first_unknown or f"{source}:{n_lines}"
                 continue
             info = table_get(key)
             ts = timestamp(ts_text)
@@ -707,7 +1005,7 @@ def parse_strace(
                     info = thread(key)
                 name, args_text, how = um.groups()
                 yield from flush(key, info)  # a start without its resume: keep it
-                if how == "unfinished":
+                if how != "detached":  # "unfinished", or "pid changed to N" (see _SUPERSEDED)
                     pending[key] = (name, args_text, ts)
                 else:  # strace detached while the call was in progress
                     n_sys += 1
@@ -770,22 +1068,31 @@ def parse_strace(
                 table[pkey] = (pinfo[0], pinfo[1], _PERSONALITY_ARCH[pm.group(2)])
                 n_skip += 1
                 continue
-            if _STOPPED.match(body) or _SUPERSEDED.match(body):
+            xm = _SUPERSEDED.match(body)
+            if xm is not None:
+                # Thread T of this process called execve(2) and now has this pid (the old
+                # leader is gone); strace prints the rest of T's execve under this pid next.
+                if info is None:
+                    info = thread(key)
+                yield from flush(key, info)  # the old leader's call, ended by the exec
+                start = pending.pop(xm.group(1), None)
+                if start is not None:
+                    pending[key] = start
+                n_skip += 1
+                continue
+            if _STOPPED.match(body) or _FRAME.match(body):
                 n_skip += 1
                 continue
             if _DIAG.match(body):
                 n_skip += 1
                 warn(body)
                 continue
-            if not line.endswith("\n") and n_lines > 1:
-                st.truncated_last_line = True
-                warn("ignored truncated last line")
-                continue
             shown = text if len(text) <= 80 else text[:77] + "..."
             raise ParseError(f"{_EXPECTED}; got {shown!r}", source=source, line=n_lines, hint=_HINT)
 
         if carry is not None:  # input ended right after a spliced diagnostic
             st.truncated_last_line = True
+            warn("input ended inside a call line that a strace message interrupted")
         if n_unknown:
             warn(
                 f"skipped {n_unknown} line(s) of calls strace could not name ('???'), the first "
@@ -802,7 +1109,8 @@ def parse_strace(
             f"cannot parse strace line ({type(e).__name__}: {e})", source=source, line=n_lines
         ) from e
     finally:
-        st.lines += n_lines
+        f_lines[current] = n_lines
+        st.lines += sum(f_lines)
         st.syscalls += n_sys
         st.signals += n_sig
         st.exits += n_exit

@@ -228,6 +228,16 @@ def read_json(path: Path) -> object:
             f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}",
             hint="a seccomp profile is a JSON object; fix the syntax at that line and column",
         ) from e
+    except (ValueError, RecursionError) as e:
+        # Valid JSON syntax that Python's json module still refuses: an integer longer than
+        # sys.get_int_max_str_digits() (ValueError, CVE-2020-10735) or nesting deeper than the
+        # recursion limit. No seccomp profile has either.
+        what = "nested too deeply" if isinstance(e, RecursionError) else str(e).split(";")[0]
+        raise ProfileError(
+            f"{path}: not a seccomp profile: {what}",
+            hint="a seccomp profile is a JSON object a few levels deep with numbers that fit "
+            "in 64 bits; check that this is the right file",
+        ) from e
 
 
 _PROFILE_KEYS = frozenset(

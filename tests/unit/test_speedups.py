@@ -26,12 +26,14 @@ import seccompgen.parsing.strace as strace_mod
 from seccompgen.errors import ParseError
 from seccompgen.events import Event, ExitEvent, Phase, SignalEvent, SyscallEvent
 from seccompgen.graph import SyscallGraph
-from seccompgen.parsing import ParseStats, ff_pid, parse_strace
+from seccompgen.parsing import LogFile, ParseStats, ff_pid, parse_strace, parse_strace_ff
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDED = ROOT / "traces" / "recorded"
-TRACES = sorted(RECORDED.glob("*.strace"))
+SHAPES = ROOT / "tests" / "data" / "strace-shapes"
+TRACES = sorted(RECORDED.glob("*.strace")) + sorted(SHAPES.glob("*.strace"))
 FF_FILES = sorted((RECORDED / "go_ff").iterdir())
+FF_RUNS = [RECORDED / "go_ff", *sorted(SHAPES.glob("ff_*"))]
 
 try:
     from seccompgen import _speedups
@@ -178,6 +180,22 @@ def test_strace_ff_files_parse_and_fold_the_same() -> None:
         for p in FF_FILES:
             g.add_events(p.name, parse_strace(read_lines(p), default_pid=ff_pid(p.name)))
         return outcomes, g.to_json()
+
+    fast, pure = both(run)
+    assert fast == pure
+
+
+@needs_compiled
+@pytest.mark.parametrize("folder", FF_RUNS, ids=lambda p: p.name)
+def test_strace_ff_runs_parse_the_same(folder: Path) -> None:
+    """parse_strace_ff (merged lines, file markers, cut last lines) on both paths."""
+
+    def run() -> tuple[list[Event], list[str], int]:
+        stats = ParseStats()
+        files = [
+            LogFile(p.name, ff_pid(p.name) or 0, read_lines(p)) for p in sorted(folder.iterdir())
+        ]
+        return list(parse_strace_ff(files, stats=stats)), stats.warnings, stats.lines
 
     fast, pure = both(run)
     assert fast == pure

@@ -186,6 +186,20 @@ def _corrupt(path: Path, lineno: int, text: str) -> None:
             "neither an integer nor null",
         ),
         (3, '{"k":"weird"}\n', "unknown record kind"),
+        # Found by tests/fuzz: json.loads and float() errors other than JSONDecodeError.
+        (3, "[" * 100_000 + "]" * 100_000 + "\n", "nested too deeply"),
+        (3, '{"k":' * 5000 + "1" + "}" * 5000 + "\n", "nested too deeply"),
+        (3, '{"k":"sys","pid":' + "9" * 5000 + "}\n", "Exceeds the limit"),
+        (
+            3,
+            '{"k":"sig","ts":1' + "0" * 400 + ',"pid":1,"tid":1,"ph":"startup","sig":"SIGTERM"}\n',
+            "timestamp .401 digits. is out of range",
+        ),
+        (
+            3,
+            '{"k":"sig","ts":NaN,"pid":1,"tid":1,"ph":"startup","sig":"SIGTERM"}\n',
+            "NaN is not a JSON number",
+        ),
     ],
 )
 def test_malformed_line_names_file_and_line(
@@ -226,6 +240,13 @@ def test_data_after_footer_is_an_error(tmp_path: Path) -> None:
         ("", "empty file"),
         ('{"k":"header","format":"other"}\n', "not a seccompgen-trace header"),
         ("garbage\n", "bad header"),
+        ("[" * 100_000 + "\n", "nested too deeply"),
+        (
+            '{"k":"header","format":"seccompgen-trace","version":1,"trace_id":"t","workload":"w",'
+            '"arch":"x86_64","backend":"strace","command":[],"started":"2026-11-28T07:40:00Z",'
+            '"host":"h","seccompgen":"0","boundaries":[[1' + "0" * 400 + ',"exercise"]]}\n',
+            "boundary timestamp .401 digits. is out of range",
+        ),
     ],
 )
 def test_bad_header(tmp_path: Path, content: str, message: str) -> None:
@@ -283,7 +304,9 @@ _exits = st.builds(
 _events = st.lists(st.one_of(_syscalls, _signals, _exits), max_size=40)
 
 
-@settings(max_examples=75, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=75, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     events=_events,
     workload=st.text(min_size=1, max_size=30),

@@ -347,3 +347,74 @@ def test_events_are_plain_frozen_syscall_events() -> None:
         ev.name, ev.arch, ev.pid, ev.tid, ev.ret, ev.errno, ev.timestamp, ev.args, ev.phase
     )
     assert rebuilt == ev and hash(rebuilt) == hash(ev)
+
+
+# Found by tests/fuzz: a mutated line carried a 5000-digit hex argument; the parser kept it as
+# an int, and writing the event as JSON (trace file, graph) then failed with ValueError.
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ("0x" + "f" * 5000, None),
+        ("0" + "7" * 5000, None),
+        ("9" * 5000, None),
+        ("0x10000000000000000", None),
+        ("18446744073709551616", None),
+        ("-9223372036854775809", None),
+        ("0xffffffffffffffff", 0xFFFFFFFFFFFFFFFF),
+        ("18446744073709551615", 0xFFFFFFFFFFFFFFFF),
+        ("-9223372036854775808", -(1 << 63)),
+    ],
+)
+def test_arguments_wider_than_a_register_are_not_values(args: str, expected: int | None) -> None:
+    from seccompgen.tracefile import _dumps, _event_to_json
+
+    for line in (f"read({args}, 1) = 0\n", f"7 1700000000.000001 read({args}, 1) = 0\n"):
+        (event,) = list(parse_strace([line]))
+        assert isinstance(event, SyscallEvent) and event.args == (expected, 1)
+        assert json.loads(_dumps(_event_to_json(event, "x86_64")))["args"][0] == expected
+
+
+@pytest.mark.parametrize("ret", ["0x" + "f" * 5000, "0x10000000000000000", "-9223372036854775809"])
+def test_a_return_value_wider_than_a_register_is_a_parse_error(ret: str) -> None:
+    for line in (f"read(1) = {ret}\n", f"7 1700000000.000001 read(1) = {ret}\n"):
+        with pytest.raises(ParseError, match="wider than a 64-bit register"):
+            list(parse_strace([line]))
+
+
+# Found by benchmarks/fuzz: a 400-digit timestamp read as float('inf'), which the trace writer
+# then refused (JSON has no infinity) with ValueError.
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["7 " + "9" * 400 + " read(1) = 0\n"],
+        ["7 1700000000.1 getpid() = 7\n", "7 " + "9" * 400 + " read(1) = 0\n"],
+        ["7 " + "9" * 400 + " read(1 <unfinished ...>\n"],
+        ["7 0.1 getpid() = 7\n", "7 " + "9" * 400 + " read(1) = 0\n"],
+        ["7 10:00:00.1 getpid() = 7\n", "7 10:00:" + "9" * 400 + " read(1) = 0\n"],
+    ],
+    ids=["epoch-first", "epoch", "unfinished", "relative", "clock"],
+)
+def test_an_infinite_timestamp_is_a_parse_error(lines: list[str]) -> None:
+    with pytest.raises(ParseError, match=r"timestamp .* is out of range") as info:
+        list(parse_strace(lines))
+    assert info.value.line == len(lines)
+
+
+def test_a_resumed_line_s_own_timestamp_is_not_read() -> None:
+    # Found by benchmarks/fuzz: the compiled scanner never reads the time of a resumed line
+    # (the call keeps its start's), so an out-of-range one there must not fail the pure path.
+    import seccompgen.parsing.strace as strace_mod
+
+    lines = [
+        "8079  1795851413.726387 rt_sigprocmask(0x2, ~[],  <unfinished ...>\n",
+        "8079  1" + "0" * 700 + ".5 <... rt_sigprocmask resumed>[], 8) = 0\n",
+    ]
+    saved = strace_mod._COMPILED
+    try:
+        for compiled in (True, False):
+            strace_mod._COMPILED = compiled and saved
+            (event,) = list(parse_strace(lines))
+            assert isinstance(event, SyscallEvent)
+            assert (event.timestamp, event.args) == (1795851413.726387, (2, None, None, 8))
+    finally:
+        strace_mod._COMPILED = saved

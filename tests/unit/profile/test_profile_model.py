@@ -167,3 +167,26 @@ def test_load_profile_bad_json_names_line_and_column(tmp_path: Path) -> None:
     with pytest.raises(ProfileError) as info:
         load_profile(path)
     assert f"{path}:3:3:" in info.value.message
+
+
+# Found by tests/fuzz: valid JSON syntax that json.loads refuses with RecursionError or with
+# ValueError (an integer over sys.get_int_max_str_digits()) escaped as a traceback.
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"a":' * 5000 + "1" + "}" * 5000, "nested too deeply"),
+        ('{"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": ' + "9" * 5000 + "}", "digits"),
+    ],
+)
+def test_load_profile_json_python_refuses_is_a_profile_error(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    from seccompgen.schema.validate import validate_profile_file
+
+    path = tmp_path / "odd.json"
+    path.write_text(text)
+    for load in (load_profile, validate_profile_file):
+        with pytest.raises(ProfileError, match=message) as info:
+            load(path)
+        assert info.value.message.startswith(f"{path}: not a seccomp profile")

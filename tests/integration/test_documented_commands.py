@@ -1,0 +1,800 @@
+"""Every command line the documentation shows runs here, as written.
+
+The commands are collected from the text itself (``tests/_doccommands.py``): README.md's fenced
+``sh`` blocks and the example sections of every ``seccompgen ... --help`` page. Each one must have
+an entry in :data:`COMMANDS` saying which set-ups it needs and what its output must show; a
+documented command with no entry fails, and so does an entry no longer documented.
+
+A command runs through ``bash -c`` in a fresh directory laid out like the repository root (the
+README's examples run from there): ``examples/``, ``scripts/``, ``benchmarks/``, ``.venv`` and
+``traces/recorded/`` link to this checkout, the virtual environment's ``bin`` is first on PATH
+(as after ``. .venv/bin/activate``), and the set-ups it names put the files it reads in place:
+the example programs built from ``examples/``, a trace store holding one traced run of the
+service and of the batch job, their emitted profiles, and the ``httpservice:local`` image built
+as the README builds it (``docker import``, nothing pulled). Containers and images made here are
+removed at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _doccommands import DocCommand, collect, help_commands, help_pages
+from _rules import missing_tool
+from _support import free_port, sg
+
+from seccompgen._cli import cli
+
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
+IMAGE = "httpservice:local"  # the image the README builds with `docker import`
+PROGRAMS = ("httpservice", "batch", "loadgen")
+SERVICE_URL = "http://127.0.0.1:8080/healthz"  # where `docker run ... httpservice:local` answers
+
+# Set-ups a command can need (Run.needs):
+#   programs        ./httpservice ./batch ./loadgen, built from examples/ (static Go)
+#   data            data/in.txt, the batch job's input
+#   store           ./traces holding a traced run of workloads httpservice and batch
+#   profiles        profiles/httpservice.json, profiles/httpservice.log.json, profiles/batch.json
+#   image           the httpservice:local image (FROM scratch, the service as its ENTRYPOINT)
+#   batch.strace    an `strace -f -ttt -X raw` log of the batch job
+#   out/batch.*     `strace -ff` logs of the batch job
+#   staging-traffic once the command says it listens, ./httpservice runs for a moment under a
+#                   filter that logs every call (SCMP_ACT_LOG), so the kernel writes records
+#   base-image      the local Debian base image the tracer image is built on
+#   repo            run in this checkout itself, not in a scratch directory
+SETUPS = frozenset(
+    {"programs", "data", "store", "profiles", "image", "batch.strace", "out/batch.*",
+     "staging-traffic", "base-image", "repo"}
+)  # fmt: skip
+
+# What the set-ups need from the machine (markers, see tests/conftest.py).
+_SETUP_MARKS = {
+    "programs": ("go",),
+    "store": ("go", "strace"),
+    "profiles": ("go", "strace"),
+    "image": ("go", "docker"),
+    "base-image": ("docker",),
+    "batch.strace": ("go", "strace"),
+    "out/batch.*": ("go", "strace"),
+    "staging-traffic": ("go", "root"),
+}
+
+
+EXERCISE_FAILED = r"warning: the exercise command exited with"
+
+
+@dataclass(frozen=True)
+class Run:
+    """How one documented command runs here and what shows it worked."""
+
+    needs: tuple[str, ...] = ()
+    expect: tuple[str, ...] = ()  # regular expressions the output (stdout + stderr) must match
+    files: tuple[str, ...] = ()  # globs that must match in the directory afterwards
+    reject: tuple[str, ...] = (EXERCISE_FAILED,)  # regular expressions the output must not match
+    status: int = 0
+    marks: tuple[str, ...] = ()  # strace, docker, root, go; slow
+    tools: tuple[str, ...] = ()  # other programs it runs (missing: the project's skip/fail rule)
+    after: str = ""  # shell lines run after it in the same shell, their output checked too
+    service: str = ""  # a URL: the command is a service; poll it, then SIGTERM, expect status
+    ports: tuple[int, ...] = ()  # loopback ports it uses besides the 127.0.0.1:N it names
+    run_as: str = ""  # a reduced form, when the command as written cannot run inside the suite
+    why: str = ""  # why run_as (shown in the test's output)
+    activated: bool = True  # the venv's bin first on PATH
+    timeout: float = 600
+
+
+PASS = r"(?m)^PASS: "
+TRACED = r"trace complete: [\d,]+ syscalls, \d+ distinct -> \S*/traces/"
+LOAD_8080 = "./loadgen -d 2s http://127.0.0.1:8080/healthz"
+
+COMMANDS: dict[str, Run] = {
+    # ------------------------------------------------------------------ README: quick start
+    "scripts/demo.sh": Run(
+        marks=("go", "strace"),
+        ports=(18080,),
+        expect=(
+            r"trace complete",
+            r"profiles/httpservice\.json: ok",
+            r"profiles/httpservice\.log\.json: ok",
+            r"profiles/httpservice\.json allows \d+ fewer syscalls than Docker's default",
+        ),
+        files=(
+            "traces/httpservice/*.trace.jsonl",
+            "traces/graph.json",
+            "profiles/httpservice.json",
+            "profiles/httpservice.log.json",
+        ),
+    ),
+    "scripts/test.sh": Run(
+        needs=("repo",),
+        marks=("go", "strace", "docker", "root"),
+        run_as="scripts/test.sh -q -p no:cacheprovider tests/unit/test_syscalls.py",
+        why="the whole suite cannot run inside itself: set-up, engine, ruff and mypy run in "
+        "full, pytest on one module",
+        expect=(r"== ruff", r"== mypy", r"Success: no issues found", r"\d+ passed"),
+        timeout=900,
+    ),
+    # ------------------------------------------------------------------ README: set-up
+    ". .venv/bin/activate": Run(
+        activated=False,
+        after="command -v seccompgen python go",
+        expect=(r"/\.venv/bin/seccompgen\n.*/\.venv/bin/python\n.*/\.venv/bin/go\n",),
+    ),
+    "for p in httpservice batch loadgen; do python -m seccompgen.tracing.gobuild examples/$p $p; "
+    "done": Run(
+        marks=("go",),
+        files=PROGRAMS,
+        after="./batch; echo status $?",  # it runs: its usage message, status 2
+        expect=(r"built .*/batch\n", r"(?m)^usage: batch -in FILE -out FILE$", r"(?m)^status 2$"),
+    ),
+    "mkdir -p data && echo 'the quick brown fox jumps over the lazy dog' > data/in.txt": Run(
+        files=("data/in.txt",), after="wc -w < data/in.txt", expect=(r"(?m)^9$",)
+    ),
+    "tar -c httpservice | docker import -c 'ENTRYPOINT [\"/httpservice\"]' - httpservice:local": (
+        Run(
+            needs=("programs", "image"),
+            marks=("docker",),
+            tools=("tar", "docker"),
+            expect=(r"sha256:[0-9a-f]{64}", r'\["/httpservice"\]'),
+            after="docker image inspect httpservice:local --format '{{json .Config.Entrypoint}}'",
+        )
+    ),
+    # ------------------------------------------------------------------ trace on the host
+    "seccompgen trace ./batch -- -in data/in.txt -out data/out.json": Run(
+        needs=("programs", "data"),
+        marks=("strace",),
+        expect=(TRACED + "batch/", r"target exit status: 0"),
+        files=("data/out.json", "traces/batch/*.trace.jsonl"),
+    ),
+    f"seccompgen trace ./httpservice --workload web --exercise '{LOAD_8080}'": Run(
+        needs=("programs",),
+        marks=("strace",),
+        expect=(TRACED + "web/", r"workload web: \d+ distinct syscalls"),
+    ),
+    "seccompgen trace ./httpservice --duration 3 --timeout 60 -- -addr 127.0.0.1:8081": Run(
+        needs=("programs",),
+        marks=("strace",),
+        expect=(TRACED + "httpservice/", r"target exit status: 0"),
+    ),
+    "seccompgen trace ./httpservice --workload web --exercise "
+    "'./loadgen -n 50 http://127.0.0.1:8080/debug/pprof/'": Run(
+        needs=("programs",), marks=("strace",), expect=(TRACED + "web/",)
+    ),
+    "seccompgen trace ./httpservice --probe http://127.0.0.1:8080/healthz --probe-duration 2 "
+    "-- -addr 127.0.0.1:8080": Run(
+        needs=("programs",), marks=("strace",), expect=(TRACED + "httpservice/",)
+    ),
+    "seccompgen trace ./httpservice --duration 3 -- -addr 127.0.0.1:9000": Run(
+        needs=("programs",), marks=("strace",), expect=(TRACED + "httpservice/",)
+    ),
+    f"seccompgen trace ./httpservice --exercise '{LOAD_8080}'": Run(
+        needs=("programs",), marks=("strace",), expect=(TRACED + "httpservice/",)
+    ),
+    # ------------------------------------------------------------------ trace in containers
+    f"seccompgen trace ./httpservice --container --network host --exercise '{LOAD_8080}'": Run(
+        needs=("programs", "base-image"),
+        marks=("docker", "root"),
+        expect=(r"in a container \(network host\)", TRACED + "httpservice/"),
+    ),
+    "seccompgen trace --image httpservice:local --network host --exercise "
+    "'./loadgen -d 2s http://127.0.0.1:8081/healthz' -- -addr 127.0.0.1:8081": Run(
+        needs=("programs", "image"),
+        marks=("docker", "root"),
+        expect=(TRACED + "httpservice/",),
+    ),
+    "seccompgen trace --delta profiles/httpservice.json --image httpservice:local --network host "
+    f"--exercise '{LOAD_8080}'": Run(
+        needs=("programs", "profiles", "image", "store"),
+        marks=("docker", "root"),
+        expect=(
+            r"(no new syscalls: profiles/httpservice\.json covers|\d+ new syscall\(s\):)",
+            r"target exit status: 0",
+        ),
+    ),
+    "seccompgen trace --delta profiles/httpservice.json --image httpservice:local --network host "
+    f"--exercise '{LOAD_8080}' --learn": Run(
+        needs=("programs", "profiles", "image", "store"),
+        marks=("docker", "root"),
+        expect=(
+            r"(no new syscalls: profiles/httpservice\.json covers|kept as \S*/traces/httpservice/)",
+            r"target exit status: 0",
+        ),
+    ),
+    # ------------------------------------------------------------------ import
+    "strace -f -ttt -X raw -o batch.strace ./batch -in data/in.txt -out data/out.json": Run(
+        needs=("programs", "data"),
+        marks=("strace",),
+        files=("batch.strace", "data/out.json"),
+        after="grep -c execve batch.strace",
+        expect=(r"(?m)^[1-9]\d*$",),
+    ),
+    "seccompgen import batch.strace --workload batch": Run(
+        needs=("batch.strace",),
+        expect=(
+            r"imported [\d,]+ syscalls \(\d+ distinct\) -> \S*/traces/batch/",
+            r"new for batch: ",
+        ),
+    ),
+    "mkdir -p out && strace -ff -o out/batch ./batch -in data/in.txt -out data/out.json": Run(
+        needs=("programs", "data"),
+        marks=("strace",),
+        files=("out/batch.*", "data/out.json"),
+    ),
+    "seccompgen import out/batch.* --workload batch": Run(
+        needs=("out/batch.*",),
+        expect=(r"imported [\d,]+ syscalls \(\d+ distinct\) -> \S*/traces/batch/",),
+    ),
+    # ------------------------------------------------------------------ emit
+    "seccompgen emit --workload httpservice --mode log": Run(
+        needs=("store",),
+        expect=(r"wrote staging \(log\) profile profiles/httpservice\.log\.json: \d+ syscalls",),
+        files=("profiles/httpservice.log.json",),
+    ),
+    "seccompgen emit --workload httpservice": Run(
+        needs=("store",),
+        expect=(r"wrote enforce profile profiles/httpservice\.json: \d+ syscalls allowed",),
+        files=("profiles/httpservice.json",),
+    ),
+    "seccompgen emit --workload httpservice --mode enforce": Run(
+        needs=("store",),
+        expect=(r"wrote enforce profile profiles/httpservice\.json",),
+        files=("profiles/httpservice.json",),
+    ),
+    "seccompgen emit -w httpservice -w batch -o profiles/pod.json": Run(
+        needs=("store",),
+        expect=(r"wrote enforce profile profiles/pod\.json",),
+        files=("profiles/pod.json",),
+    ),
+    "seccompgen emit --workload httpservice -o build/httpservice.json": Run(
+        needs=("store",),
+        expect=(r"wrote enforce profile build/httpservice\.json",),
+        files=("build/httpservice.json",),
+    ),
+    "seccompgen emit -w httpservice --runtime runc --no-new-privileges": Run(
+        needs=("store",),
+        expect=(r"runtime: measured block runc \S+ \(NNP\)", r"wrote enforce profile"),
+    ),
+    # ------------------------------------------------------------------ learn
+    "seccompgen learn --listen 10 --workload httpservice --comm httpservice": Run(
+        needs=("store", "programs", "staging-traffic"),
+        marks=("root",),
+        expect=(r"\d+ record\(s\), [1-9]\d* for httpservice, \d+ already known",),
+    ),
+    "seccompgen learn --from traces/recorded/audit/audit.log --workload auditprobe": Run(
+        expect=(r"\d+ record\(s\), [1-9]\d* for auditprobe", r"new for auditprobe: "),
+        files=("traces/auditprobe/*",),
+    ),
+    "seccompgen learn --from traces/recorded/audit/audit.log -w auditprobe --comm "
+    "auditprobe-amd6": Run(
+        expect=(r"\d+ record\(s\), [1-9]\d* for auditprobe", r"new for auditprobe: ")
+    ),
+    "dmesg > kern.txt && seccompgen learn --from kern.txt --workload httpservice": Run(
+        needs=("store",),
+        tools=("dmesg",),
+        expect=(r"\d+ record\(s\), \d+ for httpservice",),
+        files=("kern.txt",),
+    ),
+    "journalctl -k -o short > kern.txt && seccompgen learn --from kern.txt -w httpservice": Run(
+        needs=("store",),
+        tools=("journalctl",),
+        expect=(r"\d+ record\(s\), \d+ for httpservice",),
+        files=("kern.txt",),
+    ),
+    # ------------------------------------------------------------------ inspect, report
+    "seccompgen inspect ./httpservice": Run(
+        needs=("programs",),
+        expect=(r"linkage: +static", r"Go: +go1\.\d+", r"syscalls its linked Go code can make"),
+    ),
+    "seccompgen inspect ./httpservice --against httpservice": Run(
+        needs=("programs", "store"),
+        expect=(r"reachable but never seen in httpservice: \d+", r"reachable via "),
+    ),
+    "seccompgen inspect ./httpservice --format json": Run(
+        needs=("programs",), expect=(r'"reachable": \{', r'"version": "go1\.\d+')
+    ),
+    "seccompgen report -w httpservice": Run(
+        needs=("store",), expect=(r"httpservice: \d+ syscall\(s\) observed", r"accept4 ")
+    ),
+    "seccompgen report -w httpservice --binary ./httpservice": Run(
+        needs=("store", "programs"),
+        expect=(r"httpservice: \d+ syscall\(s\) observed", r"reachable"),
+    ),
+    "seccompgen report -w httpservice --format svg -o httpservice.svg": Run(
+        needs=("store",),
+        tools=("dot",),
+        expect=(r"wrote httpservice\.svg",),
+        files=("httpservice.svg",),
+        after="grep -c '<svg' httpservice.svg",
+    ),
+    # ------------------------------------------------------------------ validate, graph, diff
+    "seccompgen validate profiles/*.json": Run(
+        needs=("profiles",),
+        expect=(
+            r"profiles/batch\.json: ok",
+            r"profiles/httpservice\.json: ok",
+            r"profiles/httpservice\.log\.json: ok",
+        ),
+    ),
+    "seccompgen validate profiles/httpservice.json": Run(
+        needs=("profiles",), expect=(r"^profiles/httpservice\.json: ok$",)
+    ),
+    "seccompgen graph": Run(
+        needs=("store",), expect=(r"workloads: batch, httpservice", r"httpservice: \d+ syscalls")
+    ),
+    "seccompgen graph --workload httpservice --format json": Run(
+        needs=("store",), expect=(r'"httpservice"', r'"accept4"')
+    ),
+    "seccompgen graph --format dot | dot -Tsvg > graph.svg": Run(
+        needs=("store",),
+        tools=("dot",),
+        files=("graph.svg",),
+        after="grep -c accept4 graph.svg",
+        expect=(r"(?m)^[1-9]\d*$",),
+    ),
+    "seccompgen diff profiles/httpservice.json docker-default": Run(
+        needs=("profiles",),
+        expect=(
+            r"only in docker-default \(\+\d+\): ",
+            r"profiles/httpservice\.json allows \d+ fewer syscalls than Docker's default",
+        ),
+    ),
+    "seccompgen diff profiles/httpservice.json docker-default --summary": Run(
+        needs=("profiles",),
+        expect=(r"only in docker-default: \d+; only in profiles/httpservice\.json: \d+",),
+    ),
+    "seccompgen diff profiles/batch.json profiles/httpservice.json": Run(
+        needs=("profiles",),
+        expect=(r"only in profiles/httpservice\.json \(\+[1-9]\d*\): .*accept4",),
+    ),
+    # ------------------------------------------------------------------ verify
+    "seccompgen verify profiles/httpservice.json ./httpservice --network host "
+    f"--exercise '{LOAD_8080}'": Run(
+        needs=("programs", "profiles"),
+        marks=("docker", "root"),
+        expect=(PASS, r"the exercise exited 0", r"stopped cleanly on SIGTERM"),
+    ),
+    "seccompgen emit -w batch && seccompgen verify profiles/batch.json ./batch "
+    "-V $PWD/data:/data -- -in /data/in.txt -out /data/out.json": Run(
+        needs=("programs", "data", "store"),
+        marks=("docker", "root"),
+        expect=(r"wrote enforce profile profiles/batch\.json", PASS, r"exited 0 on its own"),
+        files=("data/out.json",),
+    ),
+    "seccompgen verify profiles/batch.json ./batch -V $PWD/data:/data "
+    "-- -in /data/in.txt -out /data/out.json": Run(
+        needs=("programs", "data", "profiles"),
+        marks=("docker", "root"),
+        expect=(PASS, r"exited 0 on its own"),
+        files=("data/out.json",),
+    ),
+    "seccompgen verify profiles/httpservice.json --image httpservice:local --no-new-privileges "
+    "--duration 3": Run(
+        needs=("profiles", "image"),
+        marks=("docker", "root"),
+        expect=(r"no-new-privileges\)", PASS, r"stopped cleanly on SIGTERM"),
+    ),
+    "seccompgen verify profiles/httpservice.json --image httpservice:local --duration 3 "
+    "--strict": Run(
+        needs=("profiles", "image"),
+        marks=("docker", "root"),
+        expect=(PASS, r"strict: the staging variant logged no call the profile would refuse"),
+    ),
+    "seccompgen verify profiles/httpservice.json --image httpservice:local --network host "
+    "--exercise './loadgen -d 2s http://127.0.0.1:8081/healthz' -- -addr 127.0.0.1:8081": Run(
+        needs=("programs", "profiles", "image"),
+        marks=("docker", "root"),
+        expect=(PASS, r"the exercise exited 0", r"stopped cleanly on SIGTERM"),
+    ),
+    "seccompgen verify profiles/httpservice.json ./httpservice --duration 3": Run(
+        needs=("programs", "profiles"),
+        marks=("docker", "root"),
+        expect=(PASS, r"stopped cleanly on SIGTERM"),
+    ),
+    # ------------------------------------------------------------------ runtime-baseline
+    "seccompgen runtime-baseline": Run(
+        marks=("docker", "root", "go"),
+        expect=(r"(?m)^round 3: \d+ distinct", r"runc \S+ \(no NNP\): \d+ distinct syscalls"),
+        files=("profiles/runtime/runc-*-no-nnp.json",),
+    ),
+    "seccompgen runtime-baseline --no-new-privileges": Run(
+        marks=("docker", "root", "go"),
+        expect=(r"runc \S+ \(NNP\): \d+ distinct syscalls after the filter",),
+        files=("profiles/runtime/runc-*-nnp.json",),
+    ),
+    "seccompgen runtime-baseline --runtime runc --rounds 5 -o runtime-blocks": Run(
+        marks=("docker", "root", "go"),
+        expect=(r"(?m)^round 5: ", r"-> runtime-blocks/runc-"),
+        files=("runtime-blocks/runc-*-no-nnp.json",),
+    ),
+    # ------------------------------------------------------------------ attach
+    "docker run --rm --network host --security-opt "
+    "seccomp=$PWD/profiles/httpservice.json httpservice:local": Run(
+        needs=("profiles", "image"),
+        marks=("docker", "root"),
+        tools=("docker",),
+        service=SERVICE_URL,
+        expect=(r'"msg":"listening"',),
+    ),
+    # ------------------------------------------------------------------ benchmarks
+    ".venv/bin/python benchmarks/overhead/run.py --rounds 5 --duration 4": Run(
+        marks=("go", "strace", "root", "slow"),
+        expect=(r"(?m)^\| native \| [\d,]+ \| ", r"\| seccompgen strace backend"),
+        timeout=1800,
+    ),
+    ".venv/bin/python benchmarks/parser/run.py": Run(
+        marks=("go", "strace", "slow"),
+        tools=("awk",),
+        expect=(r"\| compiled: parse -> SyscallGraph\.add_events \|", r"ratio parse->graph / awk"),
+        timeout=1800,
+    ),
+    ".venv/bin/python benchmarks/fuzz/run.py --seed 1 --budget 600s": Run(
+        marks=("slow",),
+        expect=(r"(?m)^strace +\d+ ", r"(?m)^total +\d+ inputs, 0 findings$"),
+        timeout=1800,
+    ),
+}
+
+_HOW_TO_ADD = (
+    "add an entry to COMMANDS in tests/integration/test_documented_commands.py: the command's "
+    "key (as in this message) -> Run(needs=(set-ups from SETUPS), marks=(what it needs: strace, "
+    "docker, root, go), expect=(regular expressions its output must match), files=(...))"
+)
+
+
+def _documented() -> list[DocCommand]:
+    return collect(README.read_text(), cli)
+
+
+def _by_key() -> dict[str, list[DocCommand]]:
+    found: dict[str, list[DocCommand]] = {}
+    for cmd in _documented():
+        found.setdefault(cmd.key, []).append(cmd)
+    return found
+
+
+def _params() -> list[Any]:
+    params = []
+    for key, shown in _by_key().items():
+        run = COMMANDS.get(key)
+        marks: list[Any] = []
+        if run is not None:
+            for name in sorted(
+                {*run.marks, *(m for n in run.needs for m in _SETUP_MARKS.get(n, ()))}
+            ):
+                marks.append(getattr(pytest.mark, name))
+        params.append(pytest.param(shown[0], marks=marks, id=key))
+    return params
+
+
+def test_the_table_lists_only_documented_commands() -> None:
+    stale = sorted(set(COMMANDS) - set(_by_key()))
+    assert not stale, f"COMMANDS has entries no documentation shows any more; remove them: {stale}"
+
+
+def test_every_command_has_help_examples() -> None:
+    # README: "Every command has `--help` with examples."
+    pages = help_pages(cli)
+    bare = [name for name, page in pages.items() if not help_commands(page, name)]
+    assert not bare, f"--help pages without an Examples section: {bare}"
+
+
+def test_set_up_names_are_known() -> None:
+    unknown = {n for run in COMMANDS.values() for n in run.needs} - SETUPS
+    assert not unknown, unknown
+
+
+# --------------------------------------------------------------------------- set-ups
+
+
+@dataclass(frozen=True)
+class Traced:
+    """The shared trace store and the profiles emitted from it."""
+
+    store: Path
+    profiles: Path
+
+
+@pytest.fixture(scope="session")
+def doc_programs(build_example: Callable[[str], Path]) -> dict[str, Path]:
+    """The example programs, built once."""
+    return {name: build_example(name) for name in PROGRAMS}
+
+
+@pytest.fixture(scope="session")
+def traced(doc_programs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Traced:
+    """One traced run of the service (under load, then SIGTERM) and one of the batch job, in a
+    store, and the profiles emitted from it; each command works on a copy."""
+    work = tmp_path_factory.mktemp("doc-traced")
+    store = work / "traces"
+    port = free_port()
+    load = (
+        f"{doc_programs['loadgen']} -c 4 -d 2s http://127.0.0.1:{port}/healthz "
+        f"http://127.0.0.1:{port}/debug/pprof/"
+    )
+    runs = [
+        ("trace", str(doc_programs["httpservice"]), "--exercise", load,
+         "--", "-addr", f"127.0.0.1:{port}"),
+        ("trace", str(doc_programs["batch"]), "--", "-in", str(REPO / "README.md"),
+         "-out", str(work / "out.json")),
+    ]  # fmt: skip
+    profiles = work / "profiles"
+    for args in runs:
+        proc = sg(args[0], "--store", str(store), *args[1:], cwd=work)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "target exit status: 0" in proc.stdout, proc.stdout + proc.stderr
+    for workload, mode, name in (
+        ("httpservice", "enforce", "httpservice.json"),
+        ("httpservice", "log", "httpservice.log.json"),
+        ("batch", "enforce", "batch.json"),
+    ):
+        out = profiles / name
+        proc = sg("emit", "-w", workload, "--mode", mode, "--store", str(store), "-o", str(out),
+                  cwd=work)  # fmt: skip
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return Traced(store, profiles)
+
+
+def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=300, check=False
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)}: {proc.stderr.strip()}")
+    return proc
+
+
+class ImageTag:
+    """The README's ``httpservice:local``: made once, every image ID it named removed at the
+    end (a documented ``docker import`` moves the tag to a new image), with its containers."""
+
+    def __init__(self, program: Path, work: Path) -> None:
+        self.program = program
+        self.work = work
+        self.ids: set[str] = set()
+
+    def current(self) -> str | None:
+        proc = _docker("image", "inspect", IMAGE, "--format", "{{.Id}}", check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    def ensure(self) -> None:
+        before = self.current()
+        if before is None or before not in self.ids:
+            shutil.copy2(self.program, self.work / "httpservice")
+            proc = subprocess.run(
+                "tar -c httpservice | docker import -c 'ENTRYPOINT [\"/httpservice\"]' - "
+                + IMAGE,
+                shell=True, cwd=self.work, capture_output=True, text=True, timeout=300,
+                check=False,
+            )  # fmt: skip
+            assert proc.returncode == 0, proc.stderr
+            self.note()
+
+    def note(self) -> None:
+        now = self.current()
+        if now is not None:
+            self.ids.add(now)
+
+    def remove(self) -> None:
+        for image_id in sorted(self.ids):
+            listed = _docker("ps", "-aq", "--filter", f"ancestor={image_id}", check=False)
+            for cid in listed.stdout.split():
+                _docker("rm", "-f", cid, check=False)
+        if self.current() in self.ids:
+            _docker("rmi", "-f", IMAGE, check=False)
+        for image_id in sorted(self.ids):
+            _docker("rmi", "-f", image_id, check=False)
+
+
+@pytest.fixture(scope="session")
+def image_tag(
+    doc_programs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ImageTag]:
+    if shutil.which("docker") is None:
+        missing_tool("the docker command is not on PATH")
+    tag = ImageTag(doc_programs["httpservice"], tmp_path_factory.mktemp("doc-image"))
+    yield tag
+    tag.remove()
+
+
+def _venv() -> Path:
+    venv = Path(sys.prefix)
+    if venv == Path(sys.base_prefix) or not (venv / "bin" / "seccompgen").exists():
+        pytest.fail(
+            f"the tests must run from the project's virtual environment ({sys.prefix} is not "
+            "one with seccompgen installed); run scripts/bootstrap.sh, then .venv/bin/python -m "
+            "pytest",
+            pytrace=False,
+        )
+    return venv
+
+
+def _lay_out(root: Path, run: Run, request: pytest.FixtureRequest) -> None:
+    """The repository-like directory the command runs in, with the set-ups it needs."""
+    venv = _venv()
+    for name in ("examples", "scripts", "benchmarks"):
+        (root / name).symlink_to(REPO / name)
+    (root / ".venv").symlink_to(venv)
+    (root / "traces").mkdir()
+    (root / "traces" / "recorded").symlink_to(REPO / "traces" / "recorded")
+    needs = set(run.needs)
+    if needs & {"programs", "batch.strace", "out/batch.*", "staging-traffic"}:
+        programs: dict[str, Path] = request.getfixturevalue("doc_programs")
+        for name, path in programs.items():
+            shutil.copy2(path, root / name)
+    if needs & {"data", "batch.strace", "out/batch.*"}:
+        (root / "data").mkdir()
+        (root / "data" / "in.txt").write_text("the quick brown fox jumps over the lazy dog\n")
+    if needs & {"store", "profiles"}:
+        traced: Traced = request.getfixturevalue("traced")
+        if "store" in needs:
+            shutil.copytree(traced.store, root / "traces", dirs_exist_ok=True, symlinks=True)
+        if "profiles" in needs:
+            shutil.copytree(traced.profiles, root / "profiles")
+    if "image" in needs:
+        request.getfixturevalue("image_tag").ensure()
+    if "base-image" in needs:
+        request.getfixturevalue("base_image")
+    for log, argv in (
+        ("batch.strace", ["strace", "-f", "-ttt", "-X", "raw", "-o", "batch.strace"]),
+        ("out/batch.*", ["strace", "-ff", "-o", "out/batch"]),
+    ):
+        if log in needs:
+            (root / "out").mkdir(exist_ok=True)
+            subprocess.run(
+                [*argv, "./batch", "-in", "data/in.txt", "-out", "data/out.json"],
+                cwd=root, check=True, capture_output=True, timeout=120,
+            )  # fmt: skip
+
+
+def _environment(run: Run) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("SECCOMPGEN_STORE", None)
+    env.pop("VIRTUAL_ENV", None)
+    venv_bin = str(_venv() / "bin")
+    path = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin]
+    env["PATH"] = os.pathsep.join([venv_bin, *path] if run.activated else path)
+    return env
+
+
+def _wait_for_free_ports(ports: set[int]) -> None:
+    """The documented commands name fixed loopback ports; wait until nothing listens there."""
+    deadline = time.monotonic() + 60
+    for port in sorted(ports):
+        while True:
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", port))
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"127.0.0.1:{port} stays in use; the command needs it")
+            time.sleep(0.5)
+
+
+def _staging_traffic(proc: subprocess.Popen[str], root: Path, env: dict[str, str]) -> str:
+    """While ``proc`` (a ``learn --listen``) runs, start ./httpservice under a filter that logs
+    every call (SCMP_ACT_LOG) and stop it once it serves, again and again, until ``proc`` shows
+    a record of it or ends: ``learn`` says it listens just before it subscribes, so the first
+    start may come too early. Returns what ``proc`` wrote on stderr meanwhile."""
+    log_all = root / "log-all.json"
+    log_all.write_text('{"defaultAction": "SCMP_ACT_LOG"}\n')
+    lines: list[str] = []
+    recorded = threading.Event()
+
+    def read() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            lines.append(line)
+            if re.match(r"\s+httpservice\[\d+\] ", line):
+                recorded.set()
+                return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    while not recorded.is_set() and proc.poll() is None:
+        helper = subprocess.Popen(
+            [sys.executable, "-m", "seccompgen.enforce", str(log_all), "--", "./httpservice",
+             "-addr", "127.0.0.1:0"],
+            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert helper.stderr is not None
+            helper.stderr.readline()  # its first log line: it is serving
+        finally:
+            helper.send_signal(signal.SIGTERM)
+            helper.communicate(timeout=30)
+        recorded.wait(timeout=1)
+    reader.join(timeout=30)
+    return "".join(lines)
+
+
+def _run_service(script: str, root: Path, env: dict[str, str], url: str) -> tuple[int, str]:
+    """Start a documented service command, wait until ``url`` answers 200, SIGTERM it."""
+    proc = subprocess.Popen(
+        ["bash", "-c", script], cwd=root, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    answered = ""
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=5) as resp:
+                answered = f"{url} answered {resp.status}"
+                break
+            time.sleep(0.2)
+        assert answered, f"{url} never answered"
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode, out + "\n" + answered
+
+
+@pytest.mark.parametrize("shown", _params())
+def test_documented_command(
+    shown: DocCommand, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    run = COMMANDS.get(shown.key)
+    if run is None:
+        pytest.fail(f"{shown.source}: `{shown.key}` is documented but never run; {_HOW_TO_ADD}")
+    for tool in run.tools:
+        if shutil.which(tool) is None:
+            missing_tool(f"{tool} is not on PATH")
+    root = REPO if "repo" in run.needs else tmp_path / "root"
+    if root != REPO:
+        root.mkdir()
+        _lay_out(root, run, request)
+    script = run.run_as or shown.text
+    if run.run_as:
+        print(f"running `{run.run_as}` for `{shown.key}`: {run.why}")
+    ports = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", script)} | set(run.ports)
+    _wait_for_free_ports(ports)
+    env = _environment(run)
+    if run.service:
+        status, out = _run_service(script, root, env, run.service)
+    else:
+        body = f"{script}\nstatus=$?\n{run.after}\nexit $status\n" if run.after else script
+        proc = subprocess.Popen(
+            ["bash", "-c", body], cwd=root, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        seen = ""
+        try:
+            if "staging-traffic" in run.needs:
+                seen = _staging_traffic(proc, root, env)
+            stdout, stderr = proc.communicate(timeout=run.timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        status, out = proc.returncode, stdout + seen + stderr
+    if "image" in run.needs:
+        request.getfixturevalue("image_tag").note()
+    print(out)
+    assert status == run.status, f"`{shown.text}` exited {status}, not {run.status}:\n{out}"
+    for pattern in run.expect:
+        assert re.search(pattern, out, re.M), f"`{shown.key}`: no /{pattern}/ in:\n{out}"
+    for pattern in run.reject:
+        assert not re.search(pattern, out, re.M), f"`{shown.key}`: /{pattern}/ in:\n{out}"
+    for pattern in run.files:
+        assert glob.glob(str(root / pattern)), f"`{shown.key}` left no {pattern} in {root}"
