@@ -316,6 +316,15 @@ Examples:
     is_flag=True,
     help="Run --exercise inside the container (docker exec /bin/sh -c) instead of on the host.",
 )
+@click.option(
+    "--volume",
+    "-V",
+    "volumes",
+    multiple=True,
+    metavar="HOST:CONTAINER[:ro|rw]",
+    help="Bind mount into the container (with --container/--image; repeatable), e.g. a batch "
+    "job's input and output directory, as for verify.",
+)
 @_store_option
 def trace(
     target: str | None,
@@ -337,6 +346,7 @@ def trace(
     image: str | None,
     network: str | None,
     exercise_in_container: bool,
+    volumes: tuple[str, ...],
     store: Path | None,
 ) -> None:
     """Run TARGET under a tracer and record every system call it and its threads and children make.
@@ -375,6 +385,8 @@ def trace(
             raise click.BadParameter(
                 "only with --container or --image", param_hint="'--exercise-in-container'"
             )
+        if volumes:
+            raise click.BadParameter("only with --container or --image", param_hint="'--volume'")
     if exercise_in_container and exercise is None:
         raise click.BadParameter("needs --exercise", param_hint="'--exercise-in-container'")
     program, argv = _target(target, args, image)
@@ -402,6 +414,7 @@ def trace(
         image=image,
         network=network or "none",
         exercise_in_container=exercise_in_container,
+        volumes=volumes,
         known=known,
         learn=learn or known is None,
     )

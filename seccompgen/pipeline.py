@@ -105,6 +105,8 @@ class TraceOptions:
     image: str | None = None
     network: str = "none"
     exercise_in_container: bool = False
+    volumes: tuple[str, ...] = ()
+    """Bind mounts ``HOST:CONTAINER[:ro|rw]`` for the container (with ``container``/``image``)."""
     known: Path | None = None
     """A known profile: re-check the target against it (the delta backend; only misses), on
     the host or, with ``container``/``image``, in a container the engine starts under it."""
@@ -138,8 +140,15 @@ def trace(
     in_container = opts.container or opts.image is not None
     spec: ContainerSpec | None = None
     if in_container:
+        from seccompgen.tracing.container import parse_volume
+
+        for volume in opts.volumes:  # a bad one is named before anything starts
+            parse_volume(volume)
         spec = ContainerSpec(
-            image=opts.image, network=opts.network, exercise_in_container=opts.exercise_in_container
+            image=opts.image,
+            network=opts.network,
+            exercise_in_container=opts.exercise_in_container,
+            volumes=opts.volumes,
         )
     argv: tuple[str, ...]
     if opts.image is not None:

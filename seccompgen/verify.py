@@ -40,7 +40,9 @@ import contextlib
 import io
 import json
 import os
+import re
 import signal
+import struct
 import tarfile
 import threading
 import time
@@ -74,6 +76,15 @@ NETWORKS: Final = ("none", "host")
 #: Exit statuses that count as a clean stop after SIGTERM: 0, or death by the signal itself
 #: (128 + 15, how Docker reports it).
 CLEAN_STOP: Final = (0, 128 + signal.SIGTERM)
+#: How a Go program built before Go 1.27 ends on SIGTERM when it is its container's process 1
+#: and has no handler of its own for it. The runtime's handler restores the default action and
+#: re-raises the signal, which the kernel does not deliver to a pid namespace's init
+#: (pid_namespaces(7)), and then gives up with exit(2) (runtime/signal_unix.go, dieFromSignal,
+#: "If we are still somehow running, just exit with the wrong status"; from Go 1.27 it exits
+#: 128 + the signal instead, which CLEAN_STOP covers). A Go panic exits 2 as well, but prints
+#: "panic: " or "fatal error: " first (runtime/panic.go), so output with either is no clean stop.
+GO_PID1_SIGTERM: Final = (2, (1, 27))
+_GO_CRASH: Final = re.compile(r"^(?:panic: |fatal error: )", re.MULTILINE)
 #: Where the program lives in the throwaway image.
 APP_PATH: Final = "/app"
 
@@ -270,18 +281,6 @@ def _remove_container(container: Any) -> None:
 
     with contextlib.suppress(docker.errors.NotFound):
         container.remove(force=True)
-
-
-def _parse_volume(spec: str) -> tuple[str, dict[str, str]]:
-    parts = spec.split(":")
-    if len(parts) not in (2, 3) or not parts[0] or not parts[1].startswith("/"):
-        raise TracerError(
-            f"bad volume {spec!r}", hint="give HOST:CONTAINER or HOST:CONTAINER:ro|rw"
-        )
-    mode = parts[2] if len(parts) == 3 else "rw"
-    if mode not in ("ro", "rw"):
-        raise TracerError(f"bad volume mode {mode!r} in {spec!r}", hint="use ro or rw")
-    return str(Path(parts[0]).resolve()), {"bind": parts[1], "mode": mode}
 
 
 @contextlib.contextmanager
@@ -516,7 +515,7 @@ def _run_container(
                 container.kill()
             rc = _wait_exit(container, 10.0)
             failure = f"the workload did not stop within {req.grace:g}s of SIGTERM"
-        elif rc not in CLEAN_STOP:
+        elif rc not in CLEAN_STOP and not _go_pid1_sigterm_exit(container, rc):
             failure = f"the workload exited with status {rc} after SIGTERM"
         if failure is None and exercise_rc not in (None, 0):
             failure = f"the exercise exited with status {exercise_rc}"
@@ -535,6 +534,49 @@ def _finish(
     with contextlib.suppress(docker.errors.DockerException):
         container.kill()
     return RunResult(variant, True, why, None, exercise_rc, "sigkill", _logs(container))
+
+
+def go_pid1_sigterm_exit(rc: int, output: str, go_version: str | None) -> bool:
+    """Whether exit status ``rc``, after SIGTERM, is how a container's process 1 that is a Go
+    program built by ``go_version`` (None: not Go) and printed ``output`` ends on SIGTERM
+    without a handler of its own (:data:`GO_PID1_SIGTERM`)."""
+    status, before = GO_PID1_SIGTERM
+    if rc != status or go_version is None or _GO_CRASH.search(output):
+        return False
+    parts = go_version.removeprefix("go").split(".")
+    if len(parts) < 2 or not (parts[0].isdigit() and parts[1].isdigit()):
+        return False  # a development build: unknown
+    return (int(parts[0]), int(parts[1])) < before
+
+
+def _go_pid1_sigterm_exit(container: Any, rc: int) -> bool:
+    """:func:`go_pid1_sigterm_exit` for a stopped container: its output, and the Go version of
+    its process 1's program, read from the container."""
+    import docker.errors
+
+    from seccompgen.inspect.binary import read_buildinfo, read_layout
+    from seccompgen.tracing.container import read_container_program
+    from seccompgen.tracing.elf import is_elf
+
+    if rc != GO_PID1_SIGTERM[0]:
+        return False
+    try:
+        output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        attrs = container.attrs
+        env = dict(
+            e.split("=", 1) for e in (attrs.get("Config") or {}).get("Env") or [] if "=" in e
+        )
+        name = str(attrs.get("Path") or "")
+        data = read_container_program(container, name, env.get("PATH"))[1] if name else None
+    except docker.errors.DockerException:
+        return False
+    if data is None or not is_elf(data):
+        return False
+    try:
+        info = read_buildinfo(data, read_layout(data))
+    except (TracerError, ValueError, IndexError, struct.error):
+        return False
+    return go_pid1_sigterm_exit(rc, output, info.go_version if info else None)
 
 
 def _wait_exit(container: Any, seconds: float) -> int | None:
@@ -592,6 +634,7 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
     the run ends (success, failure, timeout, Ctrl-C, SIGTERM).
     """
     from seccompgen.profile.model import load_profile
+    from seccompgen.tracing.container import parse_volume
 
     log = log or _quiet
     if (req.image is None) == (req.program is None):
@@ -601,7 +644,7 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
     profile = load_profile(req.profile)
     enforce_json = render(profile)
     staging_json = render(staging_variant(profile))
-    volumes = dict(_parse_volume(v) for v in req.volumes)
+    volumes = dict(parse_volume(v) for v in req.volumes)
     run_id = uuid.uuid4().hex[:12]
     client = _client()
     with sigterm_as_interrupt(), contextlib.ExitStack() as stack:

@@ -10,6 +10,7 @@
 //	-signal    signal.Notify for SIGUSR1, then the process sends itself SIGUSR1
 //	-exec      os/exec runs this program again with -child and waits for it
 //	-threads   many goroutines block in system calls at once (the runtime starts OS threads)
+//	-netpoll   a goroutine waits on a pipe while main sleeps (the idle scheduler waits in netpoll)
 //
 // Paths run in the order listed when several flags are given.
 package main
@@ -204,6 +205,33 @@ func countThreads() int {
 	return len(entries)
 }
 
+// netpoll parks a goroutine in the network poller (a read from an empty pipe, whose read end
+// os.Pipe registers with epoll) while main sleeps: with no goroutine runnable, the idle
+// scheduler blocks in netpoll with a timeout until the sleep's timer (runtime/proc.go
+// findRunnable, runtime/netpoll_epoll.go netpoll); then main writes and the reader wakes.
+func netpoll() error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	defer w.Close()
+	got := make(chan error, 1)
+	go func() {
+		buf := make([]byte, 4)
+		_, err := io.ReadFull(r, buf)
+		if err == nil && string(buf) != "ping" {
+			err = fmt.Errorf("read %q", buf)
+		}
+		got <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if _, err := w.Write([]byte("ping")); err != nil {
+		return err
+	}
+	return <-got
+}
+
 func main() {
 	child := flag.Bool("child", false, "print \"child\" and exit (the -exec child)")
 	doPreempt := flag.Bool("preempt", false, "force asynchronous preemption")
@@ -214,6 +242,7 @@ func main() {
 	doSignal := flag.Bool("signal", false, "signal.Notify and a self-sent SIGUSR1")
 	doExec := flag.Bool("exec", false, "run a child process with os/exec")
 	doThreads := flag.Int("threads", 0, "block this many goroutines in system calls at once")
+	doNetpoll := flag.Bool("netpoll", false, "wait on a pipe in the network poller while idle")
 	flag.Parse()
 
 	if *child {
@@ -232,6 +261,7 @@ func main() {
 		{*doSignal, "signal", sendSignal},
 		{*doExec, "exec", execChild},
 		{*doThreads > 0, "threads", func() error { return threads(*doThreads) }},
+		{*doNetpoll, "netpoll", netpoll},
 	}
 	for _, s := range steps {
 		if !s.on {

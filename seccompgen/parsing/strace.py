@@ -323,6 +323,17 @@ class _Clock:
         return value
 
 
+def _ret_int(text: str) -> int:
+    """A return value as strace prints it: decimal, hexadecimal (``0x...``), or octal with a
+    leading zero. strace prints umask(2)'s result, the previous mask, in octal (its umask
+    decoder returns ``RVAL_OCTAL``, printed with ``%#lo``: ``umask(077) = 022``), which
+    ``int(text, 0)`` refuses."""
+    digits = text[1:] if text[:1] == "-" else text
+    if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+        return int(text, 8)
+    return int(text, 0)
+
+
 _INF = float("inf")
 
 
@@ -338,7 +349,7 @@ def _seconds(value: str | float) -> float:
 def _ret_value(ret: str) -> int | None:
     if ret == "?":
         return None
-    value = int(ret, 0)
+    value = _ret_int(ret)
     if not REGISTER_MIN <= value <= REGISTER_MAX:
         raise ValueError(f"return value {ret[:24]} is wider than a 64-bit register")
     return value

@@ -30,11 +30,14 @@ class ContainerSpec:
       so an exercise on the host reaches the target on 127.0.0.1).
     - ``exercise_in_container``: run the exercise command inside the container (``docker exec``
       of ``/bin/sh -c``) instead of on the host.
+    - ``volumes``: bind mounts, ``HOST:CONTAINER[:ro|rw]`` (``docker run -v``), e.g. a batch
+      job's input and output directory, as ``seccompgen verify -V`` mounts them.
     """
 
     image: str | None = None
     network: str = "none"
     exercise_in_container: bool = False
+    volumes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

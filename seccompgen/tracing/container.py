@@ -327,6 +327,8 @@ def create_container(
     """
     import docker.errors  # type: ignore[import-untyped]
 
+    volumes = dict(plan.volumes)
+    volumes.update(parse_volume(v) for v in spec.volumes)
     args: dict[str, Any] = {
         "entrypoint": [cmd[0]],
         "command": list(cmd[1:]),
@@ -335,7 +337,7 @@ def create_container(
         "working_dir": plan.workdir,
         "labels": {TRACE_LABEL: trace_id},
         "network_mode": spec.network,
-        "volumes": plan.volumes,
+        "volumes": volumes,
         "stdin_open": False,
         "tty": False,
         "detach": True,
@@ -351,6 +353,20 @@ def create_container(
 
 
 # ---------------------------------------------------------------------- image and files
+
+
+def parse_volume(spec: str) -> tuple[str, dict[str, str]]:
+    """``HOST:CONTAINER[:ro|rw]`` (``docker run -v``; read-write when no mode is given) as the
+    Docker SDK's ``volumes`` entry: the host path made absolute, and its bind and mode."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[0] or not parts[1].startswith("/"):
+        raise TracerError(
+            f"bad volume {spec!r}", hint="give HOST:CONTAINER or HOST:CONTAINER:ro|rw"
+        )
+    mode = parts[2] if len(parts) == 3 else "rw"
+    if mode not in ("ro", "rw"):
+        raise TracerError(f"bad volume mode {mode!r} in {spec!r}", hint="use ro or rw")
+    return str(Path(parts[0]).resolve()), {"bind": parts[1], "mode": mode}
 
 
 def _image_missing(ref: str) -> TracerError:
@@ -434,6 +450,15 @@ class _ContainerFiles:
             if data is not None:
                 return candidate, data
         return name, None
+
+
+def read_container_program(
+    container: Any, name: str, path_env: str | None
+) -> tuple[str, bytes | None]:
+    """The program ``name`` of a created or stopped container, found as a runtime would (a
+    lookup in ``path_env``, else Docker's default PATH, for a name without ``/``): its path and
+    content (None when missing)."""
+    return _ContainerFiles(container).resolve_program(name, path_env or _DEFAULT_PATH)
 
 
 def _missing_libraries(fs: _ContainerFiles, info: ElfInfo) -> list[str]:

@@ -34,8 +34,10 @@ pytestmark = [pytest.mark.go, pytest.mark.slow]
 # - restart_syscall: the kernel resumes a sleep (sysmon's nanosleep) that a signal or a stop
 #   interrupted with ERESTART_RESTARTBLOCK (restart_syscall(2)); under ptrace it is seen when the
 #   process exits while sysmon sleeps, so it depends on where sysmon is at exit_group.
+# - epoll_pwait: the idle scheduler's wait in the network poller, only when no goroutine can run
+#   for a moment (runtime/proc.go findRunnable; "network poller wait" in data/go-runtime.json).
 SCHEDULING_DEPENDENT = frozenset(
-    {"getpid", "tgkill", "rt_sigreturn", "sched_yield", "restart_syscall"}
+    {"getpid", "tgkill", "rt_sigreturn", "sched_yield", "restart_syscall", "epoll_pwait"}
 )
 
 

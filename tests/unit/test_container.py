@@ -132,6 +132,7 @@ def test_the_traced_processes_are_process_1_and_below_it_without_strace(
     [
         (["/bin/true", "--network", "host"], "only with --container or --image"),
         (["/bin/true", "--exercise-in-container", "--exercise", "x"], "only with --container"),
+        (["/bin/true", "-V", "/tmp:/data"], "only with --container or --image"),
         (["/bin/true", "--container", "--image", "x:1"], "exclude each other"),
         (["--container", "--network", "bridge"], "'bridge' is not one of"),
         (["--container"], "give TARGET"),
