@@ -96,7 +96,10 @@ def test_prune_removes_older_tracer_images_but_not_one_in_use(
 
     def image(label: str, tag: str) -> str:
         dockerfile = f"FROM {base_image}\nLABEL io.seccompgen.test={label}\n".encode()
-        img, _ = docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=tag, pull=False)
+        # rm and forcerm: the build's intermediate container goes too (the SDK keeps it by default)
+        img, _ = docker_client.images.build(
+            fileobj=io.BytesIO(dockerfile), tag=tag, pull=False, rm=True, forcerm=True
+        )
         return str(img.id)
 
     current = f"{TRACER_REPOSITORY}:test-current-{run}"
