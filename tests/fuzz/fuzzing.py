@@ -506,8 +506,8 @@ def check_profile(data: bytes, tmp: Path) -> None:
     path = tmp / "profile.json"
     path.write_bytes(data)
     with _typed_errors_only("validate"):
-        found = pipeline.validate(path)
-        lines = (*found.problems, *found.warnings)
+        result = pipeline.validate(path)
+        lines = [*result.problems, *result.warnings]
         if not all(isinstance(p, str) and "\n" not in p for p in lines):
             raise Crash(f"validate: problems are not one line each: {lines!r}"[:500])
     with _typed_errors_only("diff"):
