@@ -13,6 +13,31 @@ from seccompgen.events import Event, Phase, SyscallEvent
 from seccompgen.tracefile import read_trace
 from seccompgen.tracing.base import TraceOutcome, TraceProgress
 
+#: System calls the Go runtime makes or not depending on timing, run to run and tracer to tracer
+#: (strace slows a program down several times), not on what the program does:
+#: - getpid, tgkill: asynchronous preemption; sysmon preempts a goroutine that ran for 10 ms by
+#:   sending SIGURG to its thread (runtime/signal_unix.go preemptM -> signalM -> tgkill);
+#: - rt_sigreturn: the return from that SIGURG handler;
+#: - sched_yield, nanosleep: osyield()/usleep() in the scheduler's spinning and work stealing and
+#:   sysmon's sleeps (runtime/proc.go runqgrab, sysmon), taken only under contention;
+#: - restart_syscall: the kernel resumes a sleep (sysmon's nanosleep) that a signal or a stop
+#:   interrupted with ERESTART_RESTARTBLOCK (restart_syscall(2)); seen under ptrace when the
+#:   process exits while sysmon sleeps;
+#: - epoll_pwait: the idle scheduler's wait in the network poller, and sysmon's poll once the last
+#:   one is 10 ms old (runtime/proc.go findRunnable, sysmon; "network poller wait" in
+#:   seccompgen/data/go-runtime.json): a short run may never idle.
+GO_SCHEDULING_DEPENDENT = frozenset(
+    {
+        "getpid",
+        "tgkill",
+        "rt_sigreturn",
+        "sched_yield",
+        "nanosleep",
+        "restart_syscall",
+        "epoll_pwait",
+    }
+)
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _support import free_port
+from _support import GO_SCHEDULING_DEPENDENT, free_port
 from _support import sg as seccompgen
 
 from seccompgen.events import ExitEvent, Phase, SignalEvent, SyscallEvent
@@ -33,9 +33,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.strace]
 REPO = Path(__file__).resolve().parents[2]
 # What an HTTP service does that a trace must show, wherever it runs.
 SERVICE_CALLS = {"bind", "listen", "accept4", "epoll_ctl", "setsockopt", "getsockname"}
-# Calls the Go runtime makes in some runs and not others, on the host as in a container: async
-# preemption (tgkill(getpid(), tid, SIGURG)), osyield and usleep while spinning.
-SCHEDULING_DEPENDENT = {"getpid", "tgkill", "sched_yield", "nanosleep"}
+# Calls the Go runtime makes in some runs and not others (_support.GO_SCHEDULING_DEPENDENT).
+SCHEDULING_DEPENDENT = GO_SCHEDULING_DEPENDENT
 
 
 def trace_path(proc: subprocess.CompletedProcess[str]) -> Path:

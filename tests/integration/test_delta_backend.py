@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
-from _support import free_port
+from _support import GO_SCHEDULING_DEPENDENT, free_port
 
 from seccompgen.events import Phase, SyscallEvent
 from seccompgen.goruntime import go_runtime_names
@@ -28,12 +28,8 @@ from seccompgen.tracing.strace import StraceTracer
 
 pytestmark = [pytest.mark.root, pytest.mark.go, pytest.mark.strace]
 
-# Calls the Go runtime makes or not depending on scheduling, not on the program's input:
-# asynchronous preemption (sysmon sends SIGURG with tgkill to the thread's own process, found
-# with getpid, and the signal handler returns through rt_sigreturn; runtime/signal_unix.go
-# preemptM) and sched_yield from spinning in the scheduler and the GC (runtime/proc.go osyield).
-# Whether a short run is preempted at all depends on how long its goroutines run uninterrupted.
-SCHEDULING_DEPENDENT = frozenset({"getpid", "tgkill", "sched_yield", "rt_sigreturn"})
+# Calls the Go runtime makes in some runs and not others (_support.GO_SCHEDULING_DEPENDENT).
+SCHEDULING_DEPENDENT = GO_SCHEDULING_DEPENDENT
 
 
 class Run:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from _rules import missing_tool
-from _support import TraceRun, TraceWith, free_port
+from _support import GO_SCHEDULING_DEPENDENT, TraceRun, TraceWith, free_port
 
 from seccompgen.errors import TracerError
 from seccompgen.events import ExitEvent, Phase
@@ -31,20 +31,8 @@ from seccompgen.tracing.strace import StraceTracer
 pytestmark = [pytest.mark.root, pytest.mark.go, pytest.mark.strace, pytest.mark.slow]
 
 # System calls the Go runtime makes or not depending on timing, which differs between tracers
-# (strace slows the program down by a factor of several) and between runs of one tracer:
-# - getpid, tgkill: asynchronous preemption; sysmon preempts a goroutine that ran for 10 ms by
-#   sending SIGURG to its thread (runtime/signal_unix.go preemptM -> signalM -> tgkill(getpid(),
-#   tid, SIGURG)), and how long a goroutine runs depends on the tracer's overhead;
-# - rt_sigreturn: the return from that SIGURG handler (also from SIGTERM, which is checked on
-#   its own below);
-# - sched_yield, nanosleep: osyield()/usleep() in the scheduler's spinning and work stealing
-#   (runtime/proc.go runqgrab, sysmon's sleeps), taken only under contention;
-# - epoll_pwait: sysmon polls the network poller once the last poll is 10 ms old
-#   (runtime/proc.go sysmon, "poll network if not polled for more than 10ms"); a batch job
-#   under strace lives long enough for that, natively it may not.
-SCHEDULING_DEPENDENT = frozenset(
-    {"getpid", "tgkill", "rt_sigreturn", "sched_yield", "nanosleep", "epoll_pwait"}
-)
+# and between runs of one tracer.
+SCHEDULING_DEPENDENT = GO_SCHEDULING_DEPENDENT
 RUNS = 2  # runs per tracer whose name sets are united before comparing
 
 

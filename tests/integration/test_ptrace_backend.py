@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from _support import TraceRun, TraceWith, free_port
+from _support import GO_SCHEDULING_DEPENDENT, TraceRun, TraceWith, free_port
 
 from seccompgen.events import ExitEvent, Phase, SignalEvent
 from seccompgen.tracing.ptrace import PtraceTracer
@@ -27,18 +27,8 @@ from seccompgen.tracing.strace import StraceTracer
 
 pytestmark = [pytest.mark.go, pytest.mark.slow]
 
-# Calls Go makes or not depending on timing, run to run under any tracer:
-# - getpid + tgkill: asynchronous preemption, runtime.preemptM signals a thread with SIGURG
-#   (runtime/signal_unix.go, signalM); rt_sigreturn returns from that signal's handler.
-# - sched_yield: runtime.osyield while spinning for work (runtime/proc.go).
-# - restart_syscall: the kernel resumes a sleep (sysmon's nanosleep) that a signal or a stop
-#   interrupted with ERESTART_RESTARTBLOCK (restart_syscall(2)); under ptrace it is seen when the
-#   process exits while sysmon sleeps, so it depends on where sysmon is at exit_group.
-# - epoll_pwait: the idle scheduler's wait in the network poller, only when no goroutine can run
-#   for a moment (runtime/proc.go findRunnable; "network poller wait" in data/go-runtime.json).
-SCHEDULING_DEPENDENT = frozenset(
-    {"getpid", "tgkill", "rt_sigreturn", "sched_yield", "restart_syscall", "epoll_pwait"}
-)
+# Calls Go makes or not depending on timing, run to run under any tracer.
+SCHEDULING_DEPENDENT = GO_SCHEDULING_DEPENDENT
 
 
 Run = TraceRun

@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _support import free_port, sg
+from _support import GO_SCHEDULING_DEPENDENT, free_port, sg
 
 from seccompgen.verify import VERIFY_LABEL
 
 pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.strace, pytest.mark.root]
 
 EXAMPLES = ("httpservice", "batch", "threadonly")
-SCHEDULING_DEPENDENT = {"getpid", "tgkill", "sched_yield", "nanosleep"}
+SCHEDULING_DEPENDENT = GO_SCHEDULING_DEPENDENT
 
 
 def leftovers(client: Any) -> list[str]:
