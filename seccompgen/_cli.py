@@ -9,7 +9,7 @@ import shlex
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -90,6 +90,18 @@ def _shutdown_options(f: Any) -> Any:
         # connections (golang/go#22682), so a shorter grace can cut the traced shutdown short.
         help="Seconds between SIGTERM and SIGKILL (as `docker stop -t`).",
     )(f)
+
+
+def _volume_option(where: str) -> Callable[[Any], Any]:
+    """-V/--volume, shared by trace and verify (one form, parsed by one parse_volume)."""
+    return click.option(
+        "--volume",
+        "-V",
+        "volumes",
+        multiple=True,
+        metavar="HOST:CONTAINER[:ro|rw]",
+        help=f"Bind mount {where}, e.g. a batch job's input and output directory.",
+    )
 
 
 _AFTER_DASHDASH = "seccompgen.after_dashdash"
@@ -316,15 +328,7 @@ Examples:
     is_flag=True,
     help="Run --exercise inside the container (docker exec /bin/sh -c) instead of on the host.",
 )
-@click.option(
-    "--volume",
-    "-V",
-    "volumes",
-    multiple=True,
-    metavar="HOST:CONTAINER[:ro|rw]",
-    help="Bind mount into the container (with --container/--image; repeatable), e.g. a batch "
-    "job's input and output directory, as for verify.",
-)
+@_volume_option("into the container (with --container/--image; repeatable)")
 @_store_option
 def trace(
     target: str | None,
@@ -1076,14 +1080,7 @@ Examples:
     help="Limit for each run, in seconds.",
 )
 @_shutdown_options
-@click.option(
-    "--volume",
-    "-V",
-    "volumes",
-    multiple=True,
-    metavar="HOST:CONTAINER[:ro|rw]",
-    help="Bind mount (repeatable), e.g. a batch job's input and output directory.",
-)
+@_volume_option("(repeatable)")
 @click.option(
     "--workload",
     "-w",
