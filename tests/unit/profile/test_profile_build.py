@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from _rules import missing_tool
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -283,7 +284,7 @@ def test_exit_syscalls_come_from_the_bundled_list_with_reason_and_source() -> No
 @pytest.mark.parametrize("arches", [["x86_64"], ["x86_64", "x86"], ["aarch64"]])
 def test_every_built_profile_lets_a_process_end(mode: Mode, arches: list[str]) -> None:
     if not all(syscalls.arch_supported(a) for a in arches):
-        pytest.skip(f"libseccomp {syscalls.libseccomp_version()} lacks one of {arches}")
+        missing_tool(f"libseccomp {syscalls.libseccomp_version()} lacks one of {arches}")
     result = build_profile(["read", "write"], arches, mode)
     assert result.always == ("exit", "exit_group")
     for arch in arches:
