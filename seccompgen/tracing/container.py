@@ -808,15 +808,7 @@ class _ExecExercise:
 
     def _group(self) -> list[int]:
         # The exec'd shell and whatever it started, by parent pid within the container.
-        members = self.procs._members()
-        below = {self.pid}
-        changed = True
-        while changed:
-            changed = False
-            for p in members:
-                if p.ppid in below and p.host_pid not in below:
-                    below.add(p.host_pid)
-                    changed = True
+        below = {self.pid} | {p.host_pid for p in _subtree(self.procs._members(), {self.pid})}
         return [pid for pid in below if pid]
 
     def _signal(self, sig: int) -> None:
