@@ -17,8 +17,10 @@ import click
 
 from seccompgen import __version__, pipeline
 from seccompgen.errors import SeccompgenError, ValidationError
+from seccompgen.exercise.prober import ProbeError, exercise_command
 from seccompgen.parsing.audit import AuditRecord
 from seccompgen.profile.build import ALWAYS_ALLOWED_REASON, Mode
+from seccompgen.registry import backend_names
 from seccompgen.report import render_dot as render_report_dot
 from seccompgen.report import render_image
 from seccompgen.report import render_json as render_report_json
@@ -26,10 +28,8 @@ from seccompgen.report import render_text as render_report_text
 from seccompgen.runtime import CHOICES as RUNTIME_CHOICES
 from seccompgen.runtime import RUNTIMES
 from seccompgen.store import ENV_VAR, TraceStore, check_workload_name
+from seccompgen.tracing.backends.delta import DeltaOutcome
 from seccompgen.tracing.base import TraceProgress
-from seccompgen.tracing.delta import DeltaOutcome
-from seccompgen.tracing.prober import ProbeError, exercise_command
-from seccompgen.tracing.registry import backend_names
 
 EXIT_INTERRUPTED = 130
 

@@ -45,6 +45,13 @@ from seccompgen.profile.build import Mode, build_profile, process_exit_names
 from seccompgen.profile.diff import ProfileDiff, diff_profiles, docker_default_profile
 from seccompgen.profile.emit import profile_digest, write_profile
 from seccompgen.profile.model import Action, Profile, load_profile
+from seccompgen.registry import (
+    CONTAINER_BACKEND,
+    DELTA_BACKEND,
+    get_delta_tracer,
+    get_tracer,
+    select_backend,
+)
 from seccompgen.report import Report, build_report
 from seccompgen.runtime import RuntimeBlock, RuntimeSelection, resolve_runtime, write_block
 from seccompgen.schema.validate import Validation, check_profile_file
@@ -53,13 +60,6 @@ from seccompgen.syscalls import ARCH_NAMES, canonical_name, native_arch
 from seccompgen.tracefile import TraceHeader, TraceWriter
 from seccompgen.tracing.audit import AuditListener, seccomp_logging_problem
 from seccompgen.tracing.base import ContainerSpec, TraceOutcome, TraceProgress, TraceRequest
-from seccompgen.tracing.registry import (
-    CONTAINER_BACKEND,
-    DELTA_BACKEND,
-    get_delta_tracer,
-    get_tracer,
-    select_backend,
-)
 from seccompgen.verify import VerifyReport as VerifyReport
 from seccompgen.verify import VerifyRequest as VerifyRequest
 from seccompgen.verify import verify as run_verify
@@ -140,7 +140,7 @@ def trace(
     in_container = opts.container or opts.image is not None
     spec: ContainerSpec | None = None
     if in_container:
-        from seccompgen.tracing.container import parse_volume
+        from seccompgen.containers.container import parse_volume
 
         for volume in opts.volumes:  # a bad one is named before anything starts
             parse_volume(volume)

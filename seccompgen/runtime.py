@@ -296,7 +296,7 @@ def resolve_runtime(
     source = ""
     if choice == "auto":
         try:
-            from seccompgen.tracing.image import docker_client
+            from seccompgen.containers.image import docker_client
 
             client = docker_client()
             try:

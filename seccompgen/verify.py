@@ -226,7 +226,7 @@ def log_everything_profile() -> str:
 
 
 def _client() -> Any:
-    from seccompgen.tracing.image import docker_client
+    from seccompgen.containers.image import docker_client
 
     return docker_client()
 
@@ -413,7 +413,7 @@ def _run_container(
     """One run of the workload under ``profile_json``; the container is always removed."""
     import docker.errors
 
-    from seccompgen.tracing.strace import start_host_exercise
+    from seccompgen.tracing.backends.strace import start_host_exercise
 
     security = [f"seccomp={profile_json}"]
     if req.no_new_privileges:
@@ -554,8 +554,8 @@ def _go_pid1_sigterm_exit(container: Any, rc: int) -> bool:
     its process 1's program, read from the container."""
     import docker.errors
 
+    from seccompgen.containers.container import read_container_program
     from seccompgen.inspect.binary import read_buildinfo, read_layout
-    from seccompgen.tracing.container import read_container_program
     from seccompgen.tracing.elf import is_elf
 
     if rc != GO_PID1_SIGTERM[0]:
@@ -633,8 +633,8 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
     Containers and the throwaway image are labelled ``io.seccompgen.verify`` and removed however
     the run ends (success, failure, timeout, Ctrl-C, SIGTERM).
     """
+    from seccompgen.containers.container import parse_volume
     from seccompgen.profile.model import load_profile
-    from seccompgen.tracing.container import parse_volume
 
     log = log or _quiet
     if (req.image is None) == (req.program is None):

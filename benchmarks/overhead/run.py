@@ -59,11 +59,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from seccompgen.tracefile import TraceHeader, TraceWriter
+from seccompgen.tracing.backends.ebpf import EbpfTracer
+from seccompgen.tracing.backends.ptrace import PtraceTracer
+from seccompgen.tracing.backends.strace import STRACE_OPTIONS, StraceTracer
 from seccompgen.tracing.base import Tracer, TraceRequest
-from seccompgen.tracing.ebpf import EbpfTracer
 from seccompgen.tracing.gobuild import build_go
-from seccompgen.tracing.ptrace import PtraceTracer
-from seccompgen.tracing.strace import STRACE_OPTIONS, StraceTracer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -189,7 +189,7 @@ def recorded_names(path: Path) -> set[str]:
 def delta_tracer(service: Path, loadgen: Path, args: argparse.Namespace, tmp: Path) -> Tracer:
     """The delta backend with a LOG profile built from a previous strace trace of the service."""
     from seccompgen.profile.build import Mode, build_profile
-    from seccompgen.tracing.delta import DeltaTracer
+    from seccompgen.tracing.backends.delta import DeltaTracer
 
     if os.geteuid() != 0:
         return DeltaTracer()

@@ -25,14 +25,14 @@ import pytest
 from _rules import missing_tool
 from _support import TraceRun, TraceWith
 
+from seccompgen.containers.container import TRACE_LABEL
+from seccompgen.containers.image import LOCAL_BASE_IMAGE
+from seccompgen.containers.image import docker_client as make_docker_client
 from seccompgen.errors import TracerError
 from seccompgen.tracefile import TraceHeader, TraceWriter
+from seccompgen.tracing.backends.strace import StraceTracer
 from seccompgen.tracing.base import TraceProgress, Tracer, TraceRequest
-from seccompgen.tracing.container import TRACE_LABEL
 from seccompgen.tracing.gobuild import build_go, find_go
-from seccompgen.tracing.image import LOCAL_BASE_IMAGE
-from seccompgen.tracing.image import docker_client as make_docker_client
-from seccompgen.tracing.strace import StraceTracer
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAMS = Path(__file__).resolve().parent / "programs"

@@ -20,11 +20,11 @@ from seccompgen.events import Phase, SyscallEvent
 from seccompgen.goruntime import go_runtime_names
 from seccompgen.profile.build import Mode, build_profile
 from seccompgen.profile.model import Profile
+from seccompgen.registry import AUTO_ORDER, get_delta_tracer, get_tracer, select_backend
 from seccompgen.tracefile import TraceHeader, TraceWriter, read_trace
+from seccompgen.tracing.backends.delta import DeltaOutcome, DeltaTracer
+from seccompgen.tracing.backends.strace import StraceTracer
 from seccompgen.tracing.base import TraceProgress, Tracer, TraceRequest
-from seccompgen.tracing.delta import DeltaOutcome, DeltaTracer
-from seccompgen.tracing.registry import AUTO_ORDER, get_delta_tracer, get_tracer, select_backend
-from seccompgen.tracing.strace import StraceTracer
 
 pytestmark = [pytest.mark.root, pytest.mark.go, pytest.mark.strace]
 

@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 from _support import free_port, sg
 
+from seccompgen.containers.image import LOCAL_BASE_IMAGE
 from seccompgen.events import SyscallEvent
 from seccompgen.store import TraceStore
 from seccompgen.tracefile import TraceWriter, read_trace
-from seccompgen.tracing.image import LOCAL_BASE_IMAGE
 
 pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.strace, pytest.mark.root]
 

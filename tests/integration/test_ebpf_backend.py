@@ -22,11 +22,11 @@ from _support import GO_SCHEDULING_DEPENDENT, TraceRun, TraceWith, free_port
 
 from seccompgen.errors import TracerError
 from seccompgen.events import ExitEvent, Phase
+from seccompgen.registry import get_tracer
 from seccompgen.tracefile import TraceHeader, TraceWriter
+from seccompgen.tracing.backends.ebpf import EbpfTracer, precondition_problem
+from seccompgen.tracing.backends.strace import StraceTracer
 from seccompgen.tracing.base import Tracer, TraceRequest
-from seccompgen.tracing.ebpf import EbpfTracer, precondition_problem
-from seccompgen.tracing.registry import get_tracer
-from seccompgen.tracing.strace import StraceTracer
 
 pytestmark = [pytest.mark.root, pytest.mark.go, pytest.mark.strace, pytest.mark.slow]
 

@@ -15,9 +15,10 @@ from _rules import missing_tool
 
 from seccompgen.events import SyscallEvent
 from seccompgen.tracefile import TraceHeader, TraceWriter, read_trace
-from seccompgen.tracing import bpfcount, ebpf
+from seccompgen.tracing.backends import ebpf
 from seccompgen.tracing.base import TraceRequest
-from seccompgen.tracing.bpf import BpfError
+from seccompgen.tracing.bpf import counter as bpfcount
+from seccompgen.tracing.bpf.asm import BpfError
 
 pytestmark = [pytest.mark.root]
 

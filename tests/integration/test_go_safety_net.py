@@ -52,7 +52,7 @@ def test_startup_only_profile_plus_safety_net_survives_load_and_profiling(
     base = f"http://{addr}"
     exercise = (
         f"{loadgen} -c 4 -d 4s {base}/healthz & "
-        f"{sys.executable} -m seccompgen.tracing.prober --requests 1 -- "
+        f"{sys.executable} -m seccompgen.exercise.prober --requests 1 -- "
         f"'{base}/debug/pprof/profile?seconds=2' && wait"
     )
     verified = sg(

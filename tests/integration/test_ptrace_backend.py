@@ -21,9 +21,9 @@ import pytest
 from _support import GO_SCHEDULING_DEPENDENT, TraceRun, TraceWith, free_port
 
 from seccompgen.events import ExitEvent, Phase, SignalEvent
-from seccompgen.tracing.ptrace import PtraceTracer
-from seccompgen.tracing.registry import backend_names, get_tracer
-from seccompgen.tracing.strace import StraceTracer
+from seccompgen.registry import backend_names, get_tracer
+from seccompgen.tracing.backends.ptrace import PtraceTracer
+from seccompgen.tracing.backends.strace import StraceTracer
 
 pytestmark = [pytest.mark.go, pytest.mark.slow]
 

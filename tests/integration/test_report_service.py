@@ -14,10 +14,10 @@ from _rules import missing_tool
 from _support import free_port
 
 from seccompgen.events import Phase
+from seccompgen.exercise.prober import exercise_command
 from seccompgen.goruntime import go_runtime_names
 from seccompgen.graph import SyscallGraph
 from seccompgen.report import build_report, render_dot, render_image, render_json, render_text
-from seccompgen.tracing.prober import exercise_command
 
 pytestmark = [pytest.mark.strace, pytest.mark.go, pytest.mark.slow]
 

@@ -24,9 +24,9 @@ from typing import Any
 import pytest
 from _support import free_port, sg
 
+from seccompgen.containers.container import TRACE_LABEL
 from seccompgen.events import ExitEvent, Phase, SignalEvent, SyscallEvent
 from seccompgen.tracefile import read_trace
-from seccompgen.tracing.container import TRACE_LABEL
 from seccompgen.verify import VERIFY_LABEL
 
 pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.strace, pytest.mark.root]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from _rules import missing_tool
 
-from seccompgen.tracing.bundle import DEFAULT_MOUNT, build_strace_bundle
+from seccompgen.containers.bundle import DEFAULT_MOUNT, build_strace_bundle
 
 pytestmark = [pytest.mark.docker, pytest.mark.strace]
 

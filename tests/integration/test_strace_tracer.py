@@ -15,9 +15,9 @@ from _support import free_port
 
 from seccompgen.errors import TracerError
 from seccompgen.events import ExitEvent, Phase, SignalEvent
+from seccompgen.registry import backend_names, get_tracer
+from seccompgen.tracing.backends.strace import NOT_FOUND_MESSAGE, StraceTracer
 from seccompgen.tracing.base import TraceRequest
-from seccompgen.tracing.registry import backend_names, get_tracer
-from seccompgen.tracing.strace import NOT_FOUND_MESSAGE, StraceTracer
 
 pytestmark = [pytest.mark.strace, pytest.mark.go, pytest.mark.slow]
 

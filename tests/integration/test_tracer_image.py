@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from seccompgen.errors import TracerError
-from seccompgen.tracing.image import (
+from seccompgen.containers.image import (
     TRACER_REPOSITORY,
     ensure_tracer_image,
     project_root,
@@ -17,6 +16,7 @@ from seccompgen.tracing.image import (
     tracer_context_files,
     tracer_image_tag,
 )
+from seccompgen.errors import TracerError
 
 
 def test_tag_is_stable_for_unchanged_content() -> None:

@@ -47,7 +47,7 @@ def test_strict_fails_a_profile_the_workload_only_survives(
     base = f"http://{addr}"
     exercise = (
         f"{loadgen} -c 2 -d 3s {base}/healthz & "
-        f"{sys.executable} -m seccompgen.tracing.prober --requests 1 -- "
+        f"{sys.executable} -m seccompgen.exercise.prober --requests 1 -- "
         f"'{base}/debug/pprof/profile?seconds=1' && wait"
     )
     verify = ["verify", str(profile_path), str(service), "--network", "host"]

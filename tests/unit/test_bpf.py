@@ -9,8 +9,8 @@ import struct
 
 import pytest
 
-from seccompgen.tracing import bpf
-from seccompgen.tracing.bpf import FP, JEQ, R0, R1, R2, BpfError, Program
+from seccompgen.tracing.bpf import asm as bpf
+from seccompgen.tracing.bpf.asm import FP, JEQ, R0, R1, R2, BpfError, Program
 
 SYS_ENTER_FORMAT = """\
 name: sys_enter

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from _rules import missing_tool
 
-from seccompgen.errors import TracerError
-from seccompgen.tracing.bundle import (
+from seccompgen.containers.bundle import (
     LddResult,
     build_strace_bundle,
     bundle_argv_prefix,
     parse_ldd,
 )
+from seccompgen.errors import TracerError
 
 # Output of `ldd /usr/bin/strace` on Debian 12 (strace 6.1), addresses as ldd prints them.
 LDD_STRACE = """\

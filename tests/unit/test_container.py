@@ -13,8 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from seccompgen._cli import cli
-from seccompgen.tracing.base import ContainerSpec
-from seccompgen.tracing.container import (
+from seccompgen.containers.container import (
     OUT_MOUNT,
     ContainerProcesses,
     ContainerTracer,
@@ -22,8 +21,9 @@ from seccompgen.tracing.container import (
     _Plan,
     _Proc,
 )
+from seccompgen.tracing.backends.strace import STRACE_OPTIONS
+from seccompgen.tracing.base import ContainerSpec
 from seccompgen.tracing.elf import ElfInfo
-from seccompgen.tracing.strace import STRACE_OPTIONS
 
 
 class FakeFiles:

@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 
 from seccompgen._cli import cli
+from seccompgen.containers.delta import ContainerDeltaTracer, ContainerSide, _descends
 from seccompgen.errors import TracerError
 from seccompgen.profile.build import Mode, build_profile
+from seccompgen.registry import get_delta_tracer
+from seccompgen.tracing.backends.delta import NAME, DeltaTracer, audit_clock
 from seccompgen.tracing.base import ContainerSpec, TraceRequest
-from seccompgen.tracing.delta import NAME, DeltaTracer, audit_clock
-from seccompgen.tracing.delta_container import ContainerDeltaTracer, ContainerSide, _descends
-from seccompgen.tracing.registry import get_delta_tracer
 
 
 def test_registry_picks_the_container_delta_for_a_container_request() -> None:

@@ -11,9 +11,9 @@ from seccompgen.events import Phase
 from seccompgen.parsing.audit import parse_payload
 from seccompgen.profile.build import Mode, build_profile
 from seccompgen.profile.model import Action
+from seccompgen.registry import AUTO_ORDER, CONTAINER_BACKEND, select_backend
+from seccompgen.tracing.backends.delta import DeltaTracer, staging_variant, summarize
 from seccompgen.tracing.base import ContainerSpec, TraceRequest
-from seccompgen.tracing.delta import DeltaTracer, staging_variant, summarize
-from seccompgen.tracing.registry import AUTO_ORDER, CONTAINER_BACKEND, select_backend
 
 
 def record(ts: str, pid: int, number: int, comm: str = "app") -> str:

@@ -11,7 +11,7 @@ import pytest
 from seccompgen.errors import TraceFileError
 from seccompgen.events import ExitEvent, Phase, SyscallEvent
 from seccompgen.tracefile import TraceHeader, TraceWriter, read_trace
-from seccompgen.tracing.ebpf import (
+from seccompgen.tracing.backends.ebpf import (
     MARKER,
     NOT_FOUND_MESSAGE,
     BpftraceState,
@@ -258,8 +258,8 @@ def test_unknown_engine_is_refused() -> None:
 
 def test_engine_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     from seccompgen.errors import TracerError
-    from seccompgen.tracing.ebpf import EbpfTracer
-    from seccompgen.tracing.registry import EBPF_ENGINE_ENV, get_tracer
+    from seccompgen.registry import EBPF_ENGINE_ENV, get_tracer
+    from seccompgen.tracing.backends.ebpf import EbpfTracer
 
     monkeypatch.delenv(EBPF_ENGINE_ENV, raising=False)
     tracer = get_tracer("ebpf")

@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from seccompgen._cli import cli
+from seccompgen.containers.container import ContainerTracer
+from seccompgen.containers.image import docker_client
 from seccompgen.errors import TracerError
-from seccompgen.tracing.container import ContainerTracer
-from seccompgen.tracing.image import docker_client
-from seccompgen.tracing.ptrace import PtraceTracer
+from seccompgen.tracing.backends.ptrace import PtraceTracer
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import pytest
 
-from seccompgen.tracing.prober import (
+from seccompgen.exercise.prober import (
     ProbeError,
     exercise_command,
     main,
@@ -185,7 +185,7 @@ def test_against_the_example_service(build_example: Callable[[str], Path], tmp_p
             [
                 sys.executable,
                 "-m",
-                "seccompgen.tracing.prober",
+                "seccompgen.exercise.prober",
                 "-n",
                 "2",
                 f"{base}/healthz",

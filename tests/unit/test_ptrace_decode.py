@@ -9,7 +9,7 @@ import pytest
 from seccompgen.errors import ParseError
 from seccompgen.events import ExitEvent, SignalEvent, SyscallEvent
 from seccompgen.syscalls import resolve_name
-from seccompgen.tracing.ptrace import (
+from seccompgen.tracing.backends.ptrace import (
     PTRACE_SYSCALL_INFO_EXIT,
     PTRACE_SYSCALL_INFO_SECCOMP,
     arg_count,

@@ -4,10 +4,10 @@ A profile describes what a program does in the container it will run in (its fil
 environment, its user), so tracing happens there. Two targets:
 
 - a host program (``seccompgen trace ./app --container``): the program is bind-mounted read-only
-  into the tracer image (:mod:`seccompgen.tracing.image`), which has strace;
+  into the tracer image (:mod:`seccompgen.containers.image`), which has strace;
 - an application image (``seccompgen trace --image IMAGE [-- CMD...]``): its ENTRYPOINT, CMD,
   environment, working directory and user come from the image config; strace is injected as the
-  bundle of :mod:`seccompgen.tracing.bundle` (bind-mounted read-only, started through its own
+  bundle of :mod:`seccompgen.containers.bundle` (bind-mounted read-only, started through its own
   dynamic loader), so a ``FROM scratch`` image needs no shell or libc.
 
 In both, the target is the container's process 1, as it will be when the container runs for
@@ -17,7 +17,8 @@ Process 1 of a pid namespace is special: the kernel does not deliver it a signal
 the default (pid_namespaces(7); kernel/signal.c, ``SIGNAL_UNKILLABLE``), so a program that
 re-raises SIGTERM at itself goes on and ends through ``exit_group`` instead of dying of the
 signal, and only that run shows the calls a profile must allow. strace writes to a file in a
-bind-mounted host directory that the lifecycle of :mod:`seccompgen.tracing.strace` tails, so
+bind-mounted host directory that the lifecycle of
+:mod:`seccompgen.tracing.backends.strace` tails, so
 phases, progress, the exercise command, timeouts and Ctrl-C behave as on the host. strace's own
 system calls are not in its output: the first line is the target's ``execve`` (strace(1)).
 
@@ -59,14 +60,14 @@ from typing import Any, Final
 
 from seccompgen.errors import TracerError
 from seccompgen.tracefile import TraceWriter
-from seccompgen.tracing.base import ContainerSpec, TraceOutcome, TraceProgress, TraceRequest
-from seccompgen.tracing.elf import ElfInfo, is_elf, machine_matches, read_elf
-from seccompgen.tracing.strace import (
+from seccompgen.tracing.backends.strace import (
     STRACE_OPTIONS,
     ExerciseProcess,
     run_traced,
     start_host_exercise,
 )
+from seccompgen.tracing.base import ContainerSpec, TraceOutcome, TraceProgress, TraceRequest
+from seccompgen.tracing.elf import ElfInfo, is_elf, machine_matches, read_elf
 
 #: The label on every container this backend creates; its value is the trace id.
 TRACE_LABEL: Final = "io.seccompgen.trace"
@@ -124,7 +125,7 @@ class ContainerTracer:
 
     def unavailable_reason(self) -> str | None:
         """None when the Docker SDK is importable (the engine is checked when a run starts)."""
-        from seccompgen.tracing.image import DOCKER_MISSING, DOCKER_MISSING_HINT
+        from seccompgen.containers.image import DOCKER_MISSING, DOCKER_MISSING_HINT
 
         try:
             import docker  # type: ignore[import-untyped]  # noqa: F401
@@ -150,7 +151,7 @@ class ContainerTracer:
             )
         if spec.image is None and not request.argv:
             raise TracerError("nothing to trace: the command is empty")
-        from seccompgen.tracing.image import docker_client
+        from seccompgen.containers.image import docker_client
 
         client = docker_client()
         engine_arch = str(client.info().get("Architecture", ""))
@@ -199,7 +200,7 @@ class ContainerTracer:
     # ------------------------------------------------------------------ plans
 
     def _plan_host_program(self, client: Any, request: TraceRequest, tmp: Path) -> _Plan:
-        from seccompgen.tracing.image import ensure_tracer_image
+        from seccompgen.containers.image import ensure_tracer_image
 
         program = Path(request.argv[0]).resolve()
         if not program.is_file():
@@ -223,7 +224,7 @@ class ContainerTracer:
         )
 
     def _plan_image(self, client: Any, ref: str, request: TraceRequest, tmp: Path) -> _Plan:
-        from seccompgen.tracing.bundle import DEFAULT_MOUNT, build_strace_bundle
+        from seccompgen.containers.bundle import DEFAULT_MOUNT, build_strace_bundle
 
         config = _image_config(client, ref)
         entrypoint = list(config.get("Entrypoint") or [])
@@ -506,7 +507,7 @@ class _Proc:
 
 class ContainerProcesses:
     """The target as process 1 of a container, strace as its detached grandchild (strace
-    ``-D``); a :class:`~seccompgen.tracing.strace.ProcessSide`.
+    ``-D``); a :class:`~seccompgen.tracing.backends.strace.ProcessSide`.
 
     Processes are found on the host through ``/proc``: the container's processes share the pid
     namespace of its process 1 (``/proc/PID/ns/pid``), and ``NSpid`` in ``/proc/PID/status``

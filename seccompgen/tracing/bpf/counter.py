@@ -5,8 +5,9 @@ are read from ``struct pt_regs`` at offsets found in BTF), else tracepoint progr
 save the kernel filling a tracepoint record for every system call on the machine. The fork and
 exit programs are tracepoint programs.
 
-The programs (written with :class:`seccompgen.tracing.bpf.Program`) count what the bpftrace
-program of :func:`seccompgen.tracing.ebpf.bpftrace_script` counts, but increment per-CPU map
+The programs (written with :class:`seccompgen.tracing.bpf.asm.Program`) count what the bpftrace
+program of :func:`seccompgen.tracing.backends.ebpf.bpftrace_script` counts, but increment
+per-CPU map
 values in place: a tracked call costs one hash lookup of the caller, one array lookup of the
 phase (inlined by the verifier) and one per-CPU hash lookup whose value is incremented, with no
 map update. Maps:
@@ -38,8 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from seccompgen.tracing import bpf
-from seccompgen.tracing.bpf import (
+from seccompgen.tracing.bpf import asm as bpf
+from seccompgen.tracing.bpf.asm import (
     ADD,
     ANY,
     FP,
@@ -70,7 +71,7 @@ from seccompgen.tracing.bpf import (
 )
 
 if TYPE_CHECKING:
-    from seccompgen.tracing.ebpf import BpftraceState
+    from seccompgen.tracing.backends.ebpf import BpftraceState
 
 TRACKED: Final = 1
 ARMED: Final = 2

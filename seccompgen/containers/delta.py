@@ -1,13 +1,15 @@
 """The delta backend in a container: ``trace --delta PROFILE --container`` / ``--image IMAGE``.
 
-The host delta (:mod:`seccompgen.tracing.delta`) installs the staging variant of a known profile
+The host delta (:mod:`seccompgen.tracing.backends.delta`) installs the staging variant of a
+known profile
 with its own launcher; here the Docker engine installs it, as it will install the enforce
 profile in production: ``docker run --security-opt seccomp=<staging JSON>`` (the SDK sends the
 JSON text, as the docker CLI does). The container runtime loads the filter in the container's
 init and then ``execve(2)``\\ s the workload, so every process of the container runs under it
 (seccomp(2): the filter is inherited across fork, clone and execve). The kernel writes one audit
 record (type 1326) per call the profile does not list and runs the call (``SECCOMP_RET_LOG``);
-the records are read from the audit netlink group by a :class:`~seccompgen.tracing.delta.MissFeed`
+the records are read from the audit netlink group by a
+:class:`~seccompgen.tracing.backends.delta.MissFeed`
 while the container runs. Nothing stops the workload: no ptrace, no strace in the image, and
 the container keeps Docker's defaults otherwise (no capability added, never ``--privileged``).
 
@@ -16,7 +18,7 @@ What runs where:
 - ``--image IMAGE [-- CMD...]``: the image with its ENTRYPOINT, CMD (replaced by the arguments),
   environment, working directory and user, as the container backend traces it. Never pulled.
 - ``--container PROGRAM``: the host program bind-mounted read-only into the tracer image's base
-  image (:data:`~seccompgen.tracing.image.LOCAL_BASE_IMAGE`, the same Debian userland that
+  image (:data:`~seccompgen.containers.image.LOCAL_BASE_IMAGE`, the same Debian userland that
   ``trace --container`` runs it in, without strace and Python, so nothing is built).
 
 Which records are the container's: a record's pid is a host pid (``audit_log_task`` logs the
@@ -37,7 +39,7 @@ runtime's init (``runc:[2:INIT]``, or crun) still makes calls under the filter
 (:mod:`seccompgen.runtime`). A profile emitted with a runtime block (``emit --runtime``, the
 default) lists them; one without it logs them here. They are told apart by
 :func:`~seccompgen.runtime.is_runtime_init` and reported on their own
-(:attr:`~seccompgen.tracing.delta.DeltaOutcome.runtime`), never written to the trace, so
+(:attr:`~seccompgen.tracing.backends.delta.DeltaOutcome.runtime`), never written to the trace, so
 ``--learn`` does not put the runtime's calls into the workload.
 
 Phases, exercise, duration, SIGTERM, grace, SIGKILL, timeout and Ctrl-C are the host delta's
@@ -57,14 +59,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from seccompgen.errors import TracerError
-from seccompgen.parsing.audit import AuditRecord
-from seccompgen.profile.emit import render
-from seccompgen.profile.model import Profile, load_profile
-from seccompgen.runtime import is_runtime_init
-from seccompgen.tracefile import TraceWriter
-from seccompgen.tracing.base import ContainerSpec, TraceProgress, TraceRequest
-from seccompgen.tracing.container import (
+from seccompgen.containers.container import (
     NETWORKS,
     TARGET_MOUNT,
     ContainerProcesses,
@@ -74,7 +69,14 @@ from seccompgen.tracing.container import (
     _Plan,
     create_container,
 )
-from seccompgen.tracing.delta import (
+from seccompgen.containers.image import LOCAL_BASE_IMAGE
+from seccompgen.errors import TracerError
+from seccompgen.parsing.audit import AuditRecord
+from seccompgen.profile.emit import render
+from seccompgen.profile.model import Profile, load_profile
+from seccompgen.runtime import is_runtime_init
+from seccompgen.tracefile import TraceWriter
+from seccompgen.tracing.backends.delta import (
     NAME,
     SETTLE,
     DeltaOutcome,
@@ -83,8 +85,8 @@ from seccompgen.tracing.delta import (
     run_delta,
     staging_variant,
 )
-from seccompgen.tracing.image import LOCAL_BASE_IMAGE
-from seccompgen.tracing.strace import ExerciseProcess, start_host_exercise
+from seccompgen.tracing.backends.strace import ExerciseProcess, start_host_exercise
+from seccompgen.tracing.base import ContainerSpec, TraceProgress, TraceRequest
 
 Log = Callable[[str], None]
 
@@ -149,7 +151,7 @@ class ContainerDeltaTracer:
             raise TracerError(f"the delta backend cannot run: {problem}")
         if spec.image is None and not request.argv:
             raise TracerError("nothing to run: the command is empty")
-        from seccompgen.tracing.image import docker_client
+        from seccompgen.containers.image import docker_client
 
         client = docker_client()
         with (
@@ -226,7 +228,7 @@ class ContainerDeltaTracer:
 class ContainerSide(ContainerProcesses):
     """The workload as the container's init, and the feed of its records.
 
-    A :class:`~seccompgen.tracing.delta.DeltaSide`: ``pid`` is the init's host pid, which
+    A :class:`~seccompgen.tracing.backends.delta.DeltaSide`: ``pid`` is the init's host pid, which
     the lifecycle signals. ``workload_exe`` is the program's path inside the container (see the
     module docstring, for records of processes gone before they could be placed).
     """

@@ -40,10 +40,11 @@ boundary never gets an earlier stamp; one made in the same tick just before it c
 later phase.
 
 The lifecycle (exercise, duration, SIGTERM, ``grace``, SIGKILL, Ctrl-C, timeout, progress) is the
-strace backend's :class:`~seccompgen.tracing.strace._Session`, driven through a
-:class:`~seccompgen.tracing.strace.ProcessSide` whose "tracer" is the target itself and whose
+strace backend's :class:`~seccompgen.tracing.backends.strace._Session`, driven through a
+:class:`~seccompgen.tracing.backends.strace.ProcessSide` whose "tracer" is the target itself
+and whose
 output file receives the audit records as they arrive (:class:`MissFeed`, :func:`run_delta`).
-:mod:`seccompgen.tracing.delta_container` runs the same in a container, with the filter
+:mod:`seccompgen.containers.delta` runs the same in a container, with the filter
 installed by the Docker engine instead of the launcher.
 """
 
@@ -74,8 +75,7 @@ from seccompgen.parsing.audit import AuditLineParser, AuditRecord, SeccompAction
 from seccompgen.profile.model import Action, Profile, load_profile
 from seccompgen.tracefile import TraceWriter
 from seccompgen.tracing.audit import AuditListener, seccomp_logging_problem
-from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
-from seccompgen.tracing.strace import (
+from seccompgen.tracing.backends.strace import (
     HostProcesses,
     ProcessSide,
     _base_env,
@@ -84,6 +84,7 @@ from seccompgen.tracing.strace import (
     require_host,
     resolve_target,
 )
+from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
 
 NAME: Final = "delta"
 """The backend name (``--backend delta``, trace headers)."""

@@ -12,7 +12,7 @@ so the traced service sees real connections, keep-alive requests and concurrent 
   (whichever ends first); with neither, one request per URL. ``concurrency`` threads share the
   work, each with its own keep-alive connection per host.
 
-``python -m seccompgen.tracing.prober URL...`` runs the same thing as a command, so it can be
+``python -m seccompgen.exercise.prober URL...`` runs the same thing as a command, so it can be
 given to ``--exercise`` (:func:`exercise_command` builds that string).
 """
 
@@ -310,7 +310,7 @@ def exercise_command(
     the running Python; the URLs are checked here, so a bad one fails before tracing starts."""
     for u in urls:
         parse_target(u)
-    argv = [sys.executable, "-m", "seccompgen.tracing.prober"]
+    argv = [sys.executable, "-m", "seccompgen.exercise.prober"]
     if requests is not None:
         argv += ["--requests", str(requests)]
     if duration is not None:
@@ -320,10 +320,10 @@ def exercise_command(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m seccompgen.tracing.prober``: exit 0 when every request got a response (any
+    """``python -m seccompgen.exercise.prober``: exit 0 when every request got a response (any
     status), 1 when one did not or the probe could not run, 2 for bad arguments."""
     parser = argparse.ArgumentParser(
-        prog="python -m seccompgen.tracing.prober",
+        prog="python -m seccompgen.exercise.prober",
         description="Send GET requests to HTTP services on loopback and count the answers.",
     )
     parser.add_argument("urls", nargs="+", metavar="URL", help="http://127.0.0.1:PORT/PATH")

@@ -21,7 +21,7 @@ Log = Callable[[str], None]
 
 
 def _strace(log: Log | None) -> Tracer:
-    from seccompgen.tracing.strace import StraceTracer
+    from seccompgen.tracing.backends.strace import StraceTracer
 
     return StraceTracer()
 
@@ -32,7 +32,7 @@ EBPF_ENGINE_ENV = "SECCOMPGEN_EBPF_ENGINE"
 
 
 def _ebpf(log: Log | None) -> Tracer:
-    from seccompgen.tracing.ebpf import ENGINES, EbpfTracer
+    from seccompgen.tracing.backends.ebpf import ENGINES, EbpfTracer
 
     engine = os.environ.get(EBPF_ENGINE_ENV, "") or "auto"
     if engine not in (*ENGINES, "auto"):
@@ -44,7 +44,7 @@ def _ebpf(log: Log | None) -> Tracer:
 
 
 def _container(log: Log | None) -> Tracer:
-    from seccompgen.tracing.container import ContainerTracer
+    from seccompgen.containers.container import ContainerTracer
 
     return ContainerTracer(log=log)
 
@@ -52,12 +52,15 @@ def _container(log: Log | None) -> Tracer:
 # Constructors, not instances, so that importing the registry costs nothing per backend.
 _BACKENDS: dict[str, Callable[[Log | None], Tracer]] = {
     "strace": _strace,
-    "ptrace": lambda log: __import__("seccompgen.tracing.ptrace", fromlist=["_"]).PtraceTracer(),
+    "ptrace": lambda log: __import__(
+        "seccompgen.tracing.backends.ptrace", fromlist=["_"]
+    ).PtraceTracer(),
     "ebpf": _ebpf,
 }
 _ALL: dict[str, Callable[[Log | None], Tracer]] = {**_BACKENDS, CONTAINER_BACKEND: _container}
 
-#: The backend that re-checks a program against a known profile (``seccompgen.tracing.delta``).
+#: The backend that re-checks a program against a known profile
+#: (``seccompgen.tracing.backends.delta``).
 #: It needs that profile, so it is built with :func:`get_delta_tracer`, not :func:`get_tracer`.
 DELTA_BACKEND = "delta"
 
@@ -94,18 +97,19 @@ def get_delta_tracer(
     """A delta-mode tracer checking against ``known`` (a profile file or a loaded profile).
 
     ``container``: the workload runs in a Docker container that the engine starts under the
-    staging profile (:mod:`seccompgen.tracing.delta_container`); else on the host under the
-    launcher (:mod:`seccompgen.tracing.delta`). ``log`` receives the container's status lines.
+    staging profile (:mod:`seccompgen.containers.delta`); else on the host under the
+    launcher (:mod:`seccompgen.tracing.backends.delta`). ``log`` receives the container's
+    status lines.
     :class:`~seccompgen.errors.ProfileError` when the file cannot be read as a profile.
     """
     from seccompgen.profile.model import load_profile
 
     profile = load_profile(known) if isinstance(known, Path) else known
     if container:
-        from seccompgen.tracing.delta_container import ContainerDeltaTracer
+        from seccompgen.containers.delta import ContainerDeltaTracer
 
         return ContainerDeltaTracer(profile, log=log)
-    from seccompgen.tracing.delta import DeltaTracer
+    from seccompgen.tracing.backends.delta import DeltaTracer
 
     return DeltaTracer(profile)
 

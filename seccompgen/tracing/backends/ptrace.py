@@ -1,10 +1,12 @@
 """The ptrace backend: trace with python-ptrace, one stop per system call, no strace needed.
 
-Layout. The tracer is a separate Python process (``python -m seccompgen.tracing.ptrace``), so
+Layout. The tracer is a separate Python process
+(``python -m seccompgen.tracing.backends.ptrace``), so
 its wait loop has an interpreter lock of its own and a ptrace tracer that is one thread (ptrace(2):
 a tracee is traced by the thread that attached it). It forks the target, which asks to be traced
 (PTRACE_TRACEME), stops itself, installs a seccomp filter and execs the program. The tracer
-writes one text record per event to a file that :class:`~seccompgen.tracing.strace._Session`
+writes one text record per event to a file that
+:class:`~seccompgen.tracing.backends.strace._Session`
 tails, exactly as it tails strace's output; the session runs the whole lifecycle (exercise,
 phases, SIGTERM, grace, SIGKILL, Ctrl-C, progress) and :func:`decode_records` turns the records
 into events. The tracer process starts in a session of its own, like strace there.
@@ -64,8 +66,8 @@ from seccompgen.errors import ParseError, TracerError
 from seccompgen.events import Event, ExitEvent, SignalEvent, SyscallEvent
 from seccompgen.syscalls import resolve_number
 from seccompgen.tracefile import TraceWriter
+from seccompgen.tracing.backends.strace import HostProcesses, _Session, require_host, resolve_target
 from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
-from seccompgen.tracing.strace import HostProcesses, _Session, require_host, resolve_target
 
 MISSING_MESSAGE: Final = "python-ptrace (package `ptrace`) cannot be imported"
 MISSING_HINT: Final = (
@@ -170,7 +172,7 @@ class PtraceTracer:
 
     def command(self, spec: Path, output: Path) -> list[str]:
         """The tracer process's command line: this module run as a program."""
-        return [sys.executable, "-m", "seccompgen.tracing.ptrace", str(spec), str(output)]
+        return [sys.executable, "-m", "seccompgen.tracing.backends.ptrace", str(spec), str(output)]
 
     def run(
         self,
@@ -181,7 +183,7 @@ class PtraceTracer:
         """Trace ``request``; see :meth:`seccompgen.tracing.base.Tracer.run`.
 
         The lifecycle, signals and outcome are those of the strace backend
-        (:meth:`seccompgen.tracing.strace.StraceTracer.run`).
+        (:meth:`seccompgen.tracing.backends.strace.StraceTracer.run`).
         """
         require_host(request, self.name)
         problem = self.unavailable_reason()
@@ -595,8 +597,8 @@ def _is_exec(info: bytes) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m seccompgen.tracing.ptrace SPEC OUTPUT`` (started by :class:`PtraceTracer`)."""
-    parser = argparse.ArgumentParser(prog="seccompgen.tracing.ptrace")
+    """``python -m seccompgen.tracing.backends.ptrace SPEC OUTPUT`` (by :class:`PtraceTracer`)."""
+    parser = argparse.ArgumentParser(prog="seccompgen.tracing.backends.ptrace")
     parser.add_argument("spec")
     parser.add_argument("output")
     args = parser.parse_args(argv)

@@ -10,7 +10,8 @@ Two engines count the same things into the same :class:`BpftraceState`, so the t
 the same for both:
 
 - ``"bpf"`` (the default): programs built and loaded by seccompgen itself through bpf(2)
-  (:mod:`seccompgen.tracing.bpfcount`, :mod:`seccompgen.tracing.bpf`), which increment per-CPU
+  (:mod:`seccompgen.tracing.bpf.counter`, :mod:`seccompgen.tracing.bpf.asm`), which increment
+  per-CPU
   map values in place: one map lookup per counted call and no map update. The launcher
   (:data:`BPF_LAUNCHER`) forks the target's process, which waits on a FIFO until its pid is
   armed in the ``track`` map and then execs the target; the phase is a map value written at
@@ -45,8 +46,8 @@ to the next phase, right after the phase boundary is recorded and before the exe
 SIGTERM is sent, so whatever the exercise or the signal causes is counted in the new phase.
 
 The lifecycle (exercise, phases, SIGTERM, grace, SIGKILL, Ctrl-C, progress) is the strace
-backend's :class:`~seccompgen.tracing.strace._Session`, driven through the same
-:class:`~seccompgen.tracing.strace.HostProcesses`; only the worker that reads the tracer's
+backend's :class:`~seccompgen.tracing.backends.strace._Session`, driven through the same
+:class:`~seccompgen.tracing.backends.strace.HostProcesses`; only the worker that reads the tracer's
 output differs.
 
 Trace file: one ``"sys"`` line per (process, thread, syscall, phase, outcome) with its count in
@@ -80,8 +81,7 @@ from typing import TYPE_CHECKING, Final
 from seccompgen.errors import SyscallTableError, TracerError
 from seccompgen.events import ExitEvent, Phase, SyscallEvent
 from seccompgen.tracefile import TraceWriter
-from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
-from seccompgen.tracing.strace import (
+from seccompgen.tracing.backends.strace import (
     _PROGRESS_EVERY,
     ExerciseProcess,
     HostProcesses,
@@ -91,9 +91,10 @@ from seccompgen.tracing.strace import (
     require_host,
     resolve_target,
 )
+from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
 
 if TYPE_CHECKING:
-    from seccompgen.tracing.bpfcount import BpfCounter
+    from seccompgen.tracing.bpf.counter import BpfCounter
 
 NAME: Final = "ebpf"
 
@@ -144,7 +145,7 @@ except OSError as e:
 #: The launcher of the bpf engine: argv[1] is the JSON spec as above, argv[2] a FIFO. It forks
 #: at once; the child blocks on the FIFO until seccompgen has armed the child's pid in the
 #: ``track`` map, then execs the target (its calls before that execve are not counted, see
-#: :mod:`seccompgen.tracing.bpfcount`). The launcher stays the session leader (setsid(2) fails
+#: :mod:`seccompgen.tracing.bpf.counter`). The launcher stays the session leader (setsid(2) fails
 #: for a session or process-group leader, so the target must not be one) and ends as the target
 #: ended: the same exit code, or the same signal.
 BPF_LAUNCHER: Final = """\
@@ -275,7 +276,7 @@ def precondition_problem(
 ) -> tuple[str, str] | None:
     """The first precondition the ebpf backend misses here, as ``(message, hint)``, or None.
 
-    ``engine`` is ``"bpf"`` (the built-in counter, :mod:`seccompgen.tracing.bpfcount`) or
+    ``engine`` is ``"bpf"`` (the built-in counter, :mod:`seccompgen.tracing.bpf.counter`) or
     ``"bpftrace"``. Checked in order: bpftrace on PATH (bpftrace engine only); root (loading
     BPF programs and attaching tracepoints needs CAP_BPF and CAP_PERFMON, bpf(2)); kernel BTF
     (the exit status is read from ``task_struct`` at the offset BTF gives); tracefs mounted
@@ -695,7 +696,7 @@ class _BpfSession(_EbpfSession):
 class EbpfTracer:
     """Trace by counting system calls in the kernel (see the module docstring).
 
-    ``engine`` is ``"bpf"`` (the built-in counter, :mod:`seccompgen.tracing.bpfcount`),
+    ``engine`` is ``"bpf"`` (the built-in counter, :mod:`seccompgen.tracing.bpf.counter`),
     ``"bpftrace"``, or ``"auto"``: the built-in counter, or bpftrace when the counter cannot
     be loaded here (the reason is kept in :attr:`fallback_reason`). ``bpftrace`` is the
     bpftrace command (looked up on PATH); ``args_samples`` bounds the argument tuples kept per
@@ -758,8 +759,8 @@ class EbpfTracer:
         self.fallback_reason = None
         if self.engine == "bpftrace":
             return self._run_bpftrace(request, writer, progress, target, arch)
-        from seccompgen.tracing.bpf import BpfError
-        from seccompgen.tracing.bpfcount import BpfCounter
+        from seccompgen.tracing.bpf.asm import BpfError
+        from seccompgen.tracing.bpf.counter import BpfCounter
 
         tracefs = next(d for d in _TRACEFS_DIRS if (d / "events" / "raw_syscalls").is_dir())
         try:
