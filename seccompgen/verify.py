@@ -413,7 +413,7 @@ def _run_container(
     """One run of the workload under ``profile_json``; the container is always removed."""
     import docker.errors
 
-    from seccompgen.tracing.backends.strace import start_host_exercise
+    from seccompgen.tracing.host import start_host_exercise
 
     security = [f"seccomp={profile_json}"]
     if req.no_new_privileges:

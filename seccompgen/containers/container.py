@@ -60,14 +60,11 @@ from typing import Any, Final
 
 from seccompgen.errors import TracerError
 from seccompgen.tracefile import TraceWriter
-from seccompgen.tracing.backends.strace import (
-    STRACE_OPTIONS,
-    ExerciseProcess,
-    run_traced,
-    start_host_exercise,
-)
+from seccompgen.tracing.backends.strace import STRACE_OPTIONS, run_traced
 from seccompgen.tracing.base import ContainerSpec, TraceOutcome, TraceProgress, TraceRequest
 from seccompgen.tracing.elf import ElfInfo, is_elf, machine_matches, read_elf
+from seccompgen.tracing.host import start_host_exercise
+from seccompgen.tracing.session import ExerciseProcess
 
 #: The label on every container this backend creates; its value is the trace id.
 TRACE_LABEL: Final = "io.seccompgen.trace"
@@ -507,7 +504,7 @@ class _Proc:
 
 class ContainerProcesses:
     """The target as process 1 of a container, strace as its detached grandchild (strace
-    ``-D``); a :class:`~seccompgen.tracing.backends.strace.ProcessSide`.
+    ``-D``); a :class:`~seccompgen.tracing.session.ProcessSide`.
 
     Processes are found on the host through ``/proc``: the container's processes share the pid
     namespace of its process 1 (``/proc/PID/ns/pid``), and ``NSpid`` in ``/proc/PID/status``

@@ -85,8 +85,9 @@ from seccompgen.tracing.backends.delta import (
     run_delta,
     staging_variant,
 )
-from seccompgen.tracing.backends.strace import ExerciseProcess, start_host_exercise
 from seccompgen.tracing.base import ContainerSpec, TraceProgress, TraceRequest
+from seccompgen.tracing.host import start_host_exercise
+from seccompgen.tracing.session import ExerciseProcess
 
 Log = Callable[[str], None]
 

@@ -40,10 +40,10 @@ boundary never gets an earlier stamp; one made in the same tick just before it c
 later phase.
 
 The lifecycle (exercise, duration, SIGTERM, ``grace``, SIGKILL, Ctrl-C, timeout, progress) is the
-strace backend's :class:`~seccompgen.tracing.backends.strace._Session`, driven through a
-:class:`~seccompgen.tracing.backends.strace.ProcessSide` whose "tracer" is the target itself
-and whose
-output file receives the audit records as they arrive (:class:`MissFeed`, :func:`run_delta`).
+:class:`~seccompgen.tracing.session.Session`'s, driven through a
+:class:`~seccompgen.tracing.session.ProcessSide` whose "tracer" is the target itself and whose
+output file receives the audit records as they arrive (:class:`MissFeed`, :func:`run_delta`);
+:class:`DeltaRecorder` turns them into events.
 :mod:`seccompgen.containers.delta` runs the same in a container, with the filter
 installed by the Docker engine instead of the launcher.
 """
@@ -75,16 +75,15 @@ from seccompgen.parsing.audit import AuditLineParser, AuditRecord, SeccompAction
 from seccompgen.profile.model import Action, Profile, load_profile
 from seccompgen.tracefile import TraceWriter
 from seccompgen.tracing.audit import AuditListener, seccomp_logging_problem
-from seccompgen.tracing.backends.strace import (
+from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
+from seccompgen.tracing.host import (
     HostProcesses,
-    ProcessSide,
-    _base_env,
-    _Session,
-    _session_members,
+    base_env,
     require_host,
     resolve_target,
+    session_members,
 )
-from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
+from seccompgen.tracing.session import ProcessSide, Session, TextRecorder
 
 NAME: Final = "delta"
 """The backend name (``--backend delta``, trace headers)."""
@@ -254,16 +253,19 @@ def run_delta(
 ) -> DeltaOutcome:
     """Run ``cmd`` on ``side`` through the lifecycle and sum up what its feed found."""
     parser = _MissParser()
-    session = _DeltaSession(
+    # The target is the process the side waits for: its exit ends the run (children left in its
+    # session are ended by sweep()), and boundaries take the audit records' clock.
+    session = Session(
         request=request,
         writer=writer,
         progress=progress,
         output=side.feed.output,
         niceness=0,
-        parse=parser.parse,
         processes=side,
+        recorder=DeltaRecorder(parser.parse, side),
+        clock=audit_clock,
+        end_with_tracees=False,
     )
-    session.side = side
     outcome = session.run(cmd)
     return _delta_outcome(outcome, parser, side.feed, session.boundaries)
 
@@ -292,34 +294,22 @@ class _MissParser:
             yield event
 
 
-class _DeltaSession(_Session):
-    """The strace backend's lifecycle with the target as the "tracer" process.
+class DeltaRecorder(TextRecorder):
+    """The audit records the feed writes -> events, with two differences from a tracer's text:
+    the target's pid is the launcher's child (it execs the program), not the pid of the first
+    event (a delta run may have no event at all); and an empty result is the expected good
+    case, not a sign that tracing failed."""
 
-    Two differences: the target's pid is the launcher's child (it execs the program), not the
-    pid of the first event (a delta run may have no event at all); and an empty result is the
-    expected good case, not a sign that tracing failed.
-    """
+    def __init__(self, parse: Callable[[Iterator[str]], Iterator[Event]], side: DeltaSide) -> None:
+        super().__init__(parse)
+        self.side = side
 
-    side: DeltaSide | None = None
+    def target_pid(self, session: Session) -> int | None:
+        return self.side.pid
 
-    def _add_boundary(self, phase: Phase) -> None:
-        with self.lock:
-            self.boundaries.append((audit_clock(), phase))
-
-    def _find_target_pid(self) -> int | None:
-        if self.target_pid is None and self.side is not None:
-            self.target_pid = self.side.pid
-        return self.target_pid
-
-    def _tracees_gone(self) -> bool:
-        # The target is the process the side waits for: its exit ends the run (children left
-        # in its session are ended by sweep()).
-        return False
-
-    def _outcome(self) -> TraceOutcome:
-        for ts, phase in self.boundaries:
-            self.writer.add_boundary(ts, phase)
-        return self._result(self.procs.returncode())
+    def outcome(self, session: Session) -> TraceOutcome:
+        session.write_boundaries()
+        return session.result(session.procs.returncode())
 
 
 def audit_clock() -> float:
@@ -642,7 +632,7 @@ class _DeltaProcesses(HostProcesses):
     def environment(self, request: TraceRequest) -> dict[str, str] | None:
         # The launcher execs the program with this environment unchanged (execv keeps it), so
         # nothing is added: the interpreter finds seccompgen in its own site-packages.
-        return _base_env(request)
+        return base_env(request)
 
     def arm(self, pid: int) -> None:
         # The feed knows the target before it loads the filter and runs the program.
@@ -653,7 +643,7 @@ class _DeltaProcesses(HostProcesses):
         return self.strace is not None and self.strace.poll() is None
 
     def tracees_running(self) -> bool:
-        return self.strace is not None and bool(_session_members(self.strace.pid))
+        return self.strace is not None and bool(session_members(self.strace.pid))
 
     def kill_tracees(self) -> None:
         if self.strace is not None:
@@ -673,7 +663,7 @@ class _DeltaProcesses(HostProcesses):
     def sweep(self) -> None:
         """End what the target left in its session, then collect the last records."""
         if self.strace is not None:
-            for pid in _session_members(self.strace.pid):
+            for pid in session_members(self.strace.pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
         # kauditd sends records from its own thread: the last calls' records may still be on

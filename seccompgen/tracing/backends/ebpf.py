@@ -45,10 +45,10 @@ marker, made by seccompgen with a phase number and the run's random token, moves
 to the next phase, right after the phase boundary is recorded and before the exercise starts or
 SIGTERM is sent, so whatever the exercise or the signal causes is counted in the new phase.
 
-The lifecycle (exercise, phases, SIGTERM, grace, SIGKILL, Ctrl-C, progress) is the strace
-backend's :class:`~seccompgen.tracing.backends.strace._Session`, driven through the same
-:class:`~seccompgen.tracing.backends.strace.HostProcesses`; only the worker that reads the tracer's
-output differs.
+The lifecycle (exercise, phases, SIGTERM, grace, SIGKILL, Ctrl-C, progress) is the
+:class:`~seccompgen.tracing.session.Session`'s, driven through
+:class:`~seccompgen.tracing.host.HostProcesses` as for strace; only the
+:class:`~seccompgen.tracing.session.Recorder` that reads the tracer's output differs.
 
 Trace file: one ``"sys"`` line per (process, thread, syscall, phase, outcome) with its count in
 ``n`` (see ``docs/trace-format.md``, "Counted traces"), plus the sampled argument tuples.
@@ -81,17 +81,15 @@ from typing import TYPE_CHECKING, Final
 from seccompgen.errors import SyscallTableError, TracerError
 from seccompgen.events import ExitEvent, Phase, SyscallEvent
 from seccompgen.tracefile import TraceWriter
-from seccompgen.tracing.backends.strace import (
-    _PROGRESS_EVERY,
-    ExerciseProcess,
+from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
+from seccompgen.tracing.host import (
     HostProcesses,
-    _Session,
-    _session_members,
-    _signal_pid,
     require_host,
     resolve_target,
+    session_members,
+    signal_pid,
 )
-from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
+from seccompgen.tracing.session import PROGRESS_EVERY, ExerciseProcess, Session
 
 if TYPE_CHECKING:
     from seccompgen.tracing.bpf.counter import BpfCounter
@@ -534,28 +532,22 @@ class _EbpfProcesses(HostProcesses):
         super().signal_target(pid, sig)
 
 
-class _EbpfSession(_Session):
-    """The strace backend's lifecycle, with a worker that folds bpftrace's map prints."""
+class _BpftraceRecorder:
+    """The bpftrace engine's :class:`~seccompgen.tracing.session.Recorder`: folds bpftrace's
+    map prints into counted events."""
 
-    def __init__(
-        self,
-        *,
-        arch: str,
-        name_of: Callable[[int], str | None],
-        **kwargs: object,
-    ) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, *, arch: str, name_of: Callable[[int], str | None]) -> None:
         self.arch = arch
         self.name_of = name_of
         self.state = BpftraceState()
         # CLOCK_MONOTONIC (bpf_ktime_get_ns, time.monotonic) to the wall clock of the trace.
         self.wall_offset = time.time() - time.monotonic()
 
-    def _consume(self) -> None:
+    def record(self, session: Session) -> None:
         state = self.state
-        counts = self.counts
+        counts = session.counts
         known: dict[int, str | None] = {}
-        for line in self._lines():
+        for line in session.lines():
             what = state.feed(line)
             if what == "start" and counts.first_pid is None:
                 counts.first_pid = state.started[0][0]
@@ -573,39 +565,44 @@ class _EbpfSession(_Session):
                         if name is not None and name not in counts.names:
                             counts.names.add(name)
                             counts.fresh.append(name)
-        self._write_all()
-        self._report(force=True)
+        self._write_all(session)
+        session.report(force=True)
+
+    def target_pid(self, session: Session) -> int | None:
+        return session.first_event_pid()
 
     def _exit_event(self, pid: int, code: int, ph: int, ns: int) -> ExitEvent:
         status, sig = exit_status(code)
         ts = round(ns / 1e9 + self.wall_offset, 6)
         return ExitEvent(pid, pid, status, sig, ts, _PHASES.get(ph, Phase.SHUTDOWN))
 
-    def _write_all(self) -> None:
+    def _write_all(self, session: Session) -> None:
         total = 0
         names: set[str] = set()
         for event, n in counted_events(
             self.state, arch=self.arch, name_of=self.name_of, wall_offset=self.wall_offset
         ):
-            self.writer.write(event, n)
+            session.writer.write(event, n)
             total += n
             names.add(event.name)
         for pid, code, ph, ns in self.state.exits:
-            self.writer.write(self._exit_event(pid, code, ph, ns))
-        self.counts.syscalls = total
-        self.counts.fresh.extend(sorted(names - self.counts.names))
-        self.counts.names |= names
+            session.writer.write(self._exit_event(pid, code, ph, ns))
+        counts = session.counts
+        counts.syscalls = total
+        counts.fresh.extend(sorted(names - counts.names))
+        counts.names |= names
 
-    def _outcome(self) -> TraceOutcome:
-        rc = self.procs.returncode()
-        if not self.state.started and rc not in (0, None) and self.interrupt is None:
-            where = f" (in {self.req.stderr})" if self.req.stderr is not None else ""
+    def outcome(self, session: Session) -> TraceOutcome:
+        rc = session.procs.returncode()
+        if not self.state.started and rc not in (0, None) and session.interrupt is None:
+            req = session.req
+            where = f" (in {req.stderr})" if req.stderr is not None else ""
             raise TracerError(
-                f"bpftrace could not trace {self.req.argv[0]} (bpftrace exit status {rc}); "
+                f"bpftrace could not trace {req.argv[0]} (bpftrace exit status {rc}); "
                 f"see bpftrace's message on stderr{where}",
                 hint="check the ebpf preconditions: root, kernel BTF, tracefs mounted",
             )
-        return super()._outcome()
+        return session.traced_outcome()
 
 
 class _BpfProcesses(_EbpfProcesses):
@@ -627,27 +624,37 @@ class _BpfProcesses(_EbpfProcesses):
         st = self.strace
         if st is None:
             return
-        for pid in _session_members(st.pid):
-            _signal_pid(pid, signal.SIGKILL)
+        for pid in session_members(st.pid):
+            signal_pid(pid, signal.SIGKILL)
 
 
-class _BpfSession(_EbpfSession):
-    """The strace backend's lifecycle, with a worker that reads the bpf engine's maps."""
+class _BpfRecorder(_BpftraceRecorder):
+    """The bpf engine's :class:`~seccompgen.tracing.session.Recorder`: reads the counter's maps
+    while the target runs, and all of them at the end."""
 
-    def __init__(self, *, counter: BpfCounter, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        *,
+        counter: BpfCounter,
+        processes: _BpfProcesses,
+        arch: str,
+        name_of: Callable[[int], str | None],
+    ) -> None:
+        super().__init__(arch=arch, name_of=name_of)
         self.counter = counter
+        self.processes = processes
 
-    def _find_target_pid(self) -> int | None:
+    def target_pid(self, session: Session) -> int | None:
         # The launcher's child becomes the target by execve: its pid is the target's.
-        procs = self.procs
-        if self.target_pid is None and isinstance(procs, _BpfProcesses) and procs.target:
-            self.target_pid = self.counts.first_pid = procs.target
-        return self.target_pid
+        target = self.processes.target
+        if target:
+            session.counts.first_pid = target
+            return target
+        return None
 
-    def _consume(self) -> None:
+    def record(self, session: Session) -> None:
         try:
-            self._poll_maps()
+            self._poll_maps(session)
         except OSError as e:  # a failed bpf(2) read: the counts are not to be trusted
             raise TracerError(
                 f"cannot read the in-kernel counts: {e}",
@@ -655,12 +662,12 @@ class _BpfSession(_EbpfSession):
                 "bpftrace engine",
             ) from e
 
-    def _poll_maps(self) -> None:
-        counts = self.counts
+    def _poll_maps(self, session: Session) -> None:
+        counts = session.counts
         state = self.state
         known: dict[int, str | None] = {}
         next_read = 0.0
-        while not self.strace_done.wait(_PROGRESS_EVERY):
+        while not session.strace_done.wait(PROGRESS_EVERY):
             if time.monotonic() >= next_read:
                 self.counter.read_counts(state)
                 next_read = time.monotonic() + _READ_EVERY
@@ -671,23 +678,24 @@ class _BpfSession(_EbpfSession):
                         if name is not None and name not in counts.names:
                             counts.names.add(name)
                             counts.fresh.append(name)
-            self._report()
+            session.report()
         self.counter.read_all(state)
         for pid, code, ph, ns in state.exits:
             if pid == counts.first_pid and counts.target_exit is None:
                 counts.target_exit = self._exit_event(pid, code, ph, ns)
-        self._write_all()
-        self._report(force=True)
+        self._write_all(session)
+        session.report(force=True)
 
-    def _outcome(self) -> TraceOutcome:
-        rc = self.procs.returncode()
-        if self.counts.syscalls == 0 and rc not in (0, None) and self.interrupt is None:
-            where = f" (in {self.req.stderr})" if self.req.stderr is not None else ""
+    def outcome(self, session: Session) -> TraceOutcome:
+        rc = session.procs.returncode()
+        if session.counts.syscalls == 0 and rc not in (0, None) and session.interrupt is None:
+            req = session.req
+            where = f" (in {req.stderr})" if req.stderr is not None else ""
             raise TracerError(
-                f"the launcher could not run {self.req.argv[0]} (exit status {rc}); see its "
+                f"the launcher could not run {req.argv[0]} (exit status {rc}); see its "
                 f"message on stderr{where}",
             )
-        return _Session._outcome(self)
+        return session.traced_outcome()
 
 
 # --------------------------------------------------------------------------- the tracer
@@ -797,17 +805,17 @@ class EbpfTracer:
             spec.write_text(
                 json.dumps({"path": str(target), "argv": list(request.argv), "env": env})
             )
-            session = _BpfSession(
-                counter=counter,
-                arch=arch,
-                name_of=_syscall_names(arch),
+            processes = _BpfProcesses(counter, fifo)
+            session = Session(
                 request=request,
                 writer=writer,
                 progress=progress,
                 output=spec,
                 niceness=10,
-                parse=lambda lines: iter(()),
-                processes=_BpfProcesses(counter, fifo),
+                processes=processes,
+                recorder=_BpfRecorder(
+                    counter=counter, processes=processes, arch=arch, name_of=_syscall_names(arch)
+                ),
             )
             return session.run(
                 [sys.executable or "python3", "-I", "-S", str(launcher), str(spec), str(fifo)]
@@ -872,16 +880,14 @@ class EbpfTracer:
                 f"{sys.executable} -I -S {launcher} {spec}",
                 str(script),
             ]
-            session = _EbpfSession(
-                arch=arch,
-                name_of=name_of,
+            session = Session(
                 request=request,
                 writer=writer,
                 progress=progress,
                 output=output,
                 niceness=10,
-                parse=lambda lines: iter(()),
                 processes=_EbpfProcesses(token),
+                recorder=_BpftraceRecorder(arch=arch, name_of=name_of),
             )
             return session.run(cmd)
 

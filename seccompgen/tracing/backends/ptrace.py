@@ -1,13 +1,12 @@
 """The ptrace backend: trace with python-ptrace, one stop per system call, no strace needed.
 
-Layout. The tracer is a separate Python process
-(``python -m seccompgen.tracing.backends.ptrace``), so
-its wait loop has an interpreter lock of its own and a ptrace tracer that is one thread (ptrace(2):
-a tracee is traced by the thread that attached it). It forks the target, which asks to be traced
-(PTRACE_TRACEME), stops itself, installs a seccomp filter and execs the program. The tracer
-writes one text record per event to a file that
-:class:`~seccompgen.tracing.backends.strace._Session`
-tails, exactly as it tails strace's output; the session runs the whole lifecycle (exercise,
+Layout. The tracer is a separate Python process (``python -m
+seccompgen.tracing.backends.ptrace``), so its wait loop has an interpreter lock of its own and a
+ptrace tracer that is one thread (ptrace(2): a tracee is traced by the thread that attached it).
+It forks the target, which asks to be traced (PTRACE_TRACEME), stops itself, installs a seccomp
+filter and execs the program. The tracer writes one text record per event to a file that the
+:class:`~seccompgen.tracing.session.Session` tails, exactly as it tails strace's output
+(:class:`~seccompgen.tracing.session.TextRecorder`); the session runs the whole lifecycle (exercise,
 phases, SIGTERM, grace, SIGKILL, Ctrl-C, progress) and :func:`decode_records` turns the records
 into events. The tracer process starts in a session of its own, like strace there.
 
@@ -66,8 +65,9 @@ from seccompgen.errors import ParseError, TracerError
 from seccompgen.events import Event, ExitEvent, SignalEvent, SyscallEvent
 from seccompgen.syscalls import resolve_number
 from seccompgen.tracefile import TraceWriter
-from seccompgen.tracing.backends.strace import HostProcesses, _Session, require_host, resolve_target
 from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
+from seccompgen.tracing.host import HostProcesses, require_host, resolve_target
+from seccompgen.tracing.session import Session, TextRecorder
 
 MISSING_MESSAGE: Final = "python-ptrace (package `ptrace`) cannot be imported"
 MISSING_HINT: Final = (
@@ -205,14 +205,14 @@ class PtraceTracer:
                     }
                 )
             )
-            session = _Session(
+            session = Session(
                 request=request,
                 writer=writer,
                 progress=progress,
                 output=output,
                 niceness=self.niceness,
-                parse=functools.partial(decode_records, source=str(output)),
                 processes=_TracerProcess(),
+                recorder=TextRecorder(functools.partial(decode_records, source=str(output))),
             )
             return session.run(self.command(spec, output))
 
