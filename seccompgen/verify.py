@@ -554,7 +554,7 @@ def _go_pid1_sigterm_exit(container: Any, rc: int) -> bool:
     its process 1's program, read from the container."""
     import docker.errors
 
-    from seccompgen.containers.container import read_container_program
+    from seccompgen.containers.engine import read_container_program
     from seccompgen.inspect.binary import read_buildinfo, read_layout
     from seccompgen.tracing.elf import is_elf
 
@@ -633,7 +633,7 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
     Containers and the throwaway image are labelled ``io.seccompgen.verify`` and removed however
     the run ends (success, failure, timeout, Ctrl-C, SIGTERM).
     """
-    from seccompgen.containers.container import parse_volume
+    from seccompgen.containers.engine import parse_volume
     from seccompgen.profile.model import load_profile
 
     log = log or _quiet

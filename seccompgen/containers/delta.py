@@ -59,17 +59,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from seccompgen.containers.container import (
-    NETWORKS,
-    TARGET_MOUNT,
-    ContainerProcesses,
-    ContainerTracer,
-    _ExecExercise,
-    _image_config,
-    _Plan,
-    create_container,
-)
+from seccompgen.containers.container import NETWORKS, TARGET_MOUNT, ContainerTracer
+from seccompgen.containers.engine import Plan, create_container, image_config
 from seccompgen.containers.image import LOCAL_BASE_IMAGE
+from seccompgen.containers.processes import ContainerProcesses, ExecExercise
 from seccompgen.errors import TracerError
 from seccompgen.parsing.audit import AuditRecord
 from seccompgen.profile.emit import render
@@ -172,7 +165,7 @@ class ContainerDeltaTracer:
             )  # fmt: skip
             # The same checks as a traced container: the program exists in it, is built for the
             # engine's machine and finds its loader and libraries.
-            ContainerTracer(log=self.log)._preflight(
+            ContainerTracer(log=self.log).preflight(
                 container, plan, spec, engine_arch, host_program=spec.image is None
             )
             side = ContainerSide(
@@ -186,11 +179,11 @@ class ContainerDeltaTracer:
             )
             return run_delta(plan.argv, side, request, writer, progress)
 
-    def _plan(self, client: Any, request: TraceRequest, spec: ContainerSpec) -> _Plan:
+    def _plan(self, client: Any, request: TraceRequest, spec: ContainerSpec) -> Plan:
         """The image and command to run: the application image's, or the base image's with
         the host program bind-mounted read-only."""
         if spec.image is not None:
-            config = _image_config(client, spec.image)
+            config = image_config(client, spec.image)
             cmd = list(request.argv) or list(config.get("Cmd") or [])
             argv = tuple(list(config.get("Entrypoint") or []) + cmd)
             if not argv:
@@ -213,7 +206,7 @@ class ContainerDeltaTracer:
                     hint="give the path to the program to run",
                 )
             try:
-                config = _image_config(client, self.base_image)
+                config = image_config(client, self.base_image)
             except TracerError as e:
                 raise TracerError(
                     e.message, hint="build it from Debian packages: scripts/build-base-image.sh"
@@ -223,7 +216,7 @@ class ContainerDeltaTracer:
             image, user, workdir = self.base_image, "", None
             volumes = {str(program): {"bind": inside, "mode": "ro"}}
         env = dict(item.partition("=")[::2] for item in config.get("Env") or [])
-        return _Plan(image, argv, (), env, user, str(workdir or "") or None, volumes)
+        return Plan(image, argv, (), env, user, str(workdir or "") or None, volumes)
 
 
 class ContainerSide(ContainerProcesses):
@@ -298,15 +291,15 @@ class ContainerSide(ContainerProcesses):
     def signal_target(self, pid: int, sig: int) -> None:
         # From the host, as `docker kill --signal`: pid_namespaces(7) delivers a signal from an
         # ancestor namespace to the init only when it has a handler (SIGKILL always).
-        if self._same_ns(pid):
+        if self.same_namespace(pid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
 
     def target_alive(self, pid: int) -> bool:
-        return self._same_ns(pid)
+        return self.same_namespace(pid)
 
     def tracees_running(self) -> bool:
-        return bool(self._members())
+        return bool(self.members())
 
     def kill_tracees(self) -> None:
         # SIGKILL to the init ends every process of its pid namespace (pid_namespaces(7)).
@@ -315,7 +308,7 @@ class ContainerSide(ContainerProcesses):
     def kill_tracer(self) -> None:
         # No tracer here: the workload is the init, and the lifecycle's "end the tracer" is
         # ending it (the strace container's kill_tracer looks for a ptrace tracer instead).
-        if self.init_pid is not None and self._same_ns(self.init_pid):
+        if self.init_pid is not None and self.same_namespace(self.init_pid):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(self.init_pid, signal.SIGKILL)
 
@@ -333,7 +326,7 @@ class ContainerSide(ContainerProcesses):
         if not self.spec.exercise_in_container:
             return start_host_exercise(command, target_pid, None)
         # Inside the container the workload is process 1.
-        return _ExecExercise(self, command, {"SECCOMPGEN_TARGET_PID": "1"})
+        return ExecExercise(self, command, {"SECCOMPGEN_TARGET_PID": "1"})
 
 
 def _descends(pid: int, roots: set[int]) -> bool:

@@ -25,7 +25,7 @@ import pytest
 from _rules import missing_tool
 from _support import TraceRun, TraceWith
 
-from seccompgen.containers.container import TRACE_LABEL
+from seccompgen.containers.engine import TRACE_LABEL
 from seccompgen.containers.image import LOCAL_BASE_IMAGE
 from seccompgen.containers.image import docker_client as make_docker_client
 from seccompgen.errors import TracerError

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 from _support import free_port, sg
 
-from seccompgen.containers.container import TRACE_LABEL
+from seccompgen.containers.engine import TRACE_LABEL
 from seccompgen.events import ExitEvent, Phase, SignalEvent, SyscallEvent
 from seccompgen.tracefile import read_trace
 from seccompgen.verify import VERIFY_LABEL

@@ -13,14 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from seccompgen._cli import cli
-from seccompgen.containers.container import (
-    OUT_MOUNT,
-    ContainerProcesses,
-    ContainerTracer,
-    _missing_libraries,
-    _Plan,
-    _Proc,
-)
+from seccompgen.containers.container import OUT_MOUNT, ContainerTracer
+from seccompgen.containers.engine import Plan, missing_libraries
+from seccompgen.containers.processes import ContainerProcesses, _Proc
 from seccompgen.tracing.backends.strace import STRACE_OPTIONS
 from seccompgen.tracing.base import ContainerSpec
 from seccompgen.tracing.elf import ElfInfo
@@ -44,7 +39,7 @@ GLIBC_PROGRAM = ElfInfo(
 
 
 def test_scratch_image_lacks_loader_and_every_library() -> None:
-    missing = _missing_libraries(FakeFiles(set()), GLIBC_PROGRAM)  # type: ignore[arg-type]
+    missing = missing_libraries(FakeFiles(set()), GLIBC_PROGRAM)  # type: ignore[arg-type]
     assert missing == [
         "/lib64/ld-linux-x86-64.so.2 (the ELF interpreter, PT_INTERP) => not found",
         "libselinux.so.1 => not found",
@@ -60,13 +55,13 @@ def test_libraries_found_in_multiarch_and_plain_directories() -> None:
             "/usr/lib/libselinux.so.1",
         }
     )
-    assert _missing_libraries(files, GLIBC_PROGRAM) == []  # type: ignore[arg-type]
+    assert missing_libraries(files, GLIBC_PROGRAM) == []  # type: ignore[arg-type]
     files.paths.remove("/usr/lib/libselinux.so.1")
-    assert _missing_libraries(files, GLIBC_PROGRAM) == ["libselinux.so.1 => not found"]  # type: ignore[arg-type]
+    assert missing_libraries(files, GLIBC_PROGRAM) == ["libselinux.so.1 => not found"]  # type: ignore[arg-type]
 
 
-def plan(env: dict[str, str]) -> _Plan:
-    return _Plan(
+def plan(env: dict[str, str]) -> Plan:
+    return Plan(
         image="img",
         argv=("/app", "-addr", "127.0.0.1:1"),
         strace=("/.seccompgen/ld.so", "--library-path", "/.seccompgen/lib", "/.seccompgen/strace"),
@@ -110,7 +105,7 @@ def test_the_traced_processes_are_process_1_and_below_it_without_strace(
     ]
     procs = ContainerProcesses(None, None, ContainerSpec())
     procs.init_pid = 100
-    monkeypatch.setattr(procs, "_members", lambda: members)
+    monkeypatch.setattr(procs, "members", lambda: members)
     ours, theirs = procs._split()
     assert sorted(p.host_pid for p in ours) == [100, 101]
     assert sorted(p.host_pid for p in theirs) == [300, 301]

@@ -81,7 +81,7 @@ def test_the_grace_ends_with_sigkill_to_the_init(
     # the grace) and ending "the tracer" both SIGKILL the init, which ends the namespace.
     side = ContainerSide(None, None, ContainerSpec(), tmp_path / "records")
     side.init_pid = 4242
-    monkeypatch.setattr(side, "_same_ns", lambda pid: pid == 4242)
+    monkeypatch.setattr(side, "same_namespace", lambda pid: pid == 4242)
     killed: list[tuple[int, int]] = []
     monkeypatch.setattr(os, "kill", lambda pid, sig: killed.append((pid, sig)))
     side.kill_tracees()
