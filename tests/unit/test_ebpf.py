@@ -14,14 +14,11 @@ from seccompgen.tracefile import TraceHeader, TraceWriter, read_trace
 from seccompgen.tracing.backends.ebpf import (
     MARKER,
     NOT_FOUND_MESSAGE,
-    BpftraceState,
     EbpfTracer,
     bpftrace_script,
-    counted_events,
-    errno_name,
-    exit_status,
     precondition_problem,
 )
+from seccompgen.tracing.bpf.counts import BpftraceState, counted_events, errno_name, exit_status
 
 # Lines as bpftrace 0.17 prints them with -f json (recorded from a run of `sh -c 'ls /x; exit 3'`,
 # cut down to a few keys).

@@ -71,7 +71,7 @@ from seccompgen.tracing.bpf.asm import (
 )
 
 if TYPE_CHECKING:
-    from seccompgen.tracing.backends.ebpf import BpftraceState
+    from seccompgen.tracing.bpf.counts import BpftraceState
 
 TRACKED: Final = 1
 ARMED: Final = 2
