@@ -26,9 +26,9 @@ from seccompgen.tracing.backends.ebpf import (
     precondition_problem,
 )
 from seccompgen.tracing.base import TraceProgress, TraceRequest
-from seccompgen.tracing.bpf.asm import loaded_program_ids
 from seccompgen.tracing.bpf.counter import BpfCounter
 from seccompgen.tracing.bpf.counts import BpftraceState
+from seccompgen.tracing.bpf.loader import loaded_program_ids
 from seccompgen.tracing.gobuild import build_go
 
 pytestmark = [pytest.mark.root, pytest.mark.go, pytest.mark.slow]

@@ -10,9 +10,9 @@ Two engines count the same things into the same
 :class:`~seccompgen.tracing.bpf.counts.BpftraceState`, so the trace file is the same for both:
 
 - ``"bpf"`` (the default): programs built and loaded by seccompgen itself through bpf(2)
-  (:mod:`seccompgen.tracing.bpf.counter`, :mod:`seccompgen.tracing.bpf.asm`), which increment
-  per-CPU
-  map values in place: one map lookup per counted call and no map update. The launcher
+  (:mod:`seccompgen.tracing.bpf.counter`, assembled by :mod:`seccompgen.tracing.bpf.asm` and
+  loaded by :mod:`seccompgen.tracing.bpf.loader`), which increment per-CPU map values in
+  place: one map lookup per counted call and no map update. The launcher
   (:data:`BPF_LAUNCHER`) forks the target's process, which waits on a FIFO until its pid is
   armed in the ``track`` map and then execs the target; the phase is a map value written at
   each boundary. The launcher stays the leader of the session and waits, as strace and
@@ -587,8 +587,8 @@ class EbpfTracer:
         self.fallback_reason = None
         if self.engine == "bpftrace":
             return self._run_bpftrace(request, writer, progress, target, arch)
-        from seccompgen.tracing.bpf.asm import BpfError
         from seccompgen.tracing.bpf.counter import BpfCounter
+        from seccompgen.tracing.bpf.loader import BpfError
 
         tracefs = next(d for d in _TRACEFS_DIRS if (d / "events" / "raw_syscalls").is_dir())
         try:
