@@ -13,34 +13,27 @@ Two engines count the same things into the same
   (:mod:`seccompgen.tracing.bpf.counter`, assembled by :mod:`seccompgen.tracing.bpf.asm` and
   loaded by :mod:`seccompgen.tracing.bpf.loader`), which increment per-CPU map values in
   place: one map lookup per counted call and no map update. The launcher
-  (:data:`BPF_LAUNCHER`) forks the target's process, which waits on a FIFO until its pid is
-  armed in the ``track`` map and then execs the target; the phase is a map value written at
-  each boundary. The launcher stays the leader of the session and waits, as strace and
-  bpftrace do, so the target is not a session or group leader and may call ``setsid()``.
-- ``"bpftrace"``: a bpftrace(8) program (:func:`bpftrace_script`), used when asked for, or by
+  (:data:`~seccompgen.tracing.bpf.launchers.BPF_LAUNCHER`) forks the target's process, which
+  waits on a FIFO until its pid is armed in the ``track`` map and then execs the target; the
+  phase is a map value written at each boundary. The launcher stays the leader of the session
+  and waits, as strace and bpftrace do, so the target is not a session or group leader and may
+  call ``setsid()``.
+- ``"bpftrace"``: a bpftrace(8) program
+  (:func:`~seccompgen.tracing.bpf.bpftrace.bpftrace_script`), used when asked for, or by
   ``engine="auto"`` when the built-in programs cannot be loaded. bpftrace 0.17 has no in-place
   map increment, so each counted call costs a lookup and an update.
 
-What the bpftrace program does (the bpf engine's programs do the same):
-
-- ``tracepoint:raw_syscalls:sys_enter`` counts each call of a tracked process by (pid, tid,
-  syscall number, phase), remembers when each such key was first seen, and keeps a bounded sample
-  of argument tuples: the distinct tuples among the first :data:`ARGS_SAMPLES` calls of each key,
-  all six argument registers as seccomp(2) sees them in ``struct seccomp_data``.
-- ``tracepoint:raw_syscalls:sys_exit`` counts failures (a negative return) per errno.
-- ``tracepoint:sched:sched_process_fork`` adds a child to the tracked set when its parent is in
-  it; the probe runs in the parent, before the child is first woken (kernel_clone()), so the
-  child's first call is already counted. Threads are children too, keyed by their tgid.
-- ``tracepoint:sched:sched_process_exit`` reports each tracked process's exit status
-  (``task_struct.exit_code``, read through BTF), when its main thread ends; the trace gets one
-  exit event per process (strace also reports each thread's end).
+What each probe counts is described with the bpftrace program
+(:mod:`seccompgen.tracing.bpf.bpftrace`); the bpf engine's programs count the same.
 
 Process layout (bpftrace engine): bpftrace starts the target itself (``-c``), which it does only
 after every probe is attached, and exits when it exits. ``-c`` splits its command on spaces
-without quoting, so the command is a small Python launcher (:data:`LAUNCHER`) that reads the real
-argv and environment from a file, makes a marker call that starts tracking (:data:`MARKER`, an
-unknown prctl(2) option that fails with EINVAL), and execs the target: the target's own ``execve``
-is its first counted call, as with strace, and nothing of the launcher is counted. The same
+without quoting, so the command is a small Python launcher
+(:data:`~seccompgen.tracing.bpf.launchers.LAUNCHER`) that reads the real argv and environment
+from a file, makes a marker call that starts tracking
+(:data:`~seccompgen.tracing.bpf.bpftrace.MARKER`, an unknown prctl(2) option that fails with
+EINVAL), and execs the target: the target's own ``execve`` is its first counted call, as with
+strace, and nothing of the launcher is counted. The same
 marker, made by seccompgen with a phase number and the run's random token, moves the BPF program
 to the next phase, right after the phase boundary is recorded and before the exercise starts or
 SIGTERM is sent, so whatever the exercise or the signal causes is counted in the new phase.
@@ -56,7 +49,8 @@ Calls are counted, not recorded: their order, each call's return value and each 
 not kept (the first-seen time of each key is).
 
 Limits: the syscall numbers are the native arch's (raw_syscalls reports the compat number for a
-32-bit process on a 64-bit kernel); BPF maps hold at most :data:`MAP_KEYS_MAX` keys each.
+32-bit process on a 64-bit kernel); BPF maps hold at most
+:data:`~seccompgen.tracing.bpf.counts.MAP_KEYS_MAX` keys each.
 """
 
 from __future__ import annotations
@@ -64,15 +58,13 @@ from __future__ import annotations
 import ctypes
 import json
 import os
-import platform
-import resource
 import secrets
 import shutil
 import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -90,227 +82,28 @@ from seccompgen.tracing.backends.strace import (
     resolve_target,
 )
 from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
+from seccompgen.tracing.bpf.bpftrace import MARKER, NOT_FOUND_MESSAGE, bpftrace_script
+from seccompgen.tracing.bpf.counts import (
+    ARGS_SAMPLES,
+    MAP_KEYS_MAX,
+    BpftraceState,
+    counted_events,
+    exit_status,
+)
 from seccompgen.tracing.bpf.counts import PHASE_NUMBER as _PHASE_NUMBER
 from seccompgen.tracing.bpf.counts import PHASES as _PHASES
-from seccompgen.tracing.bpf.counts import BpftraceState, counted_events, exit_status
+from seccompgen.tracing.bpf.launchers import BPF_LAUNCHER, LAUNCHER
+from seccompgen.tracing.bpf.preconditions import BTF_PATH as _BTF
+from seccompgen.tracing.bpf.preconditions import ENGINES, precondition_problem
+from seccompgen.tracing.bpf.preconditions import TRACEFS_DIRS as _TRACEFS_DIRS
 
 if TYPE_CHECKING:
     from seccompgen.tracing.bpf.counter import BpfCounter
 
 NAME: Final = "ebpf"
 
-MARKER: Final = 0x53434750
-"""The prctl(2) option (``"SCGP"``) of the marker call; no kernel defines it, so it fails with
-EINVAL. Real options are small numbers or four-letter tags (PR_SET_PTRACER is ``"Yama"``)."""
-
-ARGS_SAMPLES: Final = 8
-"""The argument tuples of the first this many calls of each (process, thread, syscall, phase)
-are kept, each distinct tuple once: at most this many tuples per key. Sampling by the key's own
-count costs no extra map lookup on the calls after those."""
-
-MAP_KEYS_MAX: Final = 65536
-"""Keys per BPF map (bpftrace's ``BPFTRACE_MAP_KEYS_MAX``; its default is 4096)."""
-
-#: The launcher bpftrace runs (``-c``): argv[1] is a JSON file with ``path``, ``argv``, ``env``.
-LAUNCHER: Final = f"""\
-import ctypes, json, os, signal, sys
-with open(sys.argv[1]) as f:
-    spec = json.load(f)
-# Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive execve(2): restore them.
-for s in (signal.SIGPIPE, signal.SIGXFSZ):
-    signal.signal(s, signal.SIG_DFL)
-ctypes.CDLL(None).prctl({MARKER}, 0, 0, 0, 0)
-try:
-    os.execve(spec["path"], spec["argv"], spec["env"])
-except OSError as e:
-    sys.stderr.write("seccompgen: cannot run %s: %s\\n" % (spec["path"], e.strerror))
-    os._exit(127)
-"""
-
-#: The launcher of the bpf engine: argv[1] is the JSON spec as above, argv[2] a FIFO. It forks
-#: at once; the child blocks on the FIFO until seccompgen has armed the child's pid in the
-#: ``track`` map, then execs the target (its calls before that execve are not counted, see
-#: :mod:`seccompgen.tracing.bpf.counter`). The launcher stays the session leader (setsid(2) fails
-#: for a session or process-group leader, so the target must not be one) and ends as the target
-#: ended: the same exit code, or the same signal.
-BPF_LAUNCHER: Final = """\
-import json, os, signal, sys
-with open(sys.argv[1]) as f:
-    spec = json.load(f)
-# Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive execve(2): restore them.
-for s in (signal.SIGPIPE, signal.SIGXFSZ):
-    signal.signal(s, signal.SIG_DFL)
-signal.signal(signal.SIGINT, signal.SIG_DFL)
-pid = os.fork()
-if pid == 0:
-    fd = os.open(sys.argv[2], os.O_RDONLY)
-    if os.read(fd, 1) != b"g":
-        os._exit(126)
-    os.close(fd)
-    try:
-        os.execve(spec["path"], spec["argv"], spec["env"])
-    except OSError as e:
-        sys.stderr.write("seccompgen: cannot run %s: %s\\n" % (spec["path"], e.strerror))
-        os._exit(127)
-_, status = os.waitpid(pid, 0)
-if os.WIFSIGNALED(status):
-    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
-    os.kill(os.getpid(), os.WTERMSIG(status))
-os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
-"""
-
-ENGINES: Final = ("bpf", "bpftrace")
-"""The counting engines: the built-in one loaded through bpf(2), and bpftrace(8)."""
-
 _READ_EVERY: Final = 1.0  # seconds between reads of the counts map for progress
 
-NOT_FOUND_MESSAGE: Final = (
-    "bpftrace not found on PATH; install it (apt-get install bpftrace) or use --backend strace"
-)
-
-_TRACEFS_DIRS: Final = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
-_BTF: Final = Path("/sys/kernel/btf/vmlinux")
-_MEMLOCK_NEEDED: Final = 64 << 20  # bytes; the maps here take a few MiB, with margin
-
-
-def bpftrace_script(
-    *, prctl_nr: int, own_pid: int, token: int = 0, args_samples: int = ARGS_SAMPLES
-) -> str:
-    """The bpftrace program (see the module docstring).
-
-    ``prctl_nr`` is prctl's number on the traced arch, ``own_pid`` the pid whose marker calls
-    set the phase (seccompgen's) when their third argument is ``token`` (one run's own number,
-    so that two runs in one process do not move each other's phases), ``args_samples`` the
-    bound of :data:`ARGS_SAMPLES`. Tracking
-    starts with the marker call of bpftrace's child (``cpid``, the launcher).
-    """
-    key = "pid, tid, args->id, $ph"
-    argkey = f"{key}, " + ", ".join(f"args->args[{i}]" for i in range(6))
-    return f"""\
-BEGIN {{ @phase = 0; }}
-
-tracepoint:sched:sched_process_fork /@track[pid]/ {{ @track[args->child_pid] = 1; }}
-
-tracepoint:raw_syscalls:sys_enter
-{{
-  if (@track[pid]) {{
-    $ph = @phase;
-    $c = @n[{key}];
-    if ($c == 0) {{ @t[{key}] = nsecs; }}
-    @n[{key}] = $c + 1;
-    if ($c < {args_samples}) {{
-      if (@a[{argkey}] == 0) {{ @a[{argkey}] = nsecs; }}
-    }}
-  }} else if (args->id == {prctl_nr} && args->args[0] == {MARKER}) {{
-    if (pid == cpid) {{
-      @track[pid] = 2;
-      printf("start %d %llu\\n", pid, nsecs);
-    }} else if (pid == {own_pid} && args->args[2] == {token}) {{
-      @phase = args->args[1];
-    }}
-  }}
-}}
-
-tracepoint:raw_syscalls:sys_exit /args->ret < 0/
-{{
-  $tr = @track[pid];
-  if ($tr == 2) {{
-    @track[pid] = 1;  // the launcher's marker call itself: not the target's
-  }} else if ($tr && args->id >= 0) {{
-    @e[pid, tid, args->id, @phase, -args->ret] = count();
-  }}
-}}
-
-tracepoint:sched:sched_process_exit /@track[pid] && pid == tid/
-{{
-  printf("exit %d %d %d %llu\\n", pid, curtask->exit_code, @phase, nsecs);
-}}
-
-interval:s:1 {{ print(@n); }}
-
-END
-{{
-  print(@n); print(@t); print(@e); print(@a);
-  printf("end\\n");
-  clear(@n); clear(@t); clear(@e); clear(@a); clear(@track); clear(@phase);
-}}
-"""
-
-
-# --------------------------------------------------------------------------- preconditions
-
-
-def _kernel_version(release: str) -> tuple[int, int]:
-    parts = release.split(".")
-    try:
-        return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
-    except (IndexError, ValueError):
-        return (0, 0)
-
-
-def precondition_problem(
-    *,
-    engine: str = "bpf",
-    bpftrace: str = "bpftrace",
-    euid: int | None = None,
-    btf: Path = _BTF,
-    tracefs_dirs: Iterable[Path] = _TRACEFS_DIRS,
-    kernel_release: str | None = None,
-    memlock: tuple[int, int] | None = None,
-    python: str | None = None,
-) -> tuple[str, str] | None:
-    """The first precondition the ebpf backend misses here, as ``(message, hint)``, or None.
-
-    ``engine`` is ``"bpf"`` (the built-in counter, :mod:`seccompgen.tracing.bpf.counter`) or
-    ``"bpftrace"``. Checked in order: bpftrace on PATH (bpftrace engine only); root (loading
-    BPF programs and attaching tracepoints needs CAP_BPF and CAP_PERFMON, bpf(2)); kernel BTF
-    (the exit status is read from ``task_struct`` at the offset BTF gives); tracefs mounted
-    (tracepoint ids and record layouts come from ``events/``); on kernels before 5.11, which
-    charge BPF maps to RLIMIT_MEMLOCK instead of the memory cgroup, a memlock limit large
-    enough; a launcher path without spaces (bpftrace engine only: its ``-c`` splits on
-    spaces). The keyword arguments replace what is read from this machine (for tests).
-    """
-    if engine not in ENGINES:
-        return f"unknown ebpf engine {engine!r}", f"use one of {', '.join(ENGINES)}"
-    if engine == "bpftrace" and shutil.which(bpftrace) is None:
-        return NOT_FOUND_MESSAGE, "or trace with --backend strace"
-    uid = os.geteuid() if euid is None else euid
-    if uid != 0:
-        return (
-            "the ebpf backend needs root (loading BPF programs needs CAP_BPF and CAP_PERFMON)",
-            "run seccompgen as root (sudo), or use --backend strace",
-        )
-    if not btf.exists():
-        return (
-            f"kernel BTF is missing ({btf}); it locates the exit status in task_struct",
-            "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian's is), or --backend strace",
-        )
-    if not any((d / "events" / "raw_syscalls").is_dir() for d in tracefs_dirs):
-        return (
-            "tracefs is not mounted (no /sys/kernel/tracing/events/raw_syscalls)",
-            "mount it: mount -t tracefs nodev /sys/kernel/tracing (in a container: run it "
-            "privileged, or bind-mount the host's /sys/kernel/tracing)",
-        )
-    release = platform.release() if kernel_release is None else kernel_release
-    if _kernel_version(release) < (5, 11):
-        soft, _hard = resource.getrlimit(resource.RLIMIT_MEMLOCK) if memlock is None else memlock
-        if soft != resource.RLIM_INFINITY and soft < _MEMLOCK_NEEDED:
-            return (
-                f"the locked-memory limit (RLIMIT_MEMLOCK, {soft} bytes) is too low for BPF "
-                f"maps on kernel {release} (before 5.11 maps are charged to it)",
-                "raise it: ulimit -l unlimited (or LimitMEMLOCK=infinity in a systemd unit)",
-            )
-    exe = sys.executable if python is None else python
-    if engine == "bpftrace" and (not exe or " " in exe):
-        return (
-            f"the Python interpreter path {exe!r} is empty or has a space; bpftrace -c "
-            "splits its command on spaces",
-            "run seccompgen from a Python installed under a path without spaces",
-        )
-    return None
-
-
-# --------------------------------------------------------------------------- output parsing
 
 # --------------------------------------------------------------------------- processes
 

@@ -5,12 +5,12 @@ are read from ``struct pt_regs`` at offsets found in BTF), else tracepoint progr
 save the kernel filling a tracepoint record for every system call on the machine. The fork and
 exit programs are tracepoint programs.
 
-The programs (written with :class:`seccompgen.tracing.bpf.asm.Program`) count what the bpftrace
-program of :func:`seccompgen.tracing.backends.ebpf.bpftrace_script` counts, but increment
-per-CPU map
-values in place: a tracked call costs one hash lookup of the caller, one array lookup of the
-phase (inlined by the verifier) and one per-CPU hash lookup whose value is incremented, with no
-map update. Maps:
+The programs (written with :class:`seccompgen.tracing.bpf.asm.Program`, loaded with
+:mod:`seccompgen.tracing.bpf.loader`) count what the bpftrace program of
+:func:`seccompgen.tracing.bpf.bpftrace.bpftrace_script` counts, but increment per-CPU map values
+in place: a tracked call costs one hash lookup of the caller, one array lookup of the phase
+(inlined by the verifier) and one per-CPU hash lookup whose value is incremented, with no map
+update. Maps:
 
 - ``track`` (hash, tgid -> state): 1 for a tracked process; 2 for the launcher, armed: its
   calls are not counted until its first ``execve``, which sets 1 and is counted, so the target's

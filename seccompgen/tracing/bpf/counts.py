@@ -23,6 +23,14 @@ PHASE_NUMBER: Final = {Phase.STARTUP: 0, Phase.EXERCISE: 1, Phase.SHUTDOWN: 2}
 bpftrace program's ``@phase``)."""
 PHASES: Final = {v: k for k, v in PHASE_NUMBER.items()}
 
+ARGS_SAMPLES: Final = 8
+"""The argument tuples of the first this many calls of each (process, thread, syscall, phase)
+are kept, each distinct tuple once: at most this many tuples per key. Sampling by the key's own
+count costs no extra map lookup on the calls after those."""
+
+MAP_KEYS_MAX: Final = 65536
+"""Keys per BPF map (bpftrace's ``BPFTRACE_MAP_KEYS_MAX``; its default is 4096)."""
+
 # Calls that never return (strace prints "= ?"); their events have no return value.
 _NO_RETURN: Final = frozenset({"exit", "exit_group"})
 
