@@ -32,7 +32,8 @@ EBPF_ENGINE_ENV = "SECCOMPGEN_EBPF_ENGINE"
 
 
 def _ebpf(log: Log | None) -> Tracer:
-    from seccompgen.tracing.backends.ebpf import ENGINES, EbpfTracer
+    from seccompgen.tracing.backends.ebpf import EbpfTracer
+    from seccompgen.tracing.bpf.preconditions import ENGINES
 
     engine = os.environ.get(EBPF_ENGINE_ENV, "") or "auto"
     if engine not in (*ENGINES, "auto"):

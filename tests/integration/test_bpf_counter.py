@@ -19,16 +19,12 @@ from _rules import missing_tool
 
 from seccompgen.events import ExitEvent, Phase, SyscallEvent
 from seccompgen.tracefile import TraceHeader, TraceWriter, read_trace
-from seccompgen.tracing.backends.ebpf import (
-    ARGS_SAMPLES,
-    MAP_KEYS_MAX,
-    BpftraceState,
-    EbpfTracer,
-    precondition_problem,
-)
+from seccompgen.tracing.backends.ebpf import EbpfTracer
 from seccompgen.tracing.base import TraceProgress, TraceRequest
-from seccompgen.tracing.bpf.asm import loaded_program_ids
 from seccompgen.tracing.bpf.counter import BpfCounter
+from seccompgen.tracing.bpf.counts import ARGS_SAMPLES, MAP_KEYS_MAX, BpftraceState
+from seccompgen.tracing.bpf.loader import loaded_program_ids
+from seccompgen.tracing.bpf.preconditions import precondition_problem
 from seccompgen.tracing.gobuild import build_go
 
 pytestmark = [pytest.mark.root, pytest.mark.go, pytest.mark.slow]

@@ -24,9 +24,10 @@ from seccompgen.errors import TracerError
 from seccompgen.events import ExitEvent, Phase
 from seccompgen.registry import get_tracer
 from seccompgen.tracefile import TraceHeader, TraceWriter
-from seccompgen.tracing.backends.ebpf import EbpfTracer, precondition_problem
+from seccompgen.tracing.backends.ebpf import EbpfTracer
 from seccompgen.tracing.backends.strace import StraceTracer
 from seccompgen.tracing.base import Tracer, TraceRequest
+from seccompgen.tracing.bpf.preconditions import precondition_problem
 
 pytestmark = [pytest.mark.root, pytest.mark.go, pytest.mark.strace, pytest.mark.slow]
 

@@ -18,7 +18,7 @@ from seccompgen.tracefile import TraceHeader, TraceWriter, read_trace
 from seccompgen.tracing.backends import ebpf
 from seccompgen.tracing.base import TraceRequest
 from seccompgen.tracing.bpf import counter as bpfcount
-from seccompgen.tracing.bpf.asm import BpfError
+from seccompgen.tracing.bpf.loader import BpfError
 
 pytestmark = [pytest.mark.root]
 

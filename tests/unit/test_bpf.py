@@ -9,8 +9,9 @@ import struct
 
 import pytest
 
-from seccompgen.tracing.bpf import asm as bpf
-from seccompgen.tracing.bpf.asm import FP, JEQ, R0, R1, R2, BpfError, Program
+from seccompgen.tracing.bpf import loader as bpf
+from seccompgen.tracing.bpf.asm import FP, JEQ, R0, R1, R2, Program
+from seccompgen.tracing.bpf.loader import BpfError
 
 SYS_ENTER_FORMAT = """\
 name: sys_enter

@@ -11,17 +11,10 @@ import pytest
 from seccompgen.errors import TraceFileError
 from seccompgen.events import ExitEvent, Phase, SyscallEvent
 from seccompgen.tracefile import TraceHeader, TraceWriter, read_trace
-from seccompgen.tracing.backends.ebpf import (
-    MARKER,
-    NOT_FOUND_MESSAGE,
-    BpftraceState,
-    EbpfTracer,
-    bpftrace_script,
-    counted_events,
-    errno_name,
-    exit_status,
-    precondition_problem,
-)
+from seccompgen.tracing.backends.ebpf import EbpfTracer
+from seccompgen.tracing.bpf.bpftrace import MARKER, NOT_FOUND_MESSAGE, bpftrace_script
+from seccompgen.tracing.bpf.counts import BpftraceState, counted_events, errno_name, exit_status
+from seccompgen.tracing.bpf.preconditions import precondition_problem
 
 # Lines as bpftrace 0.17 prints them with -f json (recorded from a run of `sh -c 'ls /x; exit 3'`,
 # cut down to a few keys).

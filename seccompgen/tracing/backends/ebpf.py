@@ -6,41 +6,34 @@ for the trace. The target runs far closer to its native speed than under strace;
 is the raw_syscalls tracepoints, which every system call on the machine passes through while
 they are enabled (``benchmarks/overhead/run.py`` measures it).
 
-Two engines count the same things into the same :class:`BpftraceState`, so the trace file is
-the same for both:
+Two engines count the same things into the same
+:class:`~seccompgen.tracing.bpf.counts.BpftraceState`, so the trace file is the same for both:
 
 - ``"bpf"`` (the default): programs built and loaded by seccompgen itself through bpf(2)
-  (:mod:`seccompgen.tracing.bpf.counter`, :mod:`seccompgen.tracing.bpf.asm`), which increment
-  per-CPU
-  map values in place: one map lookup per counted call and no map update. The launcher
-  (:data:`BPF_LAUNCHER`) forks the target's process, which waits on a FIFO until its pid is
-  armed in the ``track`` map and then execs the target; the phase is a map value written at
-  each boundary. The launcher stays the leader of the session and waits, as strace and
-  bpftrace do, so the target is not a session or group leader and may call ``setsid()``.
-- ``"bpftrace"``: a bpftrace(8) program (:func:`bpftrace_script`), used when asked for, or by
+  (:mod:`seccompgen.tracing.bpf.counter`, assembled by :mod:`seccompgen.tracing.bpf.asm` and
+  loaded by :mod:`seccompgen.tracing.bpf.loader`), which increment per-CPU map values in
+  place: one map lookup per counted call and no map update. The launcher
+  (:data:`~seccompgen.tracing.bpf.launchers.BPF_LAUNCHER`) forks the target's process, which
+  waits on a FIFO until its pid is armed in the ``track`` map and then execs the target; the
+  phase is a map value written at each boundary. The launcher stays the leader of the session
+  and waits, as strace and bpftrace do, so the target is not a session or group leader and may
+  call ``setsid()``.
+- ``"bpftrace"``: a bpftrace(8) program
+  (:func:`~seccompgen.tracing.bpf.bpftrace.bpftrace_script`), used when asked for, or by
   ``engine="auto"`` when the built-in programs cannot be loaded. bpftrace 0.17 has no in-place
   map increment, so each counted call costs a lookup and an update.
 
-What the bpftrace program does (the bpf engine's programs do the same):
-
-- ``tracepoint:raw_syscalls:sys_enter`` counts each call of a tracked process by (pid, tid,
-  syscall number, phase), remembers when each such key was first seen, and keeps a bounded sample
-  of argument tuples: the distinct tuples among the first :data:`ARGS_SAMPLES` calls of each key,
-  all six argument registers as seccomp(2) sees them in ``struct seccomp_data``.
-- ``tracepoint:raw_syscalls:sys_exit`` counts failures (a negative return) per errno.
-- ``tracepoint:sched:sched_process_fork`` adds a child to the tracked set when its parent is in
-  it; the probe runs in the parent, before the child is first woken (kernel_clone()), so the
-  child's first call is already counted. Threads are children too, keyed by their tgid.
-- ``tracepoint:sched:sched_process_exit`` reports each tracked process's exit status
-  (``task_struct.exit_code``, read through BTF), when its main thread ends; the trace gets one
-  exit event per process (strace also reports each thread's end).
+What each probe counts is described with the bpftrace program
+(:mod:`seccompgen.tracing.bpf.bpftrace`); the bpf engine's programs count the same.
 
 Process layout (bpftrace engine): bpftrace starts the target itself (``-c``), which it does only
 after every probe is attached, and exits when it exits. ``-c`` splits its command on spaces
-without quoting, so the command is a small Python launcher (:data:`LAUNCHER`) that reads the real
-argv and environment from a file, makes a marker call that starts tracking (:data:`MARKER`, an
-unknown prctl(2) option that fails with EINVAL), and execs the target: the target's own ``execve``
-is its first counted call, as with strace, and nothing of the launcher is counted. The same
+without quoting, so the command is a small Python launcher
+(:data:`~seccompgen.tracing.bpf.launchers.LAUNCHER`) that reads the real argv and environment
+from a file, makes a marker call that starts tracking
+(:data:`~seccompgen.tracing.bpf.bpftrace.MARKER`, an unknown prctl(2) option that fails with
+EINVAL), and execs the target: the target's own ``execve`` is its first counted call, as with
+strace, and nothing of the launcher is counted. The same
 marker, made by seccompgen with a phase number and the run's random token, moves the BPF program
 to the next phase, right after the phase boundary is recorded and before the exercise starts or
 SIGTERM is sent, so whatever the exercise or the signal causes is counted in the new phase.
@@ -56,32 +49,46 @@ Calls are counted, not recorded: their order, each call's return value and each 
 not kept (the first-seen time of each key is).
 
 Limits: the syscall numbers are the native arch's (raw_syscalls reports the compat number for a
-32-bit process on a 64-bit kernel); BPF maps hold at most :data:`MAP_KEYS_MAX` keys each.
+32-bit process on a 64-bit kernel); BPF maps hold at most
+:data:`~seccompgen.tracing.bpf.counts.MAP_KEYS_MAX` keys each.
 """
 
 from __future__ import annotations
 
 import ctypes
-import errno as errno_module
 import json
 import os
-import platform
-import resource
 import secrets
 import shutil
 import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from seccompgen.errors import SyscallTableError, TracerError
-from seccompgen.events import ExitEvent, Phase, SyscallEvent
+from seccompgen.events import ExitEvent, Phase
 from seccompgen.tracefile import TraceWriter
 from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
+from seccompgen.tracing.bpf.bpftrace import MARKER, NOT_FOUND_MESSAGE, bpftrace_script
+from seccompgen.tracing.bpf.counts import (
+    ARGS_SAMPLES,
+    MAP_KEYS_MAX,
+    PHASE_NUMBER,
+    PHASES,
+    BpftraceState,
+    counted_events,
+    exit_status,
+)
+from seccompgen.tracing.bpf.launchers import BPF_LAUNCHER, LAUNCHER
+from seccompgen.tracing.bpf.preconditions import (
+    BTF_PATH,
+    ENGINES,
+    TRACEFS_DIRS,
+    precondition_problem,
+)
 from seccompgen.tracing.host import (
     HostProcesses,
     require_host,
@@ -96,390 +103,7 @@ if TYPE_CHECKING:
 
 NAME: Final = "ebpf"
 
-MARKER: Final = 0x53434750
-"""The prctl(2) option (``"SCGP"``) of the marker call; no kernel defines it, so it fails with
-EINVAL. Real options are small numbers or four-letter tags (PR_SET_PTRACER is ``"Yama"``)."""
-
-ARGS_SAMPLES: Final = 8
-"""The argument tuples of the first this many calls of each (process, thread, syscall, phase)
-are kept, each distinct tuple once: at most this many tuples per key. Sampling by the key's own
-count costs no extra map lookup on the calls after those."""
-
-MAP_KEYS_MAX: Final = 65536
-"""Keys per BPF map (bpftrace's ``BPFTRACE_MAP_KEYS_MAX``; its default is 4096)."""
-
-_PHASE_NUMBER: Final = {Phase.STARTUP: 0, Phase.EXERCISE: 1, Phase.SHUTDOWN: 2}
-_PHASES: Final = {v: k for k, v in _PHASE_NUMBER.items()}
-
-# Calls that never return (strace prints "= ?"); their events have no return value.
-_NO_RETURN: Final = frozenset({"exit", "exit_group"})
-
-# Kernel-internal errnos seen at sys_exit before a restart (include/linux/errno.h); strace
-# prints the same names.
-_KERNEL_ERRNOS: Final = {
-    512: "ERESTARTSYS",
-    513: "ERESTARTNOINTR",
-    514: "ERESTARTNOHAND",
-    515: "ENOIOCTLCMD",
-    516: "ERESTART_RESTARTBLOCK",
-}
-
-#: The launcher bpftrace runs (``-c``): argv[1] is a JSON file with ``path``, ``argv``, ``env``.
-LAUNCHER: Final = f"""\
-import ctypes, json, os, signal, sys
-with open(sys.argv[1]) as f:
-    spec = json.load(f)
-# Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive execve(2): restore them.
-for s in (signal.SIGPIPE, signal.SIGXFSZ):
-    signal.signal(s, signal.SIG_DFL)
-ctypes.CDLL(None).prctl({MARKER}, 0, 0, 0, 0)
-try:
-    os.execve(spec["path"], spec["argv"], spec["env"])
-except OSError as e:
-    sys.stderr.write("seccompgen: cannot run %s: %s\\n" % (spec["path"], e.strerror))
-    os._exit(127)
-"""
-
-#: The launcher of the bpf engine: argv[1] is the JSON spec as above, argv[2] a FIFO. It forks
-#: at once; the child blocks on the FIFO until seccompgen has armed the child's pid in the
-#: ``track`` map, then execs the target (its calls before that execve are not counted, see
-#: :mod:`seccompgen.tracing.bpf.counter`). The launcher stays the session leader (setsid(2) fails
-#: for a session or process-group leader, so the target must not be one) and ends as the target
-#: ended: the same exit code, or the same signal.
-BPF_LAUNCHER: Final = """\
-import json, os, signal, sys
-with open(sys.argv[1]) as f:
-    spec = json.load(f)
-# Python ignores SIGPIPE and SIGXFSZ, and ignored signals survive execve(2): restore them.
-for s in (signal.SIGPIPE, signal.SIGXFSZ):
-    signal.signal(s, signal.SIG_DFL)
-signal.signal(signal.SIGINT, signal.SIG_DFL)
-pid = os.fork()
-if pid == 0:
-    fd = os.open(sys.argv[2], os.O_RDONLY)
-    if os.read(fd, 1) != b"g":
-        os._exit(126)
-    os.close(fd)
-    try:
-        os.execve(spec["path"], spec["argv"], spec["env"])
-    except OSError as e:
-        sys.stderr.write("seccompgen: cannot run %s: %s\\n" % (spec["path"], e.strerror))
-        os._exit(127)
-_, status = os.waitpid(pid, 0)
-if os.WIFSIGNALED(status):
-    signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
-    os.kill(os.getpid(), os.WTERMSIG(status))
-os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
-"""
-
-ENGINES: Final = ("bpf", "bpftrace")
-"""The counting engines: the built-in one loaded through bpf(2), and bpftrace(8)."""
-
 _READ_EVERY: Final = 1.0  # seconds between reads of the counts map for progress
-
-NOT_FOUND_MESSAGE: Final = (
-    "bpftrace not found on PATH; install it (apt-get install bpftrace) or use --backend strace"
-)
-
-_TRACEFS_DIRS: Final = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
-_BTF: Final = Path("/sys/kernel/btf/vmlinux")
-_MEMLOCK_NEEDED: Final = 64 << 20  # bytes; the maps here take a few MiB, with margin
-
-
-def bpftrace_script(
-    *, prctl_nr: int, own_pid: int, token: int = 0, args_samples: int = ARGS_SAMPLES
-) -> str:
-    """The bpftrace program (see the module docstring).
-
-    ``prctl_nr`` is prctl's number on the traced arch, ``own_pid`` the pid whose marker calls
-    set the phase (seccompgen's) when their third argument is ``token`` (one run's own number,
-    so that two runs in one process do not move each other's phases), ``args_samples`` the
-    bound of :data:`ARGS_SAMPLES`. Tracking
-    starts with the marker call of bpftrace's child (``cpid``, the launcher).
-    """
-    key = "pid, tid, args->id, $ph"
-    argkey = f"{key}, " + ", ".join(f"args->args[{i}]" for i in range(6))
-    return f"""\
-BEGIN {{ @phase = 0; }}
-
-tracepoint:sched:sched_process_fork /@track[pid]/ {{ @track[args->child_pid] = 1; }}
-
-tracepoint:raw_syscalls:sys_enter
-{{
-  if (@track[pid]) {{
-    $ph = @phase;
-    $c = @n[{key}];
-    if ($c == 0) {{ @t[{key}] = nsecs; }}
-    @n[{key}] = $c + 1;
-    if ($c < {args_samples}) {{
-      if (@a[{argkey}] == 0) {{ @a[{argkey}] = nsecs; }}
-    }}
-  }} else if (args->id == {prctl_nr} && args->args[0] == {MARKER}) {{
-    if (pid == cpid) {{
-      @track[pid] = 2;
-      printf("start %d %llu\\n", pid, nsecs);
-    }} else if (pid == {own_pid} && args->args[2] == {token}) {{
-      @phase = args->args[1];
-    }}
-  }}
-}}
-
-tracepoint:raw_syscalls:sys_exit /args->ret < 0/
-{{
-  $tr = @track[pid];
-  if ($tr == 2) {{
-    @track[pid] = 1;  // the launcher's marker call itself: not the target's
-  }} else if ($tr && args->id >= 0) {{
-    @e[pid, tid, args->id, @phase, -args->ret] = count();
-  }}
-}}
-
-tracepoint:sched:sched_process_exit /@track[pid] && pid == tid/
-{{
-  printf("exit %d %d %d %llu\\n", pid, curtask->exit_code, @phase, nsecs);
-}}
-
-interval:s:1 {{ print(@n); }}
-
-END
-{{
-  print(@n); print(@t); print(@e); print(@a);
-  printf("end\\n");
-  clear(@n); clear(@t); clear(@e); clear(@a); clear(@track); clear(@phase);
-}}
-"""
-
-
-# --------------------------------------------------------------------------- preconditions
-
-
-def _kernel_version(release: str) -> tuple[int, int]:
-    parts = release.split(".")
-    try:
-        return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
-    except (IndexError, ValueError):
-        return (0, 0)
-
-
-def precondition_problem(
-    *,
-    engine: str = "bpf",
-    bpftrace: str = "bpftrace",
-    euid: int | None = None,
-    btf: Path = _BTF,
-    tracefs_dirs: Iterable[Path] = _TRACEFS_DIRS,
-    kernel_release: str | None = None,
-    memlock: tuple[int, int] | None = None,
-    python: str | None = None,
-) -> tuple[str, str] | None:
-    """The first precondition the ebpf backend misses here, as ``(message, hint)``, or None.
-
-    ``engine`` is ``"bpf"`` (the built-in counter, :mod:`seccompgen.tracing.bpf.counter`) or
-    ``"bpftrace"``. Checked in order: bpftrace on PATH (bpftrace engine only); root (loading
-    BPF programs and attaching tracepoints needs CAP_BPF and CAP_PERFMON, bpf(2)); kernel BTF
-    (the exit status is read from ``task_struct`` at the offset BTF gives); tracefs mounted
-    (tracepoint ids and record layouts come from ``events/``); on kernels before 5.11, which
-    charge BPF maps to RLIMIT_MEMLOCK instead of the memory cgroup, a memlock limit large
-    enough; a launcher path without spaces (bpftrace engine only: its ``-c`` splits on
-    spaces). The keyword arguments replace what is read from this machine (for tests).
-    """
-    if engine not in ENGINES:
-        return f"unknown ebpf engine {engine!r}", f"use one of {', '.join(ENGINES)}"
-    if engine == "bpftrace" and shutil.which(bpftrace) is None:
-        return NOT_FOUND_MESSAGE, "or trace with --backend strace"
-    uid = os.geteuid() if euid is None else euid
-    if uid != 0:
-        return (
-            "the ebpf backend needs root (loading BPF programs needs CAP_BPF and CAP_PERFMON)",
-            "run seccompgen as root (sudo), or use --backend strace",
-        )
-    if not btf.exists():
-        return (
-            f"kernel BTF is missing ({btf}); it locates the exit status in task_struct",
-            "use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Debian's is), or --backend strace",
-        )
-    if not any((d / "events" / "raw_syscalls").is_dir() for d in tracefs_dirs):
-        return (
-            "tracefs is not mounted (no /sys/kernel/tracing/events/raw_syscalls)",
-            "mount it: mount -t tracefs nodev /sys/kernel/tracing (in a container: run it "
-            "privileged, or bind-mount the host's /sys/kernel/tracing)",
-        )
-    release = platform.release() if kernel_release is None else kernel_release
-    if _kernel_version(release) < (5, 11):
-        soft, _hard = resource.getrlimit(resource.RLIMIT_MEMLOCK) if memlock is None else memlock
-        if soft != resource.RLIM_INFINITY and soft < _MEMLOCK_NEEDED:
-            return (
-                f"the locked-memory limit (RLIMIT_MEMLOCK, {soft} bytes) is too low for BPF "
-                f"maps on kernel {release} (before 5.11 maps are charged to it)",
-                "raise it: ulimit -l unlimited (or LimitMEMLOCK=infinity in a systemd unit)",
-            )
-    exe = sys.executable if python is None else python
-    if engine == "bpftrace" and (not exe or " " in exe):
-        return (
-            f"the Python interpreter path {exe!r} is empty or has a space; bpftrace -c "
-            "splits its command on spaces",
-            "run seccompgen from a Python installed under a path without spaces",
-        )
-    return None
-
-
-# --------------------------------------------------------------------------- output parsing
-
-CountKey = tuple[int, int, int, int]
-"""(pid, tid, syscall number, phase number)."""
-
-
-@dataclass
-class BpftraceState:
-    """What bpftrace printed so far (its ``-f json`` lines), folded by :meth:`feed`.
-
-    Each map print replaces the previous one (the BPF maps only grow), so the state after the
-    last line is the final count even when bpftrace was killed before its END block.
-    """
-
-    counts: dict[CountKey, int] = field(default_factory=dict)
-    first_seen: dict[CountKey, int] = field(default_factory=dict)
-    errors: dict[tuple[int, int, int, int, int], int] = field(default_factory=dict)
-    samples: dict[tuple[int, ...], int] = field(default_factory=dict)
-    started: list[tuple[int, int]] = field(default_factory=list)
-    exits: list[tuple[int, int, int, int]] = field(default_factory=list)
-    ended: bool = False
-
-    def feed(self, line: str) -> str | None:
-        """Fold one output line in; returns what it was: ``"start"``, ``"exit"``, a map name
-        (``"@n"``, ...), ``"end"``, or None for anything else (ignored)."""
-        line = line.strip()
-        if not line.startswith("{"):
-            return None
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
-            return None  # a line cut short when bpftrace was killed
-        kind = obj.get("type") if isinstance(obj, dict) else None
-        data = obj.get("data") if isinstance(obj, dict) else None
-        if kind == "printf" and isinstance(data, str):
-            words = data.split()
-            if words[:1] == ["start"] and len(words) == 3:
-                self.started.append((int(words[1]), int(words[2])))
-                return "start"
-            if words[:1] == ["exit"] and len(words) == 5:
-                pid, code, phase, ns = map(int, words[1:])
-                self.exits.append((pid, code, phase, ns))
-                return "exit"
-            if words == ["end"]:
-                self.ended = True
-                return "end"
-            return None
-        if kind == "map" and isinstance(data, dict):
-            for name, values in data.items():
-                if not isinstance(values, dict):
-                    continue
-                parsed = {_key(k): int(v) for k, v in values.items()}
-                if name == "@n":
-                    self.counts = {k: v for k, v in parsed.items() if len(k) == 4}
-                elif name == "@t":
-                    self.first_seen = {k: v for k, v in parsed.items() if len(k) == 4}
-                elif name == "@e":
-                    self.errors = {k: v for k, v in parsed.items() if len(k) == 5}
-                elif name == "@a":
-                    self.samples = {k: v for k, v in parsed.items() if len(k) == 10}
-                else:
-                    continue
-                return str(name)
-        return None
-
-
-def _key(text: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in text.split(","))
-
-
-def errno_name(number: int) -> str:
-    """The symbolic name of errno ``number`` (``ENOENT``), kernel-internal ones included."""
-    name = errno_module.errorcode.get(number) or _KERNEL_ERRNOS.get(number)
-    return name if name is not None else f"E{number}"
-
-
-def exit_status(code: int) -> tuple[int | None, str | None]:
-    """``task_struct.exit_code`` as (exit code, signal name): wait(2)'s status encoding."""
-    sig = code & 0x7F
-    if sig:
-        try:
-            return None, signal.Signals(sig).name
-        except ValueError:
-            return None, f"SIG{sig}"
-    return (code >> 8) & 0xFF, None
-
-
-def counted_events(
-    state: BpftraceState,
-    *,
-    arch: str,
-    name_of: Callable[[int], str | None],
-    wall_offset: float,
-) -> Iterator[tuple[SyscallEvent, int]]:
-    """The trace events for ``state``: ``(event, count)`` pairs, in first-seen order.
-
-    Per (pid, tid, syscall, phase): one event per errno the call failed with (ret -1), one for
-    the calls that did not fail, and the sampled argument tuples as single events taken out of
-    those counts. ``wall_offset`` turns BPF times (CLOCK_MONOTONIC nanoseconds) into seconds
-    since the epoch. A call that spans a phase boundary and fails is counted as entered in one
-    phase and as failed in the next; the counts of a phase then add up to at most one more call
-    per such crossing. Syscall numbers that ``name_of`` does not know are left out.
-    """
-    errors: dict[CountKey, dict[int, int]] = {}
-    for (pid, tid, nr, ph, err), n in state.errors.items():
-        errors.setdefault((pid, tid, nr, ph), {})[err] = n
-    samples: dict[CountKey, list[tuple[int, tuple[int, ...]]]] = {}
-    for k, when in state.samples.items():
-        samples.setdefault((k[0], k[1], k[2], k[3]), []).append((when, k[4:]))
-
-    def wall(ns: int | None) -> float | None:
-        return None if ns is None else round(ns / 1e9 + wall_offset, 6)
-
-    rows: list[tuple[float, int, SyscallEvent, int]] = []
-    for key in sorted(set(state.counts) | set(errors)):
-        pid, tid, nr, ph = key
-        name = name_of(nr)
-        phase = _PHASES.get(ph)
-        if name is None or phase is None:
-            continue
-        ns = state.first_seen.get(key)
-        ts = wall(ns)
-        order = float(ns) if ns is not None else float("inf")
-        fails = errors.get(key, {})
-        ok = max(0, state.counts.get(key, 0) - sum(fails.values()))
-        buckets: list[tuple[int | None, str | None, int]] = [
-            (-1, errno_name(err), n) for err, n in sorted(fails.items())
-        ]
-        for sample_ns, args in sorted(samples.get(key, [])):
-            # A sample stands for one of the counted calls: from the successes if any are
-            # left, else from the largest failure bucket.
-            ret: int | None
-            err_name: str | None
-            if ok > 0:
-                ok -= 1
-                ret, err_name = (None if name in _NO_RETURN else 0), None
-            else:
-                live = [j for j in range(len(buckets)) if buckets[j][2] > 0]
-                if not live:
-                    break
-                i = max(live, key=lambda j: buckets[j][2])
-                r, e, n = buckets[i]
-                buckets[i] = (r, e, n - 1)
-                ret, err_name = r, e
-            event = SyscallEvent(name, arch, pid, tid, ret, err_name, wall(sample_ns), args, phase)
-            rows.append((float(sample_ns), 1, event, 1))
-        if ok > 0:
-            ret0 = None if name in _NO_RETURN else 0
-            rows.append(
-                (order, 0, SyscallEvent(name, arch, pid, tid, ret0, None, ts, (), phase), ok)
-            )
-        for r, e, n in buckets:
-            if n > 0:
-                rows.append((order, 2, SyscallEvent(name, arch, pid, tid, r, e, ts, (), phase), n))
-    rows.sort(key=lambda r: (r[0], r[2].pid, r[2].tid, r[2].name, r[1], r[2].errno or ""))
-    for _order, _kind, event, n in rows:
-        yield event, n
 
 
 # --------------------------------------------------------------------------- processes
@@ -490,7 +114,7 @@ def _set_phase(phase: Phase, token: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(
         ctypes.c_int(MARKER),
-        ctypes.c_ulong(_PHASE_NUMBER[phase]),
+        ctypes.c_ulong(PHASE_NUMBER[phase]),
         ctypes.c_ulong(token),
         ctypes.c_ulong(0),
         ctypes.c_ulong(0),
@@ -574,7 +198,7 @@ class _BpftraceRecorder:
     def _exit_event(self, pid: int, code: int, ph: int, ns: int) -> ExitEvent:
         status, sig = exit_status(code)
         ts = round(ns / 1e9 + self.wall_offset, 6)
-        return ExitEvent(pid, pid, status, sig, ts, _PHASES.get(ph, Phase.SHUTDOWN))
+        return ExitEvent(pid, pid, status, sig, ts, PHASES.get(ph, Phase.SHUTDOWN))
 
     def _write_all(self, session: Session) -> None:
         total = 0
@@ -614,7 +238,7 @@ class _BpfProcesses(_EbpfProcesses):
     """
 
     def __init__(self, counter: BpfCounter, fifo: Path) -> None:
-        super().__init__(0, lambda phase: counter.set_phase(_PHASE_NUMBER[phase]), fifo)
+        super().__init__(0, lambda phase: counter.set_phase(PHASE_NUMBER[phase]), fifo)
         self.counter = counter
 
     def arm(self, pid: int) -> None:
@@ -767,14 +391,14 @@ class EbpfTracer:
         self.fallback_reason = None
         if self.engine == "bpftrace":
             return self._run_bpftrace(request, writer, progress, target, arch)
-        from seccompgen.tracing.bpf.asm import BpfError
         from seccompgen.tracing.bpf.counter import BpfCounter
+        from seccompgen.tracing.bpf.loader import BpfError
 
-        tracefs = next(d for d in _TRACEFS_DIRS if (d / "events" / "raw_syscalls").is_dir())
+        tracefs = next(d for d in TRACEFS_DIRS if (d / "events" / "raw_syscalls").is_dir())
         try:
             counter = BpfCounter(
                 tracefs=tracefs,
-                btf=_BTF,
+                btf=BTF_PATH,
                 execve_nr=_number(arch, "execve"),
                 args_samples=self.args_samples,
                 max_keys=MAP_KEYS_MAX,

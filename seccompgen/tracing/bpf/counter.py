@@ -5,12 +5,12 @@ are read from ``struct pt_regs`` at offsets found in BTF), else tracepoint progr
 save the kernel filling a tracepoint record for every system call on the machine. The fork and
 exit programs are tracepoint programs.
 
-The programs (written with :class:`seccompgen.tracing.bpf.asm.Program`) count what the bpftrace
-program of :func:`seccompgen.tracing.backends.ebpf.bpftrace_script` counts, but increment
-per-CPU map
-values in place: a tracked call costs one hash lookup of the caller, one array lookup of the
-phase (inlined by the verifier) and one per-CPU hash lookup whose value is incremented, with no
-map update. Maps:
+The programs (written with :class:`seccompgen.tracing.bpf.asm.Program`, loaded with
+:mod:`seccompgen.tracing.bpf.loader`) count what the bpftrace program of
+:func:`seccompgen.tracing.bpf.bpftrace.bpftrace_script` counts, but increment per-CPU map values
+in place: a tracked call costs one hash lookup of the caller, one array lookup of the phase
+(inlined by the verifier) and one per-CPU hash lookup whose value is incremented, with no map
+update. Maps:
 
 - ``track`` (hash, tgid -> state): 1 for a tracked process; 2 for the launcher, armed: its
   calls are not counted until its first ``execve``, which sets 1 and is counted, so the target's
@@ -39,24 +39,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from seccompgen.tracing.bpf import asm as bpf
+from seccompgen.tracing.bpf import loader
 from seccompgen.tracing.bpf.asm import (
     ADD,
-    ANY,
     FP,
-    GET_CURRENT_PID_TGID,
-    GET_CURRENT_TASK,
     JEQ,
     JGE,
     JNE,
     JSGE,
     JSLT,
-    KTIME_GET_NS,
-    MAP_DELETE_ELEM,
-    MAP_LOOKUP_ELEM,
-    MAP_UPDATE_ELEM,
-    NOEXIST,
-    PROBE_READ_KERNEL,
     R0,
     R1,
     R2,
@@ -69,9 +60,20 @@ from seccompgen.tracing.bpf.asm import (
     RSH,
     Program,
 )
+from seccompgen.tracing.bpf.loader import (
+    ANY,
+    GET_CURRENT_PID_TGID,
+    GET_CURRENT_TASK,
+    KTIME_GET_NS,
+    MAP_DELETE_ELEM,
+    MAP_LOOKUP_ELEM,
+    MAP_UPDATE_ELEM,
+    NOEXIST,
+    PROBE_READ_KERNEL,
+)
 
 if TYPE_CHECKING:
-    from seccompgen.tracing.backends.ebpf import BpftraceState
+    from seccompgen.tracing.bpf.counts import BpftraceState
 
 TRACKED: Final = 1
 ARMED: Final = 2
@@ -343,13 +345,13 @@ def exit_program(maps: dict[str, int], lay: Layout) -> Program:
 def layout(tracefs: Path, btf: Path, *, raw: bool) -> Layout:
     """The field offsets of this kernel's tracepoints and of ``task_struct.exit_code``; with
     ``raw``, the offsets of the syscall registers in ``struct pt_regs`` too (x86_64 only)."""
-    enter = bpf.tracepoint_format(tracefs, "raw_syscalls", "sys_enter")
-    exit_ = bpf.tracepoint_format(tracefs, "raw_syscalls", "sys_exit")
-    fork = bpf.tracepoint_format(tracefs, "sched", "sched_process_fork")
+    enter = loader.tracepoint_format(tracefs, "raw_syscalls", "sys_enter")
+    exit_ = loader.tracepoint_format(tracefs, "raw_syscalls", "sys_exit")
+    fork = loader.tracepoint_format(tracefs, "sched", "sched_process_fork")
     try:
-        types = bpf.Btf(btf.read_bytes())
+        types = loader.Btf(btf.read_bytes())
     except OSError as e:
-        raise bpf.BpfError(e.errno or 2, f"reading {btf}") from e
+        raise loader.BpfError(e.errno or 2, f"reading {btf}") from e
     base = Layout(
         enter_id=enter.offset("id", 8),
         enter_args=enter.offset("args", 48),
@@ -371,7 +373,7 @@ def layout(tracefs: Path, btf: Path, *, raw: bool) -> Layout:
 
 def layout_field(tracefs: Path, name: str, field: str) -> int:
     """The offset of 8-byte ``field`` in the record of ``raw_syscalls:<name>``."""
-    return bpf.tracepoint_format(tracefs, "raw_syscalls", name).offset(field, 8)
+    return loader.tracepoint_format(tracefs, "raw_syscalls", name).offset(field, 8)
 
 
 class BpfCounter:
@@ -394,17 +396,17 @@ class BpfCounter:
         max_keys: int,
         raw: bool | None = None,
     ) -> None:
-        self.maps: dict[str, bpf.Map] = {}
+        self.maps: dict[str, loader.Map] = {}
         self.progs: list[int] = []
         self.events: list[int] = []
         self.raw = False
         try:
-            self._map("track", bpf.MAP_HASH, 4, 4, max_keys)
-            self._map("phase", bpf.MAP_ARRAY, 4, 4, 1)
-            self._map("counts", bpf.MAP_PERCPU_HASH, 16, 16, max_keys)
-            self._map("errors", bpf.MAP_PERCPU_HASH, 20, 8, max_keys)
-            self._map("samples", bpf.MAP_HASH, 64, 8, max_keys)
-            self._map("exits", bpf.MAP_HASH, 4, 16, max_keys)
+            self._map("track", loader.MAP_HASH, 4, 4, max_keys)
+            self._map("phase", loader.MAP_ARRAY, 4, 4, 1)
+            self._map("counts", loader.MAP_PERCPU_HASH, 16, 16, max_keys)
+            self._map("errors", loader.MAP_PERCPU_HASH, 20, 8, max_keys)
+            self._map("samples", loader.MAP_HASH, 64, 8, max_keys)
+            self._map("exits", loader.MAP_HASH, 4, 16, max_keys)
             fds = {name: m.fd for name, m in self.maps.items()}
             raw_lay = layout(tracefs, btf, raw=raw is not False)
             lay = dataclasses.replace(
@@ -413,21 +415,21 @@ class BpfCounter:
                 exit_ret=layout_field(tracefs, "sys_exit", "ret"),
                 regs_args=None,
             )
-            cpu = bpf.online_cpus()[0]
+            cpu = loader.online_cpus()[0]
             for name, prog in (
                 ("sched_process_fork", fork_program(fds, lay)),
                 ("sched_process_exit", exit_program(fds, lay)),
             ):
-                fd = self._load(prog, f"sg_{name[-4:]}", bpf.PROG_TRACEPOINT)
-                tp = bpf.tracepoint_format(tracefs, "sched", name)
-                self.events.append(bpf.attach_tracepoint(fd, tp.id, cpu))
+                fd = self._load(prog, f"sg_{name[-4:]}", loader.PROG_TRACEPOINT)
+                tp = loader.tracepoint_format(tracefs, "sched", name)
+                self.events.append(loader.attach_tracepoint(fd, tp.id, cpu))
             if raw_lay.regs_args is None and raw:
-                raise bpf.BpfError(95, f"raw syscall tracepoints on {os.uname().machine}")
+                raise loader.BpfError(95, f"raw syscall tracepoints on {os.uname().machine}")
             if raw_lay.regs_args is not None:
                 try:
                     self._attach_syscalls(raw_lay, fds, execve_nr, args_samples, None, cpu)
                     self.raw = True
-                except bpf.BpfError:
+                except loader.BpfError:
                     if raw:
                         raise
             if not self.raw:
@@ -437,7 +439,7 @@ class BpfCounter:
             raise
 
     def _load(self, prog: Program, name: str, prog_type: int) -> int:
-        fd = bpf.load_program(prog, name, prog_type)
+        fd = loader.load_program(prog, name, prog_type)
         self.progs.append(fd)
         return fd
 
@@ -453,7 +455,7 @@ class BpfCounter:
         """Load and attach the sys_exit and sys_enter programs: raw tracepoint programs when
         ``tracefs`` is None; on failure, none of them stays loaded."""
         progs, events = len(self.progs), len(self.events)
-        prog_type = bpf.PROG_TRACEPOINT if tracefs is not None else bpf.PROG_RAW_TRACEPOINT
+        prog_type = loader.PROG_TRACEPOINT if tracefs is not None else loader.PROG_RAW_TRACEPOINT
         try:
             for name, prog in (
                 ("sys_exit", sys_exit_program(fds, lay)),
@@ -461,20 +463,20 @@ class BpfCounter:
             ):
                 fd = self._load(prog, f"sg_{name}", prog_type)
                 if tracefs is None:
-                    self.events.append(bpf.attach_raw_tracepoint(fd, name))
+                    self.events.append(loader.attach_raw_tracepoint(fd, name))
                 else:
-                    tp = bpf.tracepoint_format(tracefs, "raw_syscalls", name)
-                    self.events.append(bpf.attach_tracepoint(fd, tp.id, cpu))
+                    tp = loader.tracepoint_format(tracefs, "raw_syscalls", name)
+                    self.events.append(loader.attach_tracepoint(fd, tp.id, cpu))
         except BaseException:
             for fd in self.events[events:]:
-                bpf.detach(fd)
+                loader.detach(fd)
             for fd in self.progs[progs:]:
                 os.close(fd)
             del self.events[events:], self.progs[progs:]
             raise
 
     def _map(self, name: str, map_type: int, key: int, value: int, entries: int) -> None:
-        self.maps[name] = bpf.Map(name, map_type, key, value, entries)
+        self.maps[name] = loader.Map(name, map_type, key, value, entries)
 
     def __enter__(self) -> BpfCounter:
         return self
@@ -485,7 +487,7 @@ class BpfCounter:
     def close(self) -> None:
         """Detach the programs and close every fd (idempotent)."""
         for fd in self.events:
-            bpf.detach(fd)
+            loader.detach(fd)
         self.events = []
         for fd in self.progs:
             with contextlib.suppress(OSError):
