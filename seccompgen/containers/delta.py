@@ -9,7 +9,7 @@ init and then ``execve(2)``\\ s the workload, so every process of the container 
 (seccomp(2): the filter is inherited across fork, clone and execve). The kernel writes one audit
 record (type 1326) per call the profile does not list and runs the call (``SECCOMP_RET_LOG``);
 the records are read from the audit netlink group by a
-:class:`~seccompgen.tracing.backends.delta.MissFeed`
+:class:`~seccompgen.tracing.missfeed.MissFeed`
 while the container runs. Nothing stops the workload: no ptrace, no strace in the image, and
 the container keeps Docker's defaults otherwise (no capability added, never ``--privileged``).
 
@@ -74,12 +74,12 @@ from seccompgen.tracing.backends.delta import (
     SETTLE,
     DeltaOutcome,
     DeltaTracer,
-    MissFeed,
     run_delta,
     staging_variant,
 )
 from seccompgen.tracing.base import ContainerSpec, TraceProgress, TraceRequest
 from seccompgen.tracing.host import start_host_exercise
+from seccompgen.tracing.missfeed import MissFeed
 from seccompgen.tracing.session import ExerciseProcess
 
 Log = Callable[[str], None]

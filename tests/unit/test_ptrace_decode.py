@@ -8,14 +8,14 @@ import pytest
 
 from seccompgen.errors import ParseError
 from seccompgen.events import ExitEvent, SignalEvent, SyscallEvent
-from seccompgen.syscalls import resolve_name
-from seccompgen.tracing.backends.ptrace import (
+from seccompgen.parsing.ptrace import (
     PTRACE_SYSCALL_INFO_EXIT,
     PTRACE_SYSCALL_INFO_SECCOMP,
     arg_count,
     decode_records,
     errno_name,
 )
+from seccompgen.syscalls import resolve_name
 
 X86_64 = 0xC000003E
 I386 = 0x40000003

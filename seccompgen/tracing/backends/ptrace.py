@@ -6,9 +6,10 @@ ptrace tracer that is one thread (ptrace(2): a tracee is traced by the thread th
 It forks the target, which asks to be traced (PTRACE_TRACEME), stops itself, installs a seccomp
 filter and execs the program. The tracer writes one text record per event to a file that the
 :class:`~seccompgen.tracing.session.Session` tails, exactly as it tails strace's output
-(:class:`~seccompgen.tracing.session.TextRecorder`); the session runs the whole lifecycle (exercise,
-phases, SIGTERM, grace, SIGKILL, Ctrl-C, progress) and :func:`decode_records` turns the records
-into events. The tracer process starts in a session of its own, like strace there.
+(:class:`~seccompgen.tracing.session.TextRecorder`); the session runs the whole lifecycle
+(exercise, phases, SIGTERM, grace, SIGKILL, Ctrl-C, progress) and
+:func:`~seccompgen.parsing.ptrace.decode_records` turns the records into events. The tracer
+process starts in a session of its own, like strace there.
 
 One stop per call. A stop costs far more in Python than in strace's C, so instead of the two
 syscall-stops per call of PTRACE_SYSCALL (entry and exit) the target runs under a seccomp filter
@@ -47,23 +48,28 @@ import argparse
 import collections
 import contextlib
 import ctypes
-import errno as errno_module
 import functools
 import json
 import os
 import signal
-import struct
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from seccompgen.errors import ParseError, TracerError
-from seccompgen.events import Event, ExitEvent, SignalEvent, SyscallEvent
-from seccompgen.syscalls import resolve_number
+from seccompgen.errors import TracerError
+from seccompgen.parsing.ptrace import (
+    AUDIT_ARCHES,
+    INFO_ENTRY,
+    INFO_EXIT,
+    INFO_HEAD,
+    INFO_SIZE,
+    PTRACE_SYSCALL_INFO_EXIT,
+    decode_records,
+)
 from seccompgen.tracefile import TraceWriter
 from seccompgen.tracing.base import TraceOutcome, TraceProgress, TraceRequest
 from seccompgen.tracing.host import HostProcesses, require_host, resolve_target
@@ -81,47 +87,12 @@ PTRACE_O_TRACESECCOMP: Final = 0x80
 PTRACE_O_EXITKILL: Final = 0x100000
 PTRACE_EVENT_SECCOMP: Final = 7
 PTRACE_GET_SYSCALL_INFO: Final = 0x420E
-PTRACE_SYSCALL_INFO_ENTRY: Final = 1
-PTRACE_SYSCALL_INFO_EXIT: Final = 2
-PTRACE_SYSCALL_INFO_SECCOMP: Final = 3
 SECCOMP_RET_TRACE: Final = 0x7FF00000
 _PR_SET_NO_NEW_PRIVS: Final = 38
 _PR_SET_SECCOMP: Final = 22
 _SECCOMP_MODE_FILTER: Final = 2
 _BPF_RET_K: Final = 0x06  # BPF_RET | BPF_K (include/uapi/linux/bpf_common.h)
 _WALL: Final = 0x40000000  # __WALL: wait for threads too (wait(2))
-
-# struct ptrace_syscall_info (include/uapi/linux/ptrace.h): op, 3 pad bytes, arch,
-# instruction_pointer, stack_pointer, then a union: entry/seccomp {nr, args[6]} (seccomp adds
-# ret_data), exit {rval (signed), is_error}.
-_INFO_SIZE: Final = 88
-_HEAD: Final = struct.Struct("=B3xIQQ")
-_ENTRY: Final = struct.Struct("=Q6Q")
-_EXIT: Final = struct.Struct("=qB")
-
-# AUDIT_ARCH_* (include/uapi/linux/audit.h) -> libseccomp's architecture names.
-AUDIT_ARCHES: Final = {
-    0xC000003E: "x86_64",
-    0x40000003: "x86",
-    0xC00000B7: "aarch64",
-    0x40000028: "arm",
-    0xC00000F3: "riscv64",
-    0x80000016: "s390x",
-    0x80000015: "ppc64",
-    0xC0000015: "ppc64le",
-}
-_X32_SYSCALL_BIT: Final = 0x40000000  # x32 calls come as x86_64 with this bit (syscall(2))
-
-# Kernel-internal error numbers a traced call can show at its exit (include/linux/errno.h);
-# strace prints them by these names, the errno module does not know them.
-_KERNEL_ERRNOS: Final = {
-    512: "ERESTARTSYS",
-    513: "ERESTARTNOINTR",
-    514: "ERESTARTNOHAND",
-    515: "ENOIOCTLCMD",
-    516: "ERESTART_RESTARTBLOCK",
-}
-_MAX_ARGS: Final = 6
 
 
 def _import_ptrace_binding() -> Any:
@@ -226,130 +197,6 @@ class _TracerProcess(HostProcesses):
 
     def environment(self, request: TraceRequest) -> dict[str, str] | None:
         return None
-
-
-# --------------------------------------------------------------------------- records -> events
-
-# Record lines, fields separated by one space:
-#   s TS PID TID ENTRY_HEX [EXIT_HEX]   a call; ENTRY_HEX is struct ptrace_syscall_info at the
-#                                       seccomp stop, EXIT_HEX its exit part (rval, is_error)
-#   g TS PID TID SIGNO                  a signal delivered to TID
-#   x TS PID TID CODE SIGNO             TID ended: CODE for an exit, SIGNO for a fatal signal
-# Empty CODE/SIGNO/EXIT_HEX fields are written as "-".
-
-
-# C types of 32-bit signed arguments: the kernel reads only the low 32 bits of their register,
-# so -100 (AT_FDCWD) passed as an int may come with a clear upper half.
-_INT32_TYPES: Final = frozenset({"int", "pid_t", "clockid_t", "key_t", "mqd_t", "timer_t"})
-
-
-@functools.cache
-def _arg_spec(name: str) -> tuple[bool, ...]:
-    """One flag per argument of ``name``: True for a 32-bit signed C type."""
-    try:
-        from ptrace.syscall.prototypes import SYSCALL_PROTOTYPES  # type: ignore[import-untyped]
-    except ImportError:
-        return (False,) * _MAX_ARGS
-    proto = SYSCALL_PROTOTYPES.get(name)
-    if proto is None:
-        return (False,) * _MAX_ARGS
-    return tuple(ctype in _INT32_TYPES for ctype, _ in proto[1][:_MAX_ARGS])
-
-
-def arg_count(name: str) -> int:
-    """How many arguments ``name`` takes, from python-ptrace's prototypes; 6 when unknown."""
-    return len(_arg_spec(name))
-
-
-@functools.cache
-def _name(arch: str, nr: int) -> str | None:
-    return resolve_number(arch, nr)
-
-
-def errno_name(number: int) -> str:
-    """The symbolic name of error ``number`` (``ENOENT``), kernel-internal ones included."""
-    name = errno_module.errorcode.get(number) or _KERNEL_ERRNOS.get(number)
-    return name if name is not None else f"ERRNO_{number}"
-
-
-def _signed(value: int, int32: bool) -> int:
-    # Registers are unsigned 64-bit; syscall(2) arguments are C longs (ints for int-typed
-    # parameters), so -100 (AT_FDCWD) reads as -100, as strace -X raw prints it.
-    if int32:
-        value &= 0xFFFFFFFF
-        return value - (1 << 32) if value >= 1 << 31 else value
-    return value - (1 << 64) if value >= 1 << 63 else value
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"SIG{number}"
-
-
-def decode_records(lines: Iterable[str], *, source: str = "<ptrace>") -> Iterator[Event]:
-    """Decode the tracer's record lines (see the format above) into events.
-
-    Pure: no tracee, no files. Calls whose number libseccomp cannot name on their architecture
-    are skipped, as the strace parser skips strace's ``???``. A malformed line raises
-    :class:`ParseError`, except a last line cut short (no newline) by a killed tracer.
-    """
-    for line_no, line in enumerate(lines, 1):
-        if not line.endswith("\n"):
-            break  # the tracer died mid-line: what it wrote before is complete
-        fields = line.split()
-        try:
-            kind = fields[0]
-            ts = float(fields[1])
-            pid = int(fields[2])
-            tid = int(fields[3])
-            if kind == "s":
-                event = _decode_call(fields, ts, pid, tid)
-                if event is not None:
-                    yield event
-            elif kind == "g":
-                yield SignalEvent(_signal_name(int(fields[4])), pid, tid, ts)
-            elif kind == "x":
-                code = None if fields[4] == "-" else int(fields[4])
-                sig = None if fields[5] == "-" else _signal_name(int(fields[5]))
-                yield ExitEvent(pid, tid, code, sig, ts)
-            else:
-                raise ValueError(f"unknown record kind {kind!r}")
-        except (IndexError, ValueError, struct.error) as e:
-            raise ParseError(
-                f"malformed ptrace record {line.strip()!r}: {e}",
-                source=source,
-                line=line_no,
-            ) from e
-
-
-def _decode_call(fields: list[str], ts: float, pid: int, tid: int) -> SyscallEvent | None:
-    info = bytes.fromhex(fields[4])
-    op, audit_arch, _, _ = _HEAD.unpack_from(info)
-    if op not in (PTRACE_SYSCALL_INFO_SECCOMP, PTRACE_SYSCALL_INFO_ENTRY):
-        raise ValueError(f"not an entry record (op {op})")
-    nr, *args = _ENTRY.unpack_from(info, _HEAD.size)
-    arch = AUDIT_ARCHES.get(audit_arch)
-    if arch is None:
-        return None
-    if arch == "x86_64" and nr & _X32_SYSCALL_BIT:
-        arch = "x32"
-    name = _name(arch, nr)
-    if name is None:
-        return None
-    ret: int | None = None
-    err: str | None = None
-    if len(fields) > 5 and fields[5] != "-":
-        rval, is_error = _EXIT.unpack(bytes.fromhex(fields[5]))
-        if is_error:
-            ret, err = -1, errno_name(-rval)
-        else:
-            ret = rval
-    spec = _arg_spec(name)
-    return SyscallEvent(
-        name, arch, pid, tid, ret, err, ts, tuple(map(_signed, args[: len(spec)], spec))
-    )
 
 
 # --------------------------------------------------------------------------- the tracer process
@@ -467,7 +314,7 @@ def _loop(func: Any, child: int, returns: bool, emit: Callable[[str], None]) -> 
     ptrace = func.ptrace
     PtraceError = sys.modules["ptrace"].PtraceError
     cont, sysc = func.PTRACE_CONT, func.PTRACE_SYSCALL
-    info = ctypes.create_string_buffer(_INFO_SIZE)
+    info = ctypes.create_string_buffer(INFO_SIZE)
     addr = ctypes.addressof(info)
     word = ctypes.c_ulong()
     waddr = ctypes.addressof(word)
@@ -491,7 +338,7 @@ def _loop(func: Any, child: int, returns: bool, emit: Callable[[str], None]) -> 
             if status & 0xFF == 0x7F:  # WIFSTOPPED
                 stop = status >> 8
                 if stop == seccomp_stop:
-                    ptrace(PTRACE_GET_SYSCALL_INFO, tid, _INFO_SIZE, addr)
+                    ptrace(PTRACE_GET_SYSCALL_INFO, tid, INFO_SIZE, addr)
                     if not execed:
                         execed = _is_exec(info.raw)
                         if not execed:
@@ -506,9 +353,9 @@ def _loop(func: Any, child: int, returns: bool, emit: Callable[[str], None]) -> 
                     continue
                 if stop == sysgood_stop:
                     entry = pending.pop(tid, None)
-                    ptrace(PTRACE_GET_SYSCALL_INFO, tid, _INFO_SIZE, addr)
+                    ptrace(PTRACE_GET_SYSCALL_INFO, tid, INFO_SIZE, addr)
                     if entry is not None and info.raw[0] == PTRACE_SYSCALL_INFO_EXIT:
-                        ex = info.raw[_HEAD.size : _HEAD.size + _EXIT.size].hex()
+                        ex = info.raw[INFO_HEAD.size : INFO_HEAD.size + INFO_EXIT.size].hex()
                         emit(f"s {now()!r} {tgid[tid]} {tid} {entry.hex()} {ex}\n")
                     ptrace(cont, tid, 0, 0)
                     continue
@@ -591,8 +438,8 @@ def _execve_numbers() -> frozenset[tuple[int, int]]:
 
 def _is_exec(info: bytes) -> bool:
     """Whether the call at a seccomp stop is execve or execveat on its architecture."""
-    _, audit, _, _ = _HEAD.unpack_from(info)
-    nr = _ENTRY.unpack_from(info, _HEAD.size)[0]
+    _, audit, _, _ = INFO_HEAD.unpack_from(info)
+    nr = INFO_ENTRY.unpack_from(info, INFO_HEAD.size)[0]
     return (audit, nr) in _execve_numbers()
 
 
