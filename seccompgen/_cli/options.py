@@ -1,0 +1,234 @@
+"""The options and arguments more than one command takes, each defined once.
+
+A decorator when every command words it the same (``--store``, ``--image``, TARGET/ARGS,
+``--grace``/``--ready-delay``); a factory taking the help text when a command words it for its
+own use (``--workload``, ``--exercise``, ``--duration``, ...). Either way the name, type,
+default, callback and metavar live here only.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from seccompgen.runtime import CHOICES as RUNTIME_CHOICES
+from seccompgen.store import ENV_VAR, check_workload_name
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_AFTER_DASHDASH = "seccompgen.after_dashdash"
+
+
+class Command(click.Command):
+    """A command that remembers how many arguments followed `--` (see :func:`resolve_target`)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # click drops the `--` while parsing; count what followed it first. (A literal `--` given
+        # as an option's value would be miscounted; no option here takes one.)
+        if "--" in args:
+            ctx.meta[_AFTER_DASHDASH] = len(args) - args.index("--") - 1
+        return super().parse_args(ctx, args)
+
+
+def check_workload(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Callback of every option naming a workload: a bad name is a usage error (exit 2)."""
+    values = value if isinstance(value, tuple) else (value,)
+    for v in values:
+        if v is None:
+            continue
+        problem = check_workload_name(v)
+        if problem:
+            raise click.BadParameter(problem)
+    return value
+
+
+# --------------------------------------------------------------------------- the store, workloads
+
+
+def store_option(f: F) -> F:
+    """--store DIR, the trace store every command reading or writing traces uses."""
+    return click.option(
+        "--store",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=f"Trace store directory [default: ${ENV_VAR}, else ./traces].",
+    )(f)
+
+
+def workload_option(
+    help: str, *, multiple: bool = False, required: bool = False
+) -> Callable[[F], F]:
+    """-w/--workload: one workload name (``workload``), or with ``multiple`` several
+    (``workloads``, repeatable)."""
+    names = ("--workload", "-w", "workloads") if multiple else ("--workload", "-w")
+    return click.option(
+        *names, multiple=multiple, required=required, callback=check_workload, help=help
+    )
+
+
+# --------------------------------------------------------------------------- what runs
+
+
+def target_arguments(f: F) -> F:
+    """[TARGET] [ARGS]...: a program and its arguments, or with --image the image's new CMD.
+
+    Shared by every command that runs a target; :func:`resolve_target` applies the rule to the
+    values.
+    """
+    f = click.argument("args", nargs=-1, type=click.UNPROCESSED)(f)
+    return click.argument("target", required=False)(f)
+
+
+def image_option(f: F) -> F:
+    """--image IMAGE[:TAG], a local application image to run instead of TARGET."""
+    return click.option(
+        "--image",
+        metavar="IMAGE[:TAG]",
+        help="Run this local application image with its ENTRYPOINT/CMD/env/workdir/user; "
+        "arguments after `--` replace its CMD. Nothing is pulled.",
+    )(f)
+
+
+def resolve_target(
+    target: str | None, args: tuple[str, ...], image: str | None
+) -> tuple[Path | None, tuple[str, ...]]:
+    """The program (None with --image) and its arguments, from [TARGET] [ARGS]... and --image.
+
+    Without --image the first positional value is the program and the rest its arguments (before
+    or after `--`). With --image there is no program: the values after `--` replace the image's
+    CMD, and a value before `--` is a TARGET given as well, a usage error.
+    """
+    given = (*([target] if target is not None else []), *args)
+    if image is None:
+        if target is None:
+            raise click.UsageError("give TARGET (a program), or --image IMAGE")
+        return Path(target), args
+    after = min(click.get_current_context().meta.get(_AFTER_DASHDASH, 0), len(given))
+    before = given[: len(given) - after]
+    if before:
+        raise click.UsageError(
+            f"give TARGET ({before[0]}) or --image IMAGE, not both; the arguments that replace "
+            f"the image's CMD go after `--`: --image {image} -- {shlex.join(given)}"
+        )
+    return None, given
+
+
+def exercise_option(help: str) -> Callable[[F], F]:
+    """--exercise CMD, a shell command run while the target runs."""
+    return click.option("--exercise", metavar="CMD", help=help)
+
+
+def network_option(help: str, *, default: str | None = "none") -> Callable[[F], F]:
+    """--network none|host. ``default=None`` lets a command tell "not given" from "none" (trace
+    refuses the option without a container); its help then names the default itself."""
+    return click.option(
+        "--network",
+        type=click.Choice(["none", "host"]),
+        default=default,
+        show_default=True if default is not None else None,
+        help=help,
+    )
+
+
+def duration_option(help: str) -> Callable[[F], F]:
+    """--duration SECONDS a service is kept running after the exercise."""
+    return click.option("--duration", type=click.FloatRange(min=0), help=help)
+
+
+def timeout_option(help: str, *, default: float | None = None) -> Callable[[F], F]:
+    """--timeout SECONDS, a hard limit on a run."""
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0, min_open=True),
+        default=default,
+        show_default=True if default is not None else None,
+        help=help,
+    )
+
+
+def shutdown_options(f: F) -> F:
+    """--grace and --ready-delay, shared by trace and verify (one default, one reason)."""
+    f = click.option(
+        "--ready-delay",
+        type=click.FloatRange(min=0),
+        default=0.5,
+        show_default=True,
+        help="Seconds to wait before starting the exercise.",
+    )(f)
+    return click.option(
+        "--grace",
+        type=click.FloatRange(min=0),
+        default=10.0,
+        show_default=True,
+        # 10 s is `docker stop`'s default; Go's http.Server.Shutdown alone may wait 5 s for idle
+        # connections (golang/go#22682), so a shorter grace can cut the traced shutdown short.
+        help="Seconds between SIGTERM and SIGKILL (as `docker stop -t`).",
+    )(f)
+
+
+def volume_option(where: str) -> Callable[[F], F]:
+    """-V/--volume, shared by trace and verify (one form, parsed by one parse_volume)."""
+    return click.option(
+        "--volume",
+        "-V",
+        "volumes",
+        multiple=True,
+        metavar="HOST:CONTAINER[:ro|rw]",
+        help=f"Bind mount {where}, e.g. a batch job's input and output directory.",
+    )
+
+
+def no_new_privileges_option(help: str) -> Callable[[F], F]:
+    """--no-new-privileges, the container's (or the measured or emitted profile's) setting."""
+    return click.option("--no-new-privileges", is_flag=True, help=help)
+
+
+# --------------------------------------------------------------------------- what a profile adds
+
+
+def runtime_option(help: str) -> Callable[[F], F]:
+    """--runtime: the container runtime block a profile gets (emit, report). runtime-baseline's
+    --runtime names the runtime to measure instead (no auto), and is its own option."""
+    return click.option(
+        "--runtime",
+        type=click.Choice(list(RUNTIME_CHOICES)),
+        default="auto",
+        show_default=True,
+        help=help,
+    )
+
+
+def go_runtime_option(help: str) -> Callable[[F], F]:
+    """--go-runtime auto|on|off: whether the Go runtime's rare-path calls are added."""
+    return click.option(
+        "--go-runtime",
+        type=click.Choice(["auto", "on", "off"]),
+        default="auto",
+        show_default=True,
+        help=help,
+    )
+
+
+# --------------------------------------------------------------------------- output
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    """--format, the first of ``choices`` the default."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        show_default=True,
+    )
+
+
+def output_option(help: str) -> Callable[[F], F]:
+    """-o/--output FILE."""
+    return click.option(
+        "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help=help
+    )
