@@ -37,7 +37,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import seccompgen.graph as graph_mod
+import seccompgen.graph.fold as graph_mod
 import seccompgen.parsing.strace as strace_mod
 from seccompgen import pipeline
 from seccompgen.errors import ParseError, SeccompgenError
