@@ -11,8 +11,8 @@
  *       did not fold (len(chunk) when it folded them all).
  *
  * The rule that makes this safe: a line (or event) is taken only when every check below proves
- * that the Python code in seccompgen/parsing/strace.py (seccompgen/graph.py) would produce the
- * very same result from it.  Anything else -- an unusual shape, a first-seen thread, a clone, a
+ * that the Python code in seccompgen/parsing/strace.py (seccompgen/graph/fold.py) would produce
+ * the very same result from it.  Anything else -- an unusual shape, a first-seen thread, a clone, a
  * timestamp outside the current phase window, a number too large for 64 bits -- is *declined*:
  * the function stops and returns that index, and the Python code handles the item exactly as it
  * would without this module, then calls in again.  Declining is always correct, only slower, so
@@ -775,7 +775,8 @@ scan(PyObject *self, PyObject *const *argv, Py_ssize_t argc)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* fold_chunk: graph.py _fold's loop body, for SyscallEvent and ExitEvent of the exact types.  */
+/* fold_chunk: the loop body of fold_events (graph/fold.py), for SyscallEvent and ExitEvent  */
+/* of the exact types.                                                                        */
 
 /* Counters keyed by tuples of objects, accumulated by object identity during one fold_chunk
  * call and added to the dict when evicted or at the end of the call.  A key is put into the

@@ -64,13 +64,19 @@ up).  That line is left out whatever it holds, with a warning naming it, and
 when it happens to read as a complete line, because a cut can make one: ``= 32`` cut after
 ``= 3``, ``ENOENT`` after ``ENO``, ``exited with 13`` after ``exited with 1``.  Lines given
 without newlines (``str.splitlines()``) cannot show a cut: each of them must parse.
+
+Size: this module stays one piece because ``_parse`` is one generator: its per-line loop, the
+closures sharing its state (calls in progress, the thread table, the phase window, the clock),
+and the line grammar and event-building fast path that loop uses belong together, and splitting
+the loop would add a function call per line on the hot path (``benchmarks/parser`` measures it).
+What is separable lives beside it: the ``-ff`` input in :mod:`~seccompgen.parsing.strace_ff`,
+timestamps, return values and clone flags in :mod:`~seccompgen.parsing.strace_values`, and
+argument decoding in :mod:`~seccompgen.parsing._args`.
 """
 
 from __future__ import annotations
 
-import heapq
 import io
-import math
 import os
 import re
 from bisect import bisect_right
@@ -82,7 +88,18 @@ from typing import cast
 
 from seccompgen.errors import ParseError
 from seccompgen.events import Event, ExitEvent, Phase, SignalEvent, SyscallEvent
-from seccompgen.parsing._args import REGISTER_MAX, REGISTER_MIN, ArgTuple, parse_args
+from seccompgen.parsing._args import ArgTuple, parse_args
+from seccompgen.parsing.strace_ff import (
+    Cut,
+    FfMerge,
+    LogFile,
+    Marker,
+    Switch,
+    ends_line,
+    ff_pid,
+    merge_by_time,
+)
+from seccompgen.parsing.strace_values import Clock, clone_flags_thread, ret_value, seconds
 
 __all__ = [
     "LogFile",
@@ -158,12 +175,9 @@ _DIAG = re.compile(r"(?:/[\w.+-]+)*/?strace: ")
 # On stderr a diagnostic can land inside a call's line (strace(1): output is not buffered);
 # the path of argv[0] before "strace:" is not part of the call.
 _SPLICED = re.compile(r"(.*?)((?:/[\w.+-]+)*/?strace: Process \d+ (?:attached|detached).*)$")
-_FF_NAME = re.compile(r".*\.(\d+)$")
 
 _PERSONALITY_ARCH = {"64 bit": "x86_64", "32 bit": "x86", "x32": "x32"}
 _CLONES = frozenset({"clone", "clone3", "fork", "vfork"})
-_CLONE_THREAD = 0x10000  # <linux/sched.h>, clone(2)
-_FLAGS = re.compile(r"flags=([^,}]*)")
 _SHUTDOWN_SIGNALS = frozenset({"SIGTERM", "SIGINT"})
 _ARGS_CACHE_MAX = 1 << 16
 # The fast path (see parse_strace) reads what follows "= " with this, the same pattern as _RET.
@@ -265,121 +279,7 @@ def _syscall_event(
     return ev
 
 
-def ff_pid(filename: str) -> int | None:
-    """The pid in the name of a ``strace -ff -o PREFIX`` output file (``PREFIX.PID``), or None."""
-    m = _FF_NAME.fullmatch(os.path.basename(filename))
-    return int(m.group(1)) if m else None
-
-
-def merge_by_time(streams: Sequence[Iterator[Event]]) -> Iterator[Event]:
-    """Merge per-process event streams (the files of ``strace -ff``) by timestamp.
-
-    Each stream must already be in time order (strace writes each file in order).  An event
-    without a timestamp sorts with the last timestamp seen in its own stream, and ties keep
-    stream order and then order within the stream, so the merge is stable.
-    """
-
-    def keyed(index: int, stream: Iterator[Event]) -> Iterator[tuple[float, int, int, Event]]:
-        last = float("-inf")
-        for seq, ev in enumerate(stream):
-            ts = ev.timestamp
-            if ts is not None:
-                last = ts
-            yield (last, index, seq, ev)
-
-    for _key, _index, _seq, ev in heapq.merge(*(keyed(i, s) for i, s in enumerate(streams))):
-        yield ev
-
-
-class _Clock:
-    """Turns printed timestamps into floats; the format is fixed by the first one seen."""
-
-    __slots__ = ("day", "last", "mode", "total")
-
-    def __init__(self) -> None:
-        self.mode = ""  # "epoch" | "relative" | "clock"
-        self.total = 0.0
-        self.last = 0.0
-        self.day = 0.0
-
-    def first(self, text: str) -> str:
-        """Fix the format from the first timestamp; return the mode."""
-        if ":" in text:
-            self.mode = "clock"
-        else:
-            self.mode = "relative" if float(text) < 1e8 else "epoch"
-        return self.mode
-
-    def convert(self, text: str) -> float:
-        if self.mode == "relative":  # strace -r: time since the previous line's start
-            self.total += _seconds(text)
-            return _seconds(self.total)
-        h, m, s = text.split(":")  # strace -t / -tt: wall clock, seconds since midnight
-        value = _seconds(int(h) * 3600 + int(m) * 60 + float(s) + self.day)
-        if value < self.last - 43200:
-            self.day += 86400.0
-            value += 86400.0
-        self.last = value
-        return value
-
-
-def _ret_int(text: str) -> int:
-    """A return value as strace prints it: decimal, hexadecimal (``0x...``), or octal with a
-    leading zero. strace prints umask(2)'s result, the previous mask, in octal (its umask
-    decoder returns ``RVAL_OCTAL``, printed with ``%#lo``: ``umask(077) = 022``), which
-    ``int(text, 0)`` refuses."""
-    digits = text[1:] if text[:1] == "-" else text
-    if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
-        return int(text, 8)
-    return int(text, 0)
-
-
 _INF = float("inf")
-
-
-def _seconds(value: str | float) -> float:
-    # float() reads any run of digits, "9" * 400 as inf; no strace timestamp is infinite, and
-    # the trace writer rejects inf (JSON has no such number).
-    seconds = float(value)
-    if not math.isfinite(seconds):
-        raise ValueError(f"timestamp {str(value)[:24]}... is out of range")
-    return seconds
-
-
-def _ret_value(ret: str) -> int | None:
-    if ret == "?":
-        return None
-    value = _ret_int(ret)
-    if not REGISTER_MIN <= value <= REGISTER_MAX:
-        raise ValueError(f"return value {ret[:24]} is wider than a 64-bit register")
-    return value
-
-
-def _clone_flags_thread(args_text: str) -> bool:
-    """Whether a clone-family call's printed arguments include CLONE_THREAD."""
-    m = _FLAGS.search(args_text)
-    if m is None:
-        return False
-    flags = m.group(1)
-    if "CLONE_THREAD" in flags:
-        return True
-    value = 0
-    for part in flags.split("|"):
-        part = part.strip()
-        try:
-            value |= int(part, 0)
-        except ValueError:
-            continue  # a symbolic name other than CLONE_THREAD, or an exit signal like SIGCHLD
-    return bool(value & _CLONE_THREAD)
-
-
-@dataclass(frozen=True)
-class LogFile:
-    """One file of a ``strace -ff -o PREFIX`` run: its name (for messages), pid and lines."""
-
-    source: str
-    pid: int
-    lines: Iterable[str]
 
 
 def parse_strace_ff(
@@ -407,7 +307,7 @@ def parse_strace_ff(
     as in :func:`parse_strace`; messages name the file and its own line number.
     """
     ordered = sorted(files, key=lambda f: f.pid)
-    merged = _FfMerge(ordered)
+    merged = FfMerge(ordered)
     return _parse(
         merged,
         [(f.source, f.pid) for f in ordered],
@@ -416,98 +316,9 @@ def parse_strace_ff(
         stats=stats,
         threads=threads,
         read_ahead=True,
-        file_input=False,  # _FfMerge marks each file's cut-short last line itself
+        file_input=False,  # FfMerge marks each file's cut-short last line itself
         phase_per_file=not merged.timed,
     )
-
-
-# The timestamp at the start of a -ff line (no pid prefix there).
-_FF_TS = re.compile(r" *(\d[\d.:]*) ")
-
-
-class _FfMerge:
-    """The lines of several ``-ff`` files as one input for :func:`_parse` (see parse_strace_ff).
-
-    Yields a :class:`_Switch` before each run of lines from one file, and a :class:`_Cut` in
-    place of a file's last line when it has no newline.
-    """
-
-    def __init__(self, files: Sequence[LogFile]) -> None:
-        self.streams: list[Iterator[str]] = []
-        modes = set()
-        for f in files:
-            it = iter(f.lines)
-            first = next(it, None)
-            m = _FF_TS.match(first) if first is not None else None
-            modes.add(_Clock().first(m.group(1)) if m is not None else "")
-            self.streams.append(chain((first,), it) if first is not None else it)
-        self.timed = len(modes) == 1 and modes <= {"epoch", "clock"}
-
-    def __iter__(self) -> Iterator[str | _Marker]:
-        keyed = [self._keyed(i, it) for i, it in enumerate(self.streams)]
-        merged = heapq.merge(*keyed) if self.timed else chain.from_iterable(keyed)
-        current = -1
-        for _key, index, _seq, item in merged:
-            if index != current:
-                yield _Switch(index)
-                current = index
-            yield item
-
-    def _keyed(
-        self, index: int, lines: Iterator[str]
-    ) -> Iterator[tuple[float, int, int, str | _Marker]]:
-        """(sort key, file index, line index, item): the key is the line's time, or the last
-        time seen in this file for a line without one."""
-        clock = _Clock()
-        key = float("-inf")
-        seq = 0
-        line = next(lines, None)
-        while line is not None:
-            following = next(lines, None)
-            item: str | _Marker = line
-            if following is None and not line.endswith("\n"):
-                item = _Cut(line)
-            if self.timed:
-                m = _FF_TS.match(line)
-                if m is not None:
-                    text = m.group(1)
-                    try:
-                        if not clock.mode:
-                            clock.first(text)
-                        key = float(text) if clock.mode == "epoch" else clock.convert(text)
-                    except ValueError:
-                        pass  # a malformed time: the parser reports the line itself
-            yield (key, index, seq, item)
-            seq += 1
-            line = following
-
-
-class _Marker:
-    """An item of the parser's input that is not a line; see :func:`_parse`."""
-
-    __slots__ = ()
-
-
-class _Switch(_Marker):
-    """The lines after this one come from file ``index`` (of a ``-ff`` run)."""
-
-    __slots__ = ("index",)
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-
-
-class _Cut(_Marker):
-    """A last line without its newline: left out, with a warning."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-def _ends_line(item: str | _Marker) -> bool:
-    return not isinstance(item, str) or item.endswith("\n")
 
 
 def parse_strace(
@@ -543,7 +354,7 @@ def parse_strace(
 
 
 def _parse(
-    lines: Iterable[str | _Marker],
+    lines: Iterable[str | Marker],
     files: Sequence[tuple[str, int | None]],
     *,
     arch: str,
@@ -557,21 +368,22 @@ def _parse(
     """The parser behind :func:`parse_strace` and :func:`parse_strace_ff`.
 
     ``lines`` holds the lines of ``files`` (source name, pid of unprefixed lines); with more
-    than one file a :class:`_Switch` marker precedes the lines of the file they come from, and a
-    :class:`_Cut` marker stands for a file's cut-short last line.  ``read_ahead`` allows reading
-    lines in batches (the input is all there); ``file_input`` says the lines keep their
-    newlines, so a last line without one was cut short; ``phase_per_file`` keeps the
-    shutdown-by-signal phase per file (files read one after another, without timestamps).
+    than one file a :class:`~seccompgen.parsing.strace_ff.Switch` marker precedes the lines of
+    the file they come from, and a :class:`~seccompgen.parsing.strace_ff.Cut` marker stands for a
+    file's cut-short last line.  ``read_ahead`` allows reading lines in batches (the input is
+    all there); ``file_input`` says the lines keep their newlines, so a last line without one was
+    cut short; ``phase_per_file`` keeps the shutdown-by-signal phase per file (files read one
+    after another, without timestamps).
     """
     st = stats if stats is not None else ParseStats()
     fast_allowed = _BUILDER_WORKS and _FAST_PATH
     table: ThreadTable = threads if threads is not None else {}
     source, default_pid = files[0]
     dkey = str(default_pid if default_pid is not None else 0)
-    clock = _Clock()
+    clock = Clock()
     # Per file (one, or the files of one -ff run): its clock, lines read so far and, with
     # phase_per_file, its (phase, shutdown_by_signal).
-    f_clock = [clock] + [_Clock() for _ in files[1:]]
+    f_clock = [clock] + [Clock() for _ in files[1:]]
     f_lines = [0] * len(files)
     f_phase: list[tuple[Phase, bool]] = []
     current = 0
@@ -625,7 +437,7 @@ def _parse(
         group = tid
         tarch = arch
         threading_clones = [
-            k for k, (nm, a, _t) in pending.items() if nm in _CLONES and _clone_flags_thread(a)
+            k for k, (nm, a, _t) in pending.items() if nm in _CLONES and clone_flags_thread(a)
         ]
         if len(threading_clones) == 1:
             parent = table.get(threading_clones[0])
@@ -683,7 +495,7 @@ def _parse(
     def note_clone(info: tuple[int, int, str], name: str, args_text: str, ret: int | None) -> None:
         if ret is None or ret <= 0:
             return
-        if name in ("clone", "clone3") and _clone_flags_thread(args_text):
+        if name in ("clone", "clone3") and clone_flags_thread(args_text):
             table[str(ret)] = (ret, info[1], info[2])
         else:
             table[str(ret)] = (ret, ret, info[2])
@@ -695,7 +507,7 @@ def _parse(
         if not clock.mode:
             fast = clock.first(text) == "epoch" and fast_allowed and carry is None
         if clock.mode == "epoch":
-            return _seconds(text)
+            return seconds(text)
         return clock.convert(text)
 
     def flush(key: str, info: tuple[int, int, str]) -> Iterator[Event]:
@@ -756,11 +568,11 @@ def _parse(
                                 source_lines = chain((following,), source_lines)
                     before = batch[-2] if n_batch > 1 else None
                     if before is not None:
-                        keeps_newlines = keeps_newlines or _ends_line(before)
+                        keeps_newlines = keeps_newlines or ends_line(before)
                     if final and read_error is None and keeps_newlines:
                         # strace ends every line with a newline; see the module docstring
-                        batch[-1] = cast(str, _Cut(last))
-                keeps_newlines = keeps_newlines or _ends_line(batch[-1])
+                        batch[-1] = cast(str, Cut(last))
+                keeps_newlines = keeps_newlines or ends_line(batch[-1])
             if scan is not None and fast:
                 # The compiled scanner takes what it can prove the fast path below would
                 # take, and stops at the first line it declines; that line goes on below.
@@ -793,7 +605,7 @@ def _parse(
                     rest
                     and key.isdigit()
                     and ts_text
-                    and len(ts_text) < 64  # as the compiled scanner: longer is left to _seconds
+                    and len(ts_text) < 64  # as the compiled scanner: longer is left to seconds
                     and not ts_text.strip(_TS_CHARS)
                     and ts_text[0] != "."
                 ):
@@ -843,7 +655,7 @@ def _parse(
                                 rm = _RET_TAIL.match(tail)
                                 if rm is not None:
                                     ret_text, errno_text = rm.groups()
-                                    rv = (_ret_value(ret_text), errno_text)
+                                    rv = (ret_value(ret_text), errno_text)
                                     if len(tail_cache) >= _TAIL_CACHE_MAX:
                                         tail_cache.clear()
                                     tail_cache[tail] = rv
@@ -882,8 +694,8 @@ def _parse(
                                 continue
 
             if line.__class__ is not str:
-                item = cast(_Marker, line)
-                if isinstance(item, _Switch):  # the next lines come from another -ff file
+                item = cast(Marker, line)
+                if isinstance(item, Switch):  # the next lines come from another -ff file
                     n_lines -= 1
                     f_lines[current] = n_lines
                     f_clock[current] = clock
@@ -900,10 +712,10 @@ def _parse(
                         phase, shutdown_by_signal = f_phase[current]
                     fast = fast_allowed and clock.mode == "epoch" and carry is None
                     continue
-                # _Cut: strace ends every line with a newline, so a last line without one is
+                # Cut: strace ends every line with a newline, so a last line without one is
                 # a line it did not finish writing (killed, or its disk full).  Left out
                 # whatever it holds: cut short, "= 32" reads as "= 3" and "ENOENT" as "ENO".
-                text = cast(_Cut, item).text
+                text = cast(Cut, item).text
                 st.truncated_last_line = True
                 shown = text if len(text) <= 60 else text[:57] + "..."
                 warn(f"last line cut short (no newline at its end), left out: {shown!r}")
@@ -935,11 +747,11 @@ def _parse(
                         args_text = start[1] + args_text
                         ts = start[2]  # the resumed line's own time is not used
                 if ts == _INF:
-                    _seconds(ts_text or "")  # raises: the time is used, and it is out of range
+                    seconds(ts_text or "")  # raises: the time is used, and it is out of range
                 a = cache_get(args_text)
                 if a is None:
                     a = args_of(args_text)
-                ret = _ret_value(ret_text)
+                ret = ret_value(ret_text)
                 if ts is not None and not lo <= ts < hi:
                     phase_at(ts)
                 n_sys += 1

@@ -37,7 +37,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import seccompgen.graph as graph_mod
+import seccompgen.graph.fold as graph_mod
 import seccompgen.parsing.strace as strace_mod
 from seccompgen import pipeline
 from seccompgen.errors import ParseError, SeccompgenError
@@ -46,7 +46,8 @@ from seccompgen.graph import SyscallGraph
 from seccompgen.parsing import ParseStats, ThreadTable, ff_pid, merge_by_time, parse_strace
 from seccompgen.parsing.audit import AuditLineParser, parse_payload
 from seccompgen.store import TRACE_SUFFIX, TraceStore
-from seccompgen.tracefile import TraceHeader, TraceWriter, _dumps, _event_to_json
+from seccompgen.tracefile import TraceHeader, TraceWriter
+from seccompgen.tracefile.writer import _dumps, _event_to_json
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDED = ROOT / "traces" / "recorded"

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from seccompgen import graph as graph_mod
 from seccompgen.errors import StoreError, TraceFileError
 from seccompgen.events import Event, ExitEvent, Phase, SignalEvent, SyscallEvent
 from seccompgen.graph import ARG_VALUES_CAP, ArgValues, SyscallGraph, SyscallUsage
+from seccompgen.graph import fold as graph_mod
 
 # ---------------------------------------------------------------------------------------------
 # Helpers

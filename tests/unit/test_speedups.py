@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import seccompgen.graph as graph_mod
+import seccompgen.graph.fold as graph_mod
 import seccompgen.parsing.strace as strace_mod
 from seccompgen.errors import ParseError
 from seccompgen.events import Event, ExitEvent, Phase, SignalEvent, SyscallEvent
@@ -133,7 +133,7 @@ def test_ci_builds_the_compiled_module() -> None:
 @pytest.mark.parametrize(("value", "expected"), [("1", False), ("0", True), ("", True)])
 def test_seccompgen_pure_selects_the_python_loops(value: str, expected: bool) -> None:
     code = (
-        "import seccompgen.graph as g, seccompgen.parsing.strace as s; "
+        "import seccompgen.graph.fold as g, seccompgen.parsing.strace as s; "
         "print(s._COMPILED, g._COMPILED)"
     )
     env = dict(os.environ, SECCOMPGEN_PURE=value)
@@ -452,7 +452,7 @@ def test_the_compiled_fold_gives_the_same_graph(
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(graph_mod, "_CHUNK", chunk)
             mp.setattr(graph_mod, "_ARG_TUPLES_FLUSH", flush)
-            total, contribution = graph_mod._fold(events)
+            total, contribution = graph_mod.fold_events(events)
             # dict order too: it decides the order of nodes and edges in the graph
             return (graph_json(events), total, list(contribution.transitions.items()))
 

@@ -366,7 +366,7 @@ def test_events_are_plain_frozen_syscall_events() -> None:
     ],
 )
 def test_arguments_wider_than_a_register_are_not_values(args: str, expected: int | None) -> None:
-    from seccompgen.tracefile import _dumps, _event_to_json
+    from seccompgen.tracefile.writer import _dumps, _event_to_json
 
     for line in (f"read({args}, 1) = 0\n", f"7 1700000000.000001 read({args}, 1) = 0\n"):
         (event,) = list(parse_strace([line]))

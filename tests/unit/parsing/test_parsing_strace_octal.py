@@ -7,7 +7,7 @@ import pytest
 import seccompgen.parsing.strace as strace_parser
 from seccompgen.events import SyscallEvent
 from seccompgen.parsing import parse_strace
-from seccompgen.parsing.strace import _ret_int
+from seccompgen.parsing.strace_values import ret_int
 
 # As strace -f -ttt -X raw printed them for os.umask(0o22), os.umask(0o77), os.umask(0).
 LINES = [
@@ -33,4 +33,4 @@ def test_umask_returns_are_octal(fast: bool, monkeypatch: pytest.MonkeyPatch) ->
     [("0", 0), ("000", 0), ("17", 17), ("-1", -1), ("0x7f", 0x7F), ("022", 0o22), ("-022", -0o22)],
 )
 def test_ret_int_reads_each_base_strace_prints(text: str, value: int) -> None:
-    assert _ret_int(text) == value
+    assert ret_int(text) == value

@@ -1,0 +1,77 @@
+"""The use cases behind each command: trace, import, emit, validate, graph, diff, learn,
+verify and runtime-baseline.
+
+Each function takes an options dataclass, does the work through the layers below, and returns a
+result dataclass for the CLI to render. Nothing here prints or exits; progress goes through
+callbacks and failures are ``SeccompgenError`` subclasses.
+
+One module per group of commands: :mod:`~seccompgen.pipeline.recording` (trace, import),
+:mod:`~seccompgen.pipeline.profiles` (emit, validate, diff), :mod:`~seccompgen.pipeline.views`
+(graph, inspect, report) and :mod:`~seccompgen.pipeline.enforced` (learn, verify,
+runtime-baseline); this package re-exports them all.
+"""
+
+from __future__ import annotations
+
+from seccompgen.pipeline.enforced import (
+    BaselineOptions,
+    BaselineReport,
+    LearnOptions,
+    LearnReport,
+    learn,
+    runtime_baseline,
+    verify,
+)
+from seccompgen.pipeline.profiles import (
+    DOCKER_DEFAULT,
+    DiffReport,
+    EmitOptions,
+    EmitSummary,
+    default_profile_path,
+    diff,
+    emit,
+    load_profile_or_default,
+    validate,
+)
+from seccompgen.pipeline.recording import (
+    ImportOptions,
+    ImportSummary,
+    TraceOptions,
+    TraceSummary,
+    import_logs,
+    trace,
+)
+from seccompgen.pipeline.views import InspectReport, ReportOptions, graph_view, inspect, report
+from seccompgen.verify import VerifyReport, VerifyRequest
+
+__all__ = [
+    "DOCKER_DEFAULT",
+    "BaselineOptions",
+    "BaselineReport",
+    "DiffReport",
+    "EmitOptions",
+    "EmitSummary",
+    "ImportOptions",
+    "ImportSummary",
+    "InspectReport",
+    "LearnOptions",
+    "LearnReport",
+    "ReportOptions",
+    "TraceOptions",
+    "TraceSummary",
+    "VerifyReport",
+    "VerifyRequest",
+    "default_profile_path",
+    "diff",
+    "emit",
+    "graph_view",
+    "import_logs",
+    "inspect",
+    "learn",
+    "load_profile_or_default",
+    "report",
+    "runtime_baseline",
+    "trace",
+    "validate",
+    "verify",
+]

@@ -1,0 +1,189 @@
+"""``seccompgen emit``, ``validate`` and ``diff``: profiles built from the store, checked, and
+compared."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from seccompgen.attach.docker import docker_run_hint
+from seccompgen.attach.kubernetes import KubernetesHint, kubernetes_snippet
+from seccompgen.errors import StoreError
+from seccompgen.pipeline._shared import go_runtime_additions
+from seccompgen.profile.build import Mode, build_profile
+from seccompgen.profile.diff import ProfileDiff, diff_profiles, docker_default_profile
+from seccompgen.profile.emit import profile_digest, write_profile
+from seccompgen.profile.model import Action, Profile, load_profile
+from seccompgen.runtime import RuntimeSelection, resolve_runtime
+from seccompgen.schema.validate import Validation, check_profile_file
+from seccompgen.store import EmittedProfile, TraceStore
+from seccompgen.syscalls import ARCH_NAMES, canonical_name, native_arch
+
+DOCKER_DEFAULT = "docker-default"
+
+
+@dataclass(frozen=True)
+class EmitOptions:
+    """What ``seccompgen emit`` was asked to do."""
+
+    store: TraceStore
+    workloads: tuple[str, ...]
+    mode: Mode
+    output: Path | None
+    runtime: str = "none"
+    """``auto``, ``runc``, ``crun`` or ``none``: the measured runtime block to merge
+    (:func:`seccompgen.runtime.resolve_runtime`)."""
+    no_new_privileges: bool = False
+    """Pick the runtime block measured with ``no-new-privileges``."""
+    go_runtime: str = "off"
+    """``auto``, ``on`` or ``off``: add the Go runtime's rare-path syscalls
+    (:mod:`seccompgen.goruntime`); ``auto`` adds them unless the traced programs were inspected
+    and none is a Go binary."""
+
+
+@dataclass(frozen=True)
+class EmitSummary:
+    path: Path
+    mode: Mode
+    workloads: tuple[str, ...]
+    profile: Profile
+    allowed: tuple[str, ...]
+    enosys: tuple[str, ...]
+    unknown: tuple[tuple[str, str], ...]
+    docker: str
+    kubernetes: KubernetesHint
+    runtime: RuntimeSelection | None = None
+    """The runtime block merged, and how it was chosen."""
+    runtime_names: tuple[str, ...] = ()
+    """Names allowed because the runtime needs them, not observed in the workloads."""
+    go_runtime_names: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Names allowed because the Go runtime needs them on rare paths, not observed, with the
+    paths that need each."""
+    record_problem: str | None = None
+    """Why the store could not record which workloads the profile came from (the profile was
+    written; verify then names the workload after the file)."""
+    always_names: tuple[str, ...] = ()
+    """Exit syscalls allowed because a process must be able to end, not observed and not added
+    for a runtime (:func:`seccompgen.profile.build.process_exit_names`)."""
+
+
+def default_profile_path(workloads: Sequence[str], mode: Mode) -> Path:
+    """``profiles/NAME.json`` for enforce, ``profiles/NAME.log.json`` for the staging variant."""
+    stem = "+".join(workloads)
+    suffix = ".json" if mode is Mode.ENFORCE else ".log.json"
+    return Path("profiles") / f"{stem}{suffix}"
+
+
+def emit(opts: EmitOptions) -> EmitSummary:
+    """Build the profile for the chosen workloads (default: all in the store), write it, and
+    record in the store which workloads it came from (:meth:`TraceStore.record_emitted`)."""
+    graph = opts.store.load_graph()
+    known = graph.workloads()
+    chosen = opts.workloads or tuple(known)
+    missing = [w for w in chosen if w not in known]
+    if missing:
+        raise StoreError(
+            f"no trace of workload {', '.join(missing)} in the store {opts.store.root}",
+            hint=f"known workloads: {', '.join(known) or 'none'}; record one with "
+            f"`seccompgen trace ./app --workload {missing[0]}`",
+        )
+    if not chosen:
+        raise StoreError(f"the store {opts.store.root} holds no workloads")
+    arches = graph.arches(list(chosen))
+    names: set[str] = set()
+    unknown: list[tuple[str, str]] = []
+    for name in graph.syscalls(list(chosen)):
+        resolved = {canonical_name(a, name) for a in arches} - {None}
+        if not resolved:
+            unknown.append((name, f"no arch among {', '.join(arches)} knows it"))
+        names.update(n for n in resolved if n is not None)
+    # The runtime's init makes its own calls under the filter before it execs the workload
+    # (seccompgen.runtime): without them the container does not even start.
+    selection = resolve_runtime(opts.runtime, opts.no_new_privileges)
+    runtime_names: list[str] = []
+    if selection is not None:
+        for name in selection.block.syscalls:
+            resolved = {canonical_name(a, name) for a in arches} - {None}
+            runtime_names.extend(n for n in resolved if n is not None and n not in names)
+        names.update(runtime_names)
+    go_names = go_runtime_additions(opts.store, opts.go_runtime, chosen, arches, names)
+    names.update(go_names)
+    result = build_profile(sorted(names), arches, opts.mode)
+    out = opts.output or default_profile_path(chosen, opts.mode)
+    write_profile(out, result.profile)
+    # Which workloads this profile came from, for verify's fix commands (found by content, so
+    # the profile JSON carries no extra key and stays a plain runtime-spec profile).
+    record_problem = None
+    try:
+        opts.store.record_emitted(
+            EmittedProfile(
+                digest=profile_digest(result.profile),
+                workloads=tuple(chosen),
+                path=str(out.resolve()),
+                mode=opts.mode.value,
+                emitted=datetime.now(UTC).isoformat(timespec="microseconds"),
+            )
+        )
+    except StoreError as e:
+        record_problem = e.explain().replace("\n", "; ")
+    except OSError as e:
+        record_problem = f"cannot write {opts.store.emitted_path}: {e.strerror or e}"
+    allowed = tuple(
+        sorted(
+            n for rule in result.profile.syscalls if rule.action is Action.ALLOW for n in rule.names
+        )
+    )
+    return EmitSummary(
+        path=out,
+        mode=opts.mode,
+        workloads=tuple(chosen),
+        profile=result.profile,
+        allowed=allowed,
+        enosys=result.enosys,
+        unknown=tuple(unknown) + tuple(result.unknown),
+        docker=docker_run_hint(out),
+        kubernetes=kubernetes_snippet(out),
+        runtime=selection,
+        runtime_names=tuple(sorted(set(runtime_names))),
+        go_runtime_names=go_names,
+        record_problem=record_problem,
+        always_names=result.always,
+    )
+
+
+def validate(path: Path) -> Validation:
+    """Problems with the profile at ``path`` (none when it is valid), and warnings."""
+    return check_profile_file(path)
+
+
+@dataclass(frozen=True)
+class DiffReport:
+    a: str
+    b: str
+    arch: str
+    diff: ProfileDiff
+
+
+def load_profile_or_default(ref: str) -> Profile:
+    """A profile file, or Docker's default profile for the word ``docker-default``."""
+    if ref == DOCKER_DEFAULT:
+        return docker_default_profile()
+    return load_profile(Path(ref))
+
+
+def diff(a: str, b: str) -> DiffReport:
+    """Names allowed by ``b`` and not ``a`` (added) and the reverse (removed).
+
+    Docker's default profile allows some names only on some architectures, so both sides are
+    compared on one: the first architecture of the first profile other than Docker's default
+    that lists one, else this machine's.
+    """
+    pa, pb = load_profile_or_default(a), load_profile_or_default(b)
+    arch = native_arch()
+    for ref, prof in ((a, pa), (b, pb)):
+        if ref != DOCKER_DEFAULT and prof.architectures:
+            arch = ARCH_NAMES.get(prof.architectures[0].value, arch)
+            break
+    return DiffReport(a=a, b=b, arch=arch, diff=diff_profiles(pa, pb, arch=arch))

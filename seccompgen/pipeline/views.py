@@ -1,0 +1,138 @@
+"""``seccompgen graph``, ``inspect`` and ``report``: views of the store and of a binary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from seccompgen.errors import StoreError
+from seccompgen.goruntime import go_runtime_names, workloads_are_go
+from seccompgen.graph import SyscallGraph
+from seccompgen.graphview import render_json, render_text
+from seccompgen.inspect import (
+    BinaryInfo,
+    blind_spots,
+    inspect_binary,
+    reachable_syscalls,
+    unobserved,
+)
+from seccompgen.inspect import Warning as ReachWarning
+from seccompgen.pipeline._shared import go_runtime_additions
+from seccompgen.profile.build import process_exit_names
+from seccompgen.report import Report, build_report
+from seccompgen.runtime import resolve_runtime
+from seccompgen.store import TraceStore
+
+
+def graph_view(store: TraceStore, workloads: Sequence[str], fmt: str) -> str:
+    """The store's graph as text, summary JSON or Graphviz DOT."""
+    graph = store.load_graph()
+    chosen = list(workloads) or None
+    if chosen:
+        unknown = [w for w in chosen if w not in graph.workloads()]
+        if unknown:
+            raise StoreError(
+                f"no trace of workload {', '.join(unknown)} in the store {store.root}",
+                hint=f"known workloads: {', '.join(graph.workloads()) or 'none'}",
+            )
+    if fmt == "text":
+        return render_text(graph, chosen)
+    if fmt == "json":
+        return render_json(graph, chosen)
+    if fmt == "dot":
+        return _dot(graph, chosen)
+    raise ValueError(fmt)
+
+
+def _dot(graph: SyscallGraph, workloads: Sequence[str] | None) -> str:
+    return graph.to_dot(workloads)
+
+
+@dataclass(frozen=True)
+class InspectReport:
+    """A binary read without running it, and, against a workload, what it could do unseen."""
+
+    info: BinaryInfo
+    reachable: dict[str, list[str]]
+    unobserved: tuple[ReachWarning, ...]
+    blind_spots: tuple[str, ...]
+    against: str | None
+
+
+def inspect(
+    path: Path, *, store: TraceStore | None = None, against: str | None = None
+) -> InspectReport:
+    """Inspect ``path``; with ``against``, list syscalls its Go code can make that the
+    workload's traces never saw (static over-approximation: warnings, never added)."""
+    info = inspect_binary(path)
+    reachable = reachable_syscalls(info)
+    warnings: list[ReachWarning] = []
+    if against is not None:
+        if store is None:
+            raise StoreError("--against needs a trace store")
+        graph = store.load_graph()
+        if against not in graph.workloads():
+            raise StoreError(
+                f"no trace of workload {against} in the store {store.root}",
+                hint=f"known workloads: {', '.join(graph.workloads()) or 'none'}",
+            )
+        warnings = unobserved(reachable, set(graph.syscalls([against])))
+    return InspectReport(
+        info=info,
+        reachable=reachable,
+        unobserved=tuple(warnings),
+        blind_spots=tuple(blind_spots(info)),
+        against=against,
+    )
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What ``seccompgen report`` was asked to do."""
+
+    store: TraceStore
+    workloads: tuple[str, ...] = ()
+    runtime: str = "auto"
+    no_new_privileges: bool = False
+    go_runtime: str = "auto"
+    binary: Path | None = None
+
+
+def report(opts: ReportOptions) -> Report:
+    """Per workload what was observed (counts, phases, startup-only calls), what ``emit`` would
+    add for the runtime and the Go runtime and why, and with ``binary`` what its linked Go code
+    could do that no trace showed."""
+    graph = opts.store.load_graph()
+    known = graph.workloads()
+    chosen = opts.workloads or tuple(known)
+    missing = [w for w in chosen if w not in known]
+    if missing:
+        raise StoreError(
+            f"no trace of workload {', '.join(missing)} in the store {opts.store.root}",
+            hint=f"known workloads: {', '.join(known) or 'none'}",
+        )
+    arches = graph.arches(list(chosen))
+    observed = set(graph.syscalls(list(chosen)))
+    selection = resolve_runtime(opts.runtime, opts.no_new_privileges)
+    runtime_names = (
+        sorted(set(selection.block.syscalls) - observed) if selection is not None else []
+    )
+    go_names = go_runtime_additions(opts.store, opts.go_runtime, chosen, arches, observed)
+    safety_net: dict[str, tuple[str, ...]] | None = None
+    if go_names or (opts.go_runtime != "off" and workloads_are_go(opts.store, chosen)):
+        safety_net = {}
+        for arch in arches:
+            safety_net.update(go_runtime_names(arch))
+    warnings: list[ReachWarning] | None = None
+    if opts.binary is not None:
+        warnings = unobserved(reachable_syscalls(inspect_binary(opts.binary)), observed)
+    return build_report(
+        graph,
+        list(chosen),
+        go_runtime=go_names,
+        runtime_names=runtime_names,
+        unobserved=warnings,
+        safety_net=safety_net,
+        exits=process_exit_names(),
+    )
