@@ -9,7 +9,7 @@ default, callback and metavar live here only.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -190,14 +190,16 @@ def no_new_privileges_option(help: str) -> Callable[[F], F]:
 # --------------------------------------------------------------------------- what a profile adds
 
 
-def runtime_option(help: str) -> Callable[[F], F]:
-    """--runtime: the container runtime block a profile gets (emit, report). runtime-baseline's
-    --runtime names the runtime to measure instead (no auto), and is its own option."""
+def runtime_option(
+    help: str, *, choices: Sequence[str] = RUNTIME_CHOICES, default: str | None = "auto"
+) -> Callable[[F], F]:
+    """--runtime: the container runtime block a profile gets (emit, report: ``auto`` picks the
+    engine's), or with other ``choices`` and no default, the runtime runtime-baseline measures."""
     return click.option(
         "--runtime",
-        type=click.Choice(list(RUNTIME_CHOICES)),
-        default="auto",
-        show_default=True,
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=default is not None,
         help=help,
     )
 

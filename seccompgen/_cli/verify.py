@@ -17,6 +17,7 @@ from seccompgen._cli.options import (
     network_option,
     no_new_privileges_option,
     resolve_target,
+    runtime_option,
     shutdown_options,
     store_option,
     target_arguments,
@@ -184,11 +185,10 @@ Examples:
   seccompgen runtime-baseline --runtime runc --rounds 5 -o runtime-blocks
 """,
 )
-@click.option(  # the runtime to measure, not the block to merge (options.runtime_option)
-    "--runtime",
-    type=click.Choice(list(RUNTIMES)),
+@runtime_option(  # the runtime to measure, not the block to merge: no auto
+    "Runtime configured in the Docker engine [default: its default runtime].",
+    choices=RUNTIMES,
     default=None,
-    help="Runtime configured in the Docker engine [default: its default runtime].",
 )
 @no_new_privileges_option("Measure with no-new-privileges.")
 @click.option(

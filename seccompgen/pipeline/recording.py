@@ -92,7 +92,7 @@ def trace(
     in_container = opts.container or opts.image is not None
     spec: ContainerSpec | None = None
     if in_container:
-        from seccompgen.containers.container import parse_volume
+        from seccompgen.containers.engine import parse_volume
 
         for volume in opts.volumes:  # a bad one is named before anything starts
             parse_volume(volume)

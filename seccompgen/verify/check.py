@@ -37,7 +37,7 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
     Containers and the throwaway image are labelled ``io.seccompgen.verify`` and removed however
     the run ends (success, failure, timeout, Ctrl-C, SIGTERM).
     """
-    from seccompgen.containers.container import parse_volume
+    from seccompgen.containers.engine import parse_volume
     from seccompgen.profile.model import load_profile
 
     log = log or quiet

@@ -139,7 +139,7 @@ def run_container(
     """One run of the workload under ``profile_json``; the container is always removed."""
     import docker.errors
 
-    from seccompgen.tracing.backends.strace import start_host_exercise
+    from seccompgen.tracing.host import start_host_exercise
 
     security = [f"seccomp={profile_json}"]
     if req.no_new_privileges:
@@ -280,7 +280,7 @@ def _go_pid1_sigterm_exit(container: Any, rc: int) -> bool:
     its process 1's program, read from the container."""
     import docker.errors
 
-    from seccompgen.containers.container import read_container_program
+    from seccompgen.containers.engine import read_container_program
     from seccompgen.inspect.binary import read_buildinfo, read_layout
     from seccompgen.tracing.elf import is_elf
 
