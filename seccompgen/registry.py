@@ -1,7 +1,13 @@
-"""The one place that maps backend names to tracer classes."""
+"""The one place that maps backend names to tracer classes.
+
+Host backends live one per module in :mod:`seccompgen.tracing.backends`, the container backends
+in :mod:`seccompgen.containers`; the registry sits above both. Adding a host backend is a new
+module there and one line in :data:`_BACKENDS` (see docs/architecture.md).
+"""
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -20,10 +26,14 @@ CONTAINER_BACKEND = "container"
 Log = Callable[[str], None]
 
 
-def _strace(log: Log | None) -> Tracer:
-    from seccompgen.tracing.backends.strace import StraceTracer
+def _plain(module: str, cls: str) -> Callable[[Log | None], Tracer]:
+    """The constructor of a backend class that takes no arguments, imported on first use."""
 
-    return StraceTracer()
+    def make(log: Log | None) -> Tracer:
+        tracer: Tracer = getattr(importlib.import_module(module), cls)()
+        return tracer
+
+    return make
 
 
 #: Environment variable choosing the ebpf backend's engine: ``auto`` (default: the built-in BPF
@@ -52,10 +62,8 @@ def _container(log: Log | None) -> Tracer:
 
 # Constructors, not instances, so that importing the registry costs nothing per backend.
 _BACKENDS: dict[str, Callable[[Log | None], Tracer]] = {
-    "strace": _strace,
-    "ptrace": lambda log: __import__(
-        "seccompgen.tracing.backends.ptrace", fromlist=["_"]
-    ).PtraceTracer(),
+    "strace": _plain("seccompgen.tracing.backends.strace", "StraceTracer"),
+    "ptrace": _plain("seccompgen.tracing.backends.ptrace", "PtraceTracer"),
     "ebpf": _ebpf,
 }
 _ALL: dict[str, Callable[[Log | None], Tracer]] = {**_BACKENDS, CONTAINER_BACKEND: _container}
