@@ -13,7 +13,9 @@ awk); "in-process s" is the parse/fold statement alone, timed inside the child.
 ``--baseline DIR`` names another checkout of this repository (for example
 ``git worktree add --detach /tmp/seccompgen-base REV``); its parser and graph are measured on
 the same trace in the same run, so the table compares the two without machine drift between
-runs.
+runs. Its compiled inner loops must be built in place first (the run stops otherwise)::
+
+    cd /tmp/seccompgen-base && /path/to/this/checkout/.venv/bin/python setup.py build_ext --inplace
 """
 
 from __future__ import annotations
@@ -75,19 +77,35 @@ def build(base: list[str], n_lines: int, path: Path) -> int:
     return written
 
 
+def _editable(finder: object) -> bool:
+    """Whether ``finder`` is the import hook of a setuptools editable install."""
+    module = getattr(finder, "__module__", None) or type(finder).__module__
+    return str(module).startswith("__editable__")
+
+
 def child(mode: str, path: str, root: str) -> None:
     sys.path.insert(0, root)
+    # An editable install's finder maps any ``seccompgen.*`` name to its own tree, so a module
+    # the checkout lacks (an unbuilt ``_speedups``) would silently come from there.
+    sys.meta_path[:] = [f for f in sys.meta_path if not _editable(f)]
     import seccompgen
     from seccompgen.parsing import parse_strace
 
-    if not os.path.realpath(seccompgen.__file__).startswith(os.path.realpath(root) + os.sep):
+    inside = os.path.realpath(root) + os.sep
+    if not os.path.realpath(seccompgen.__file__ or "").startswith(inside):
         raise SystemExit(f"imported {seccompgen.__file__}, not the checkout in {root}")
     from seccompgen.parsing import strace as strace_mod
 
     want_pure = os.environ.get("SECCOMPGEN_PURE", "") not in ("", "0")
     compiled = getattr(strace_mod, "_COMPILED", None)  # None: a checkout without the switch
     if compiled is not None and compiled == want_pure:
-        raise SystemExit(f"{root}: the compiled loops are not what this case measures")
+        raise SystemExit(
+            f"{root}: the compiled loops are not what this case measures (build them with "
+            "`.venv/bin/python setup.py build_ext --inplace` there)"
+        )
+    speedups = sys.modules.get("seccompgen._speedups")
+    if speedups is not None and not os.path.realpath(speedups.__file__ or "").startswith(inside):
+        raise SystemExit(f"{root}: imported {speedups.__file__}, not its own compiled loops")
     if mode == "graph":
         from seccompgen.graph import SyscallGraph
     start = time.perf_counter()
