@@ -65,6 +65,19 @@ ARCH_NAMES: Mapping[str, str] = MappingProxyType({v: k for k, v in ARCHES.items(
 # __X32_SYSCALL_BIT, arch/x86/include/uapi/asm/unistd.h; libseccomp keeps it in x32 numbers.
 X32_SYSCALL_BIT = 0x40000000
 
+KERNEL_ERRNOS: Mapping[int, str] = MappingProxyType(
+    {
+        512: "ERESTARTSYS",
+        513: "ERESTARTNOINTR",
+        514: "ERESTARTNOHAND",
+        515: "ENOIOCTLCMD",
+        516: "ERESTART_RESTARTBLOCK",
+    }
+)
+"""Kernel-internal error numbers a traced call can show at its exit, before the kernel restarts
+it (include/linux/errno.h); strace prints them by these names, Python's errno module does not
+know them."""
+
 # Where each architecture's syscall numbers start (the kernel's __NR_Linux offsets for MIPS:
 # arch/mips/include/uapi/asm/unistd.h: o32 4000, n64 5000, n32 6000).
 _NUMBER_BASE: Mapping[str, int] = MappingProxyType(

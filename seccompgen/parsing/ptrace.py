@@ -17,7 +17,7 @@ from typing import Final
 
 from seccompgen.errors import ParseError
 from seccompgen.events import Event, ExitEvent, SignalEvent, SyscallEvent
-from seccompgen.syscalls import resolve_number
+from seccompgen.syscalls import KERNEL_ERRNOS, X32_SYSCALL_BIT, resolve_number
 
 # ptrace(2): PTRACE_GET_SYSCALL_INFO's ``op`` values (include/uapi/linux/ptrace.h).
 PTRACE_SYSCALL_INFO_ENTRY: Final = 1
@@ -43,17 +43,7 @@ AUDIT_ARCHES: Final = {
     0x80000015: "ppc64",
     0xC0000015: "ppc64le",
 }
-X32_SYSCALL_BIT: Final = 0x40000000  # x32 calls come as x86_64 with this bit (syscall(2))
 
-# Kernel-internal error numbers a traced call can show at its exit (include/linux/errno.h);
-# strace prints them by these names, the errno module does not know them.
-_KERNEL_ERRNOS: Final = {
-    512: "ERESTARTSYS",
-    513: "ERESTARTNOINTR",
-    514: "ERESTARTNOHAND",
-    515: "ENOIOCTLCMD",
-    516: "ERESTART_RESTARTBLOCK",
-}
 _MAX_ARGS: Final = 6
 
 
@@ -95,7 +85,7 @@ def _name(arch: str, nr: int) -> str | None:
 
 def errno_name(number: int) -> str:
     """The symbolic name of error ``number`` (``ENOENT``), kernel-internal ones included."""
-    name = errno_module.errorcode.get(number) or _KERNEL_ERRNOS.get(number)
+    name = errno_module.errorcode.get(number) or KERNEL_ERRNOS.get(number)
     return name if name is not None else f"ERRNO_{number}"
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from seccompgen.events import Phase, SyscallEvent
+from seccompgen.syscalls import KERNEL_ERRNOS
 
 PHASE_NUMBER: Final = {Phase.STARTUP: 0, Phase.EXERCISE: 1, Phase.SHUTDOWN: 2}
 """The phase numbers the BPF programs count with (the bpf engine's ``phase`` map, the
@@ -33,16 +34,6 @@ MAP_KEYS_MAX: Final = 65536
 
 # Calls that never return (strace prints "= ?"); their events have no return value.
 _NO_RETURN: Final = frozenset({"exit", "exit_group"})
-
-# Kernel-internal errnos seen at sys_exit before a restart (include/linux/errno.h); strace
-# prints the same names.
-_KERNEL_ERRNOS: Final = {
-    512: "ERESTARTSYS",
-    513: "ERESTARTNOINTR",
-    514: "ERESTARTNOHAND",
-    515: "ENOIOCTLCMD",
-    516: "ERESTART_RESTARTBLOCK",
-}
 
 CountKey = tuple[int, int, int, int]
 """(pid, tid, syscall number, phase number)."""
@@ -116,7 +107,7 @@ def _key(text: str) -> tuple[int, ...]:
 
 def errno_name(number: int) -> str:
     """The symbolic name of errno ``number`` (``ENOENT``), kernel-internal ones included."""
-    name = errno_module.errorcode.get(number) or _KERNEL_ERRNOS.get(number)
+    name = errno_module.errorcode.get(number) or KERNEL_ERRNOS.get(number)
     return name if name is not None else f"E{number}"
 
 
