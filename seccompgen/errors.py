@@ -69,3 +69,8 @@ class ValidationError(SeccompgenError):
 
 class SyscallTableError(SeccompgenError):
     """libseccomp (the source of syscall names and numbers) is unavailable."""
+
+
+class ManifestError(SeccompgenError):
+    """A Kubernetes manifest or SPO resource (YAML) could not be read, patched or written; names
+    the file and the document (0-based index in the ``---`` stream)."""
