@@ -67,10 +67,10 @@ def read_all(path: Path) -> list[object]:
 def dump_all(docs: Sequence[object]) -> str:
     """The documents as one YAML stream: ``---`` between documents, trailing newline."""
     yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False  # type: ignore[assignment]  # ruamel types it as None
+    yaml.default_flow_style = False
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096  # never fold long strings: golden files stay line-stable
-    yaml.sort_base_mapping_type_on_output = False  # keep the key order given
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]  # keep key order
     out = io.StringIO()
     for i, doc in enumerate(docs):
         if i:
