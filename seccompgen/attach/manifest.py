@@ -209,7 +209,7 @@ class _Patcher:
             if existing == wanted:
                 self.changes.append(doc.change(target.label, Outcome.UNCHANGED, "already set"))
                 return
-            if not self.force:
+            if existing is not None and not self.force:
                 self.changes.append(
                     doc.change(
                         target.label,
@@ -220,7 +220,10 @@ class _Patcher:
                 return
             assert found is not None
             self.edits.append(self._replace(doc, target, found[1]))
-            outcome, detail = Outcome.REPLACED, f" (was {_describe(existing)})"
+            if existing is None:  # `seccompProfile:` with no value: as if it were not there
+                outcome, detail = Outcome.SET, ""
+            else:
+                outcome, detail = Outcome.REPLACED, f" (was {_describe(existing)})"
         else:
             self.edits.append(self._add(doc, target, found))
             outcome, detail = Outcome.SET, ""
@@ -268,7 +271,8 @@ class _Patcher:
         return Edit(line, line + 1, (text, *new))
 
     def _replace(self, doc: _Doc, target: _Target, ctx: Node) -> Edit:
-        """--force: the lines of the existing seccompProfile become the new one."""
+        """--force (or an empty ``seccompProfile:``): the lines of the existing seccompProfile
+        become the new one."""
         where = f"{target.path}.securityContext.seccompProfile"
         found = yamltext.get(ctx, "seccompProfile")
         if not yamltext.is_block_mapping(ctx) or found is None:

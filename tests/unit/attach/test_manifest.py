@@ -395,3 +395,26 @@ def test_quoted_profile_path() -> None:
     assert (
         doc["spec"]["securityContext"]["seccompProfile"]["localhostProfile"] == "team a/x: y.json"
     )
+
+
+def test_an_empty_seccomp_profile_is_filled_in() -> None:
+    text = POD + "spec:\n  securityContext:\n    seccompProfile:  # todo\n  containers:\n"
+    text += "  - name: app\n    image: i\n"
+    result = attach_profile(text, source="p", profile_path=PROFILE)
+    assert result.changes[0].describe() == f"Pod/p (document 0): pod → Localhost {PROFILE}"
+    (doc,) = load_all(result.text, source="p")
+    assert isinstance(doc, dict)
+    assert doc["spec"]["securityContext"] == {"seccompProfile": WANTED}
+
+
+def test_what_cannot_be_edited_safely_is_refused() -> None:
+    # A kept (|+) block scalar's trailing blank lines are its content: lines inserted after its
+    # last text line would change it, and the read-back check refuses the result.
+    text = POD + "spec:\n  containers:\n  - name: app\n    image: i\n    args:\n    - |+\n"
+    text += "      line1\n\n"
+    with pytest.raises(ManifestError, match="does not read back as intended; nothing written"):
+        attach_profile(text, source="k", profile_path=PROFILE)
+    merged = POD + "spec:\n  <<: {securityContext: {runAsUser: 1}}\n  containers:\n"
+    merged += "  - name: app\n    image: i\n"
+    with pytest.raises(ManifestError, match="comes from a YAML merge key"):
+        attach_profile(merged, source="m", profile_path=PROFILE)
