@@ -39,7 +39,7 @@ def k8s() -> None:
 
 
 @k8s.command(cls=Command, epilog=_EXAMPLES)
-@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("manifest", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
 @click.option(
     "--profile",
     required=True,
@@ -78,12 +78,17 @@ def attach(
 
     Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, ReplicationController, PodTemplate,
     Job and CronJob objects get securityContext.seccompProfile (type Localhost); other objects
-    pass through. Only the new lines are added: comments, key order, line endings and every
-    other byte stay as they were. The result is checked against the Kubernetes v1.32.2
-    schemas before anything is written. What changed goes to stderr.
+    pass through. MANIFEST may be - (standard input). Only the new lines are added: comments,
+    key order, line endings and every other byte stay as they were. The result is checked
+    against the Kubernetes v1.32.2 schemas before anything is written. What changed goes to
+    stderr.
     """
     if in_place and output is not None:
         raise click.UsageError("give -o/--output FILE or --in-place, not both")
+    stdin = str(manifest) == "-"
+    if stdin and in_place:
+        raise click.UsageError("--in-place needs a MANIFEST file, not - (standard input)")
+    data = sys.stdin.buffer.read() if stdin else None
     report = pipeline.k8s_attach(
         pipeline.AttachOptions(
             manifest=manifest,
@@ -92,6 +97,7 @@ def attach(
             output=output,
             in_place=in_place,
             force=force,
+            data=data,
         )
     )
     result = report.result
@@ -102,6 +108,9 @@ def attach(
         sys.stdout.flush()
         sys.stdout.buffer.write(result.text.encode("utf-8"))
         sys.stdout.buffer.flush()
+    if not result.changes:
+        click.echo(f"no Kubernetes objects in {manifest}", err=True)
+        return
     if not result.changed:
         click.echo(f"nothing to change in {manifest}", err=True)
         return

@@ -28,6 +28,8 @@ class AttachOptions:
     """Where to write; None with ``in_place`` False: nowhere (the caller prints ``text``)."""
     in_place: bool = False
     force: bool = False
+    data: bytes | None = None
+    """The manifest when it is not read from ``manifest`` (standard input)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +44,15 @@ class AttachReport:
     """The file written, or None (stdout, or --in-place with nothing to change)."""
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, data: bytes | None) -> str:
+    # Read as bytes: CRLF line ends stay as they are (text mode would turn them into LF).
+    source = "<stdin>" if data is not None else str(path)
     try:
-        return path.read_bytes().decode("utf-8")  # bytes: CRLF line ends are kept as they are
+        return (path.read_bytes() if data is None else data).decode("utf-8")
     except FileNotFoundError as e:
         raise ManifestError(f"{path}: no such file", hint="check the path") from e
     except (OSError, UnicodeDecodeError) as e:
-        raise ManifestError(f"{path}: cannot read: {e}") from e
+        raise ManifestError(f"{source}: cannot read: {e}") from e
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -86,10 +90,12 @@ def k8s_attach(opts: AttachOptions) -> AttachReport:
     """Patch the manifest (see :func:`seccompgen.attach.manifest.attach_profile`) and write it
     to ``output``, or over the manifest with ``in_place``. Nothing is written on an error."""
     path = localhost_profile_for(opts.profile)
-    text = _read(opts.manifest)
+    if opts.in_place and opts.data is not None:
+        raise ManifestError("--in-place needs a manifest file, not standard input")
+    text = _read(opts.manifest, opts.data)
     result = attach_profile(
         text,
-        source=str(opts.manifest),
+        source=str(opts.manifest) if opts.data is None else "<stdin>",
         profile_path=path,
         containers=opts.containers,
         force=opts.force,

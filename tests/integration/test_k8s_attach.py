@@ -194,3 +194,24 @@ def test_unknown_container(work: Path) -> None:
         "error: multi.yaml: no container named db: document 1 Deployment/web has app; "
         "document 4 Job/migrate has migrate"
     )
+
+
+def test_standard_input(work: Path) -> None:
+    data = (work / "crlf.yaml").read_bytes()
+    proc = subprocess.run(
+        [sys.executable, "-m", "seccompgen", "k8s", "attach", "-", "--profile", "httpservice"],
+        input=data, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(data)
+    assert proc.stdout.endswith(b"localhostProfile: seccompgen/httpservice.json\r\n")
+    assert b"Pod/crlf (document 0): pod" in proc.stderr
+    empty = subprocess.run(
+        [sys.executable, "-m", "seccompgen", "k8s", "attach", "-", "--profile", "x"],
+        input=b"", capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert (empty.returncode, empty.stdout) == (0, b"")
+    assert b"no Kubernetes objects in -" in empty.stderr
+    refused = _attach(work, "-", "--profile", "x", "--in-place")
+    assert refused.returncode == 2
+    assert "--in-place needs a MANIFEST file" in refused.stderr
