@@ -119,9 +119,9 @@ class _Target:
     path: str  # for messages: spec.template.spec.containers[0]
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class _Doc:
-    """One document being patched."""
+    """One document being patched: what messages and report lines call it."""
 
     index: int
     kind: str
