@@ -55,11 +55,29 @@ def _read(path: Path, data: bytes | None) -> str:
         raise ManifestError(f"{source}: cannot read: {e}") from e
 
 
+def _is_regular_or_new(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)  # through symbolic links
+    except FileNotFoundError:
+        return True
+    except OSError as e:
+        raise ManifestError(f"{path}: cannot write: {e}") from e
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that readers see the old file or the new one, never a
     part: a temporary file in the same directory, fsync, ``os.replace`` (rename(2)). An
     existing file keeps its mode (through a symbolic link, its target is replaced); a new one
-    gets 0666 minus the umask, as ``open`` would give it."""
+    gets 0666 minus the umask, as ``open`` would give it. A device or pipe (``-o /dev/stdout``)
+    is written to, never replaced."""
+    data = text.encode("utf-8")
+    if not _is_regular_or_new(path):
+        try:
+            with path.open("wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise ManifestError(f"{path}: cannot write: {e}") from e
+        return
     target = path.resolve() if path.is_symlink() else path
     try:
         mode = stat.S_IMODE(target.stat().st_mode)
@@ -75,7 +93,7 @@ def write_atomically(path: Path, text: str) -> None:
         raise ManifestError(f"{path}: cannot write: {e}") from e
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(text.encode("utf-8"))
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
@@ -90,8 +108,10 @@ def k8s_attach(opts: AttachOptions) -> AttachReport:
     """Patch the manifest (see :func:`seccompgen.attach.manifest.attach_profile`) and write it
     to ``output``, or over the manifest with ``in_place``. Nothing is written on an error."""
     path = localhost_profile_for(opts.profile)
-    if opts.in_place and opts.data is not None:
-        raise ManifestError("--in-place needs a manifest file, not standard input")
+    if opts.in_place and (opts.data is not None or not _is_regular_or_new(opts.manifest)):
+        raise ManifestError(
+            f"--in-place needs a regular manifest file, not {'-' if opts.data else opts.manifest}"
+        )
     text = _read(opts.manifest, opts.data)
     result = attach_profile(
         text,

@@ -4,10 +4,12 @@ Docker."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -215,3 +217,21 @@ def test_standard_input(work: Path) -> None:
     refused = _attach(work, "-", "--profile", "x", "--in-place")
     assert refused.returncode == 2
     assert "--in-place needs a MANIFEST file" in refused.stderr
+
+
+def test_a_pipe_is_written_to_not_replaced(work: Path) -> None:
+    # `-o /dev/stdout` and the like: the path is not a regular file, so it must not be renamed
+    # over (as root that would replace the device node itself).
+    fifo = work / "fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    proc = _attach(work, "job.yaml", "--profile", "batch", "-o", "fifo")
+    reader.join(timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert got and got[0].endswith(b"localhostProfile: seccompgen/batch.json\n")
+    refused = _attach(work, "fifo", "--profile", "batch", "--in-place")
+    assert refused.returncode == 1
+    assert "error: --in-place needs a regular manifest file, not fifo" in refused.stderr
