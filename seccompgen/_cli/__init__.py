@@ -3,9 +3,9 @@ render the result. Errors from the core are translated here, once (exit 1; trace
 
 The group and that translation live here; the commands in :mod:`seccompgen._cli.trace` (trace,
 import, learn), :mod:`seccompgen._cli.profile` (emit, validate, diff),
-:mod:`seccompgen._cli.report` (graph, inspect, report) and :mod:`seccompgen._cli.verify`
-(verify, runtime-baseline); the options more than one of them takes in
-:mod:`seccompgen._cli.options`, each defined once.
+:mod:`seccompgen._cli.report` (graph, inspect, report), :mod:`seccompgen._cli.verify`
+(verify, runtime-baseline) and :mod:`seccompgen._cli.k8s` (the k8s group: attach); the options
+more than one of them takes in :mod:`seccompgen._cli.options`, each defined once.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 import click
 
 from seccompgen import __version__
-from seccompgen._cli import profile, report, trace, verify
+from seccompgen._cli import k8s, profile, report, trace, verify
 from seccompgen._cli.options import Command
 from seccompgen._cli.render import EXIT_INTERRUPTED
 from seccompgen.errors import SeccompgenError
@@ -63,7 +63,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     """Synthesize least-privilege seccomp profiles from what a program was seen to do.
 
     Record a program's system calls (trace, import), look at them (graph), turn them into
-    profiles (emit), check profiles (validate, diff).
+    profiles (emit), check profiles (validate, diff), attach them to Kubernetes manifests (k8s).
     """
     ctx.meta["seccompgen.verbose"] = verbose
 
@@ -80,6 +80,7 @@ for _command in (
     trace.learn,
     verify.verify,
     verify.runtime_baseline,
+    k8s.k8s,
 ):
     cli.add_command(_command)
 

@@ -117,6 +117,13 @@ def resolve_target(
     return None, given
 
 
+def container_option(help: str, *, names: bool = False) -> Callable[[F], F]:
+    """--container: trace's flag (run TARGET in the tracer image), or with ``names`` a container
+    name, repeatable (``containers``: k8s attach's containers of a pod spec)."""
+    extra: dict[str, Any] = {"multiple": True, "metavar": "NAME"} if names else {"is_flag": True}
+    return click.option("--container", "containers" if names else "container", help=help, **extra)
+
+
 def exercise_option(help: str) -> Callable[[F], F]:
     """--exercise CMD, a shell command run while the target runs."""
     return click.option("--exercise", metavar="CMD", help=help)

@@ -14,6 +14,7 @@ import click
 from seccompgen import pipeline
 from seccompgen._cli.options import (
     Command,
+    container_option,
     duration_option,
     exercise_option,
     image_option,
@@ -147,11 +148,7 @@ Examples:
     is_flag=True,
     help="With --delta: keep the misses in the store, so the next emit includes them.",
 )
-@click.option(
-    "--container",
-    is_flag=True,
-    help="Trace TARGET inside the tracer image (built or reused), bind-mounted read-only.",
-)
+@container_option("Trace TARGET inside the tracer image (built or reused), bind-mounted read-only.")
 @image_option
 @network_option(
     "Container network (with --container/--image) [default: none]; host lets an "

@@ -1,5 +1,5 @@
 """The use cases behind each command: trace, import, emit, validate, graph, diff, learn,
-verify and runtime-baseline.
+verify, runtime-baseline and k8s attach.
 
 Each function takes an options dataclass, does the work through the layers below, and returns a
 result dataclass for the CLI to render. Nothing here prints or exits; progress goes through
@@ -7,8 +7,9 @@ callbacks and failures are ``SeccompgenError`` subclasses.
 
 One module per group of commands: :mod:`~seccompgen.pipeline.recording` (trace, import),
 :mod:`~seccompgen.pipeline.profiles` (emit, validate, diff), :mod:`~seccompgen.pipeline.views`
-(graph, inspect, report) and :mod:`~seccompgen.pipeline.enforced` (learn, verify,
-runtime-baseline); this package re-exports them all.
+(graph, inspect, report), :mod:`~seccompgen.pipeline.enforced` (learn, verify,
+runtime-baseline) and :mod:`~seccompgen.pipeline.manifests` (k8s attach); this package
+re-exports them all.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from seccompgen.pipeline.enforced import (
     runtime_baseline,
     verify,
 )
+from seccompgen.pipeline.manifests import AttachOptions, AttachReport, k8s_attach
 from seccompgen.pipeline.profiles import (
     DOCKER_DEFAULT,
     DiffReport,
@@ -46,6 +48,8 @@ from seccompgen.verify import VerifyReport, VerifyRequest
 
 __all__ = [
     "DOCKER_DEFAULT",
+    "AttachOptions",
+    "AttachReport",
     "BaselineOptions",
     "BaselineReport",
     "DiffReport",
@@ -67,6 +71,7 @@ __all__ = [
     "graph_view",
     "import_logs",
     "inspect",
+    "k8s_attach",
     "learn",
     "load_profile_or_default",
     "report",

@@ -59,9 +59,10 @@ SERVICE_URL = "http://127.0.0.1:8080/healthz"  # where `docker run ... httpservi
 #                   filter that logs every call (SCMP_ACT_LOG), so the kernel writes records
 #   base-image      the local Debian base image the tracer image is built on
 #   repo            run in this checkout itself, not in a scratch directory
+#   deployment.yaml a Kubernetes Deployment with comments (tests/data/manifests/deployment.yaml)
 SETUPS = frozenset(
     {"programs", "data", "store", "profiles", "image", "batch.strace", "out/batch.*",
-     "staging-traffic", "base-image", "repo"}
+     "staging-traffic", "base-image", "repo", "deployment.yaml"}
 )  # fmt: skip
 
 # What the set-ups need from the machine (markers, see tests/conftest.py).
@@ -432,6 +433,37 @@ COMMANDS: dict[str, Run] = {
         service=SERVICE_URL,
         expect=(r'"msg":"listening"',),
     ),
+    "seccompgen k8s attach deployment.yaml --profile httpservice > patched.yaml": Run(
+        needs=("deployment.yaml",),
+        expect=(
+            r"(?m)^Deployment/web \(document 0\): pod → Localhost seccompgen/httpservice\.json$",
+            r"/var/lib/kubelet/seccomp/seccompgen/httpservice\.json on every node",
+            r"(?m)^1$",
+        ),
+        files=("patched.yaml",),
+        after="grep -c 'localhostProfile: seccompgen/httpservice.json' patched.yaml",
+    ),
+    "seccompgen k8s attach deployment.yaml --profile httpservice --container app "
+    "-o patched.yaml": Run(
+        needs=("deployment.yaml",),
+        expect=(
+            r"(?m)^Deployment/web \(document 0\): container app → Localhost "
+            r"seccompgen/httpservice\.json$",
+            r"wrote patched\.yaml",
+            r"kubectl apply -f patched\.yaml",
+        ),
+        files=("patched.yaml",),
+    ),
+    "seccompgen k8s attach deployment.yaml --profile operator/httpservice.json --in-place "
+    "--force": Run(
+        needs=("deployment.yaml",),
+        expect=(
+            r"(?m)^Deployment/web \(document 0\): pod → Localhost operator/httpservice\.json$",
+            r"kubectl apply -f deployment\.yaml",
+            r"(?m)^1$",
+        ),
+        after="grep -c 'localhostProfile: operator/httpservice.json' deployment.yaml",
+    ),
     # ------------------------------------------------------------------ benchmarks
     ".venv/bin/python benchmarks/overhead/run.py --rounds 5 --duration 4": Run(
         marks=("go", "strace", "root", "slow"),
@@ -647,6 +679,8 @@ def _lay_out(root: Path, run: Run, request: pytest.FixtureRequest) -> None:
             shutil.copytree(traced.store, root / "traces", dirs_exist_ok=True, symlinks=True)
         if "profiles" in needs:
             shutil.copytree(traced.profiles, root / "profiles")
+    if "deployment.yaml" in needs:
+        shutil.copy2(REPO / "tests" / "data" / "manifests" / "deployment.yaml", root)
     if "image" in needs:
         request.getfixturevalue("image_tag").ensure()
     if "base-image" in needs:
