@@ -12,7 +12,8 @@ import click
 
 from seccompgen import pipeline
 from seccompgen._cli.options import Command, container_option, output_option
-from seccompgen.attach.kubernetes import localhost_profile_for
+from seccompgen.attach import podman as podman_kube
+from seccompgen.attach.kubernetes import KUBELET_SECCOMP_DIR, localhost_profile_for
 from seccompgen.attach.manifest import Outcome
 from seccompgen.errors import ProfileError
 
@@ -21,6 +22,7 @@ Examples:
   seccompgen k8s attach deployment.yaml --profile httpservice > patched.yaml   # pod-wide
   seccompgen k8s attach deployment.yaml --profile httpservice --container app -o patched.yaml
   seccompgen k8s attach deployment.yaml --profile operator/httpservice.json --in-place --force
+  seccompgen k8s attach deployment.yaml --profile httpservice --podman -o pod.yaml
 """
 
 
@@ -66,6 +68,12 @@ def k8s() -> None:
     is_flag=True,
     help="Replace a seccompProfile already set (RuntimeDefault, Unconfined, another Localhost).",
 )
+@click.option(
+    "--podman",
+    is_flag=True,
+    help="Also write the annotations `podman kube play` reads (it ignores "
+    "securityContext.seccompProfile; Kubernetes ignores the annotations since 1.27).",
+)
 def attach(
     manifest: Path,
     profile: str,
@@ -73,6 +81,7 @@ def attach(
     output: Path | None,
     in_place: bool,
     force: bool,
+    podman: bool,
 ) -> None:
     """Add a Localhost seccomp profile to the workloads of a Kubernetes manifest.
 
@@ -82,6 +91,9 @@ def attach(
     key order, line endings and every other byte stay as they were. The result is checked
     against the Kubernetes v1.32.2 schemas before anything is written. What changed goes to
     stderr.
+
+    podman kube play applies a Localhost profile only from the annotations --podman adds, and
+    looks for the file itself (not a path below it) in its --seccomp-profile-root.
     """
     if in_place and output is not None:
         raise click.UsageError("give -o/--output FILE or --in-place, not both")
@@ -97,6 +109,7 @@ def attach(
             output=output,
             in_place=in_place,
             force=force,
+            podman=podman,
             data=data,
         )
     )
@@ -127,5 +140,9 @@ def attach(
         err=True,
     )
     click.echo(f"  {apply}", err=True)
+    if podman:
+        target = shlex.quote(str(report.written)) if report.written is not None else "FILE"
+        root = podman_kube.profile_root(str(KUBELET_SECCOMP_DIR), report.localhost_profile)
+        click.echo(f"  podman kube play --seccomp-profile-root {root} {target}", err=True)
     if skipped:
         click.echo("  (skipped objects were left as they were)", err=True)

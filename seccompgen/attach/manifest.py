@@ -13,6 +13,10 @@ Objects without a pod template (Service, ConfigMap, ...) and kinds seccompgen do
 (custom resources) pass through unchanged and are reported as skipped. An existing
 ``seccompProfile`` is left alone and reported unless ``force``.
 
+With ``podman``, each pod template also gets the annotation ``podman kube play`` reads instead
+of the field (see :mod:`seccompgen.attach.podman`), inserted into its ``metadata.annotations``
+the same way.
+
 The result is checked before it is returned: it must parse to the input with exactly the new
 ``seccompProfile`` values added, and every workload must validate against the bundled
 Kubernetes schemas (``data/k8s/``, see :mod:`seccompgen.attach.k8sschema`).
@@ -28,6 +32,7 @@ from typing import Any, Final
 
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
+from seccompgen.attach import podman as podman_kube
 from seccompgen.attach import yamltext
 from seccompgen.attach.k8sschema import SCHEMA_VERSION, workload_problems
 from seccompgen.attach.kubernetes import localhost_profile_problem, yaml_scalar
@@ -184,6 +189,7 @@ class _Patcher:
         self.edits: list[Edit] = []
         self.changes: list[Change] = []
         self.patched: list[tuple[int, tuple[str | int, ...]]] = []  # (document, data path)
+        self.annotated: list[tuple[int, tuple[str, ...], dict[str, str]]] = []
 
     def _insert_after(self, line: int, new: list[str]) -> Edit:
         text = self.lines[line]
@@ -193,8 +199,9 @@ class _Patcher:
             return Edit(line, line + 1, (text + eol, *new))
         return Edit(line + 1, line + 1, tuple(new))
 
-    def patch(self, doc: _Doc, target: _Target, data_path: tuple[str | int, ...]) -> None:
-        """Plan the edit that gives ``target`` the profile, or report why not."""
+    def patch(self, doc: _Doc, target: _Target, data_path: tuple[str | int, ...]) -> bool:
+        """Plan the edit that gives ``target`` the profile, or report why not. True when
+        ``target`` has the profile after the edit."""
         wanted = {"type": "Localhost", "localhostProfile": self.path}
         ctx = target.data.get("securityContext")
         found = yamltext.get(target.node, "securityContext")
@@ -208,7 +215,7 @@ class _Patcher:
             existing = ctx["seccompProfile"]
             if existing == wanted:
                 self.changes.append(doc.change(target.label, Outcome.UNCHANGED, "already set"))
-                return
+                return True
             if existing is not None and not self.force:
                 self.changes.append(
                     doc.change(
@@ -217,7 +224,7 @@ class _Patcher:
                         f"already has seccompProfile {_describe(existing)} (--force replaces it)",
                     )
                 )
-                return
+                return False
             assert found is not None
             self.edits.append(self._replace(doc, target, found[1]))
             if existing is None:  # `seccompProfile:` with no value: as if it were not there
@@ -229,6 +236,84 @@ class _Patcher:
             outcome, detail = Outcome.SET, ""
         self.patched.append((doc.index, data_path))
         self.changes.append(doc.change(target.label, outcome, f"Localhost {self.path}{detail}"))
+        return True
+
+    def annotate(
+        self,
+        doc: _Doc,
+        template: tuple[dict[str, Any], MappingNode],
+        meta_path: tuple[str, ...],
+        wanted: dict[str, str],
+    ) -> None:
+        """Plan the edit that adds the ``wanted`` annotations to the metadata of the pod
+        template (or Pod) ``template``, creating ``metadata`` and ``annotations`` as needed."""
+        where = ".".join((*meta_path, "annotations"))
+        outer, outer_node = template
+        meta = yamltext.get(outer_node, "metadata")
+        if meta is None and "metadata" not in outer:
+            # Before the template's first key: its end may be where the pod spec's new
+            # securityContext lines go.
+            first = int(outer_node.value[0][0].start_mark.line)
+            eol = yamltext.line_ending(self.lines[first], self.eol)
+            pad = " " * yamltext.key_column(outer_node)
+            lines = [f"{pad}metadata:{eol}", f"{pad}  annotations:{eol}"]
+            lines += [f"{pad}    {k}: {yaml_scalar(v)}{eol}" for k, v in wanted.items()]
+            self.edits.append(Edit(first, first, tuple(lines)))
+            self._annotated(doc, meta_path, wanted)
+            return
+        if meta is None or not yamltext.is_block_mapping(meta[1]):
+            raise doc.error(
+                f"{'.'.join(meta_path)} is not a block mapping seccompgen can add to",
+                hint="write metadata one key per line, then run again",
+            )
+        node = meta[1]
+        assert isinstance(node, MappingNode)
+        data = outer["metadata"]
+        have = data.get("annotations")
+        found = yamltext.get(node, "annotations")
+        if have is not None and (found is None or not yamltext.is_block_mapping(found[1])):
+            raise doc.error(
+                f"{where} is not a block mapping seccompgen can add to",
+                hint="write the annotations one key per line, then run again",
+            )
+        new: dict[str, str] = {}
+        for key, value in wanted.items():
+            old = have.get(key) if isinstance(have, dict) else None
+            if old == value:
+                self.changes.append(doc.change("annotation", Outcome.UNCHANGED, key))
+            elif old is not None:
+                raise doc.error(
+                    f"{where}: {key} is already {old!r}, not {value!r}",
+                    hint="remove that annotation, then run again",
+                )
+            else:
+                new[key] = value
+        if not new:
+            return
+        if found is None:
+            end = yamltext.last_line(self.lines, node, int(node.start_mark.line))
+            col, wrap = yamltext.key_column(node), True
+        else:
+            value_node = found[1]
+            assert isinstance(value_node, MappingNode)
+            end = yamltext.last_line(self.lines, value_node, int(found[0].start_mark.line))
+            col, wrap = yamltext.key_column(value_node), False
+        eol = yamltext.line_ending(self.lines[end.line], self.eol)
+        pad = " " * col
+        body = [f"{key}: {yaml_scalar(value)}{eol}" for key, value in new.items()]
+        lines = (
+            [f"{pad}annotations:{eol}", *(f"{pad}  {b}" for b in body)]
+            if wrap
+            else [pad + b for b in body]
+        )
+        self.edits.append(self._insert_after(end.line, lines))
+        self._annotated(doc, meta_path, new)
+
+    def _annotated(self, doc: _Doc, meta_path: tuple[str, ...], new: dict[str, str]) -> None:
+        self.annotated.append((doc.index, meta_path, new))
+        for key, value in new.items():
+            detail = f"{key}: {value} (read by podman kube play)"
+            self.changes.append(doc.change("annotation", Outcome.SET, detail))
 
     def _add(self, doc: _Doc, target: _Target, found: tuple[ScalarNode, Node] | None) -> Edit:
         """Add seccompProfile to an existing securityContext, or add both."""
@@ -349,11 +434,13 @@ def attach_profile(
     profile_path: str,
     containers: Iterable[str] = (),
     force: bool = False,
+    podman: bool = False,
 ) -> AttachResult:
     """The manifest ``text`` with ``profile_path`` attached as a Localhost seccomp profile.
 
     ``containers`` names the containers to attach it to; empty means pod-wide (the pod spec's
-    ``securityContext``). ``source`` names the file in messages. Raises
+    ``securityContext``). ``podman`` also writes the annotations ``podman kube play`` reads.
+    ``source`` names the file in messages. Raises
     :class:`~seccompgen.errors.ManifestError` naming the document for bad YAML, a malformed
     workload, an unknown container name, or a result that would not validate.
     """
@@ -400,8 +487,11 @@ def attach_profile(
         spec_path = ".".join(path)
         listed = _containers(doc, spec, spec_path)
         seen[f"document {index} {kind}/{doc.name}"] = [n for _, _, n in listed]
+        annotations: dict[str, str] = {}
         if not names:
-            patcher.patch(doc, _Target("pod", spec, spec_node, spec_path), tuple(path))
+            if patcher.patch(doc, _Target("pod", spec, spec_node, spec_path), tuple(path)):
+                key, value = podman_kube.annotation(None, profile_path)
+                annotations[key] = value
             for key, i, name in listed:
                 own = spec[key][i].get("securityContext")
                 if isinstance(own, dict) and "seccompProfile" in own:
@@ -413,9 +503,8 @@ def attach_profile(
                             "takes precedence over the pod's",
                         )
                     )
-            continue
-        chosen = [(k, i, n) for k, i, n in listed if n in names]
-        if not chosen:
+        chosen = [(k, i, n) for k, i, n in listed if n in names] if names else []
+        if names and not chosen:
             have = ", ".join(n for _, _, n in listed)
             patcher.changes.append(
                 doc.change("", Outcome.SKIPPED, f"no container named {', '.join(names)} ({have})")
@@ -435,7 +524,13 @@ def attach_profile(
                 )
             assert isinstance(item, MappingNode)
             target = _Target(f"container {name}", spec[key][i], item, where)
-            patcher.patch(doc, target, (*path, key, i))
+            if patcher.patch(doc, target, (*path, key, i)):
+                ann_key, value = podman_kube.annotation(name, profile_path)
+                annotations[ann_key] = value
+        if podman and annotations:
+            meta_path = (*path[:-1], "metadata")
+            template = _follow(doc, data, node, path[:-1])
+            patcher.annotate(doc, template, meta_path, annotations)
     missing = [n for n in names if n not in matched]
     if missing:
         have = "; ".join(f"{doc} has {', '.join(cs)}" for doc, cs in seen.items())
@@ -445,20 +540,25 @@ def attach_profile(
             hint="--container takes a name from a pod spec's containers or initContainers",
         )
     result = yamltext.apply(patcher.lines, patcher.edits)
-    _check(result, docs, patcher.patched, source, profile_path)
+    _check(result, docs, patcher, profile_path)
     return AttachResult(result, tuple(patcher.changes))
 
 
-def _check(
-    result: str,
-    docs: list[object],
-    patched: list[tuple[int, tuple[str | int, ...]]],
-    source: str,
-    profile_path: str,
-) -> None:
+def _check(result: str, docs: list[object], patcher: _Patcher, profile_path: str) -> None:
     """The patched text must read as the input plus the new values, and validate."""
+    source = patcher.source
     expected = copy.deepcopy(docs)
-    for index, path in patched:
+    for index, meta_path, added in patcher.annotated:
+        meta: Any = expected[index]
+        for key in meta_path[:-1]:
+            meta = meta[key]
+        if not isinstance(meta.get(meta_path[-1]), dict):  # created by the edit
+            meta[meta_path[-1]] = {}
+        meta = meta[meta_path[-1]]
+        if not isinstance(meta.get("annotations"), dict):
+            meta["annotations"] = {}
+        meta["annotations"].update(added)
+    for index, path in patcher.patched:
         here: Any = expected[index]
         for step in path:
             here = here[step]

@@ -28,6 +28,8 @@ class AttachOptions:
     """Where to write; None with ``in_place`` False: nowhere (the caller prints ``text``)."""
     in_place: bool = False
     force: bool = False
+    podman: bool = False
+    """Also write the annotations ``podman kube play`` reads (:mod:`seccompgen.attach.podman`)."""
     data: bytes | None = None
     """The manifest when it is not read from ``manifest`` (standard input)."""
 
@@ -119,6 +121,7 @@ def k8s_attach(opts: AttachOptions) -> AttachReport:
         profile_path=path,
         containers=opts.containers,
         force=opts.force,
+        podman=opts.podman,
     )
     written: Path | None = None
     if opts.in_place:

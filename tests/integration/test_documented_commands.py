@@ -464,6 +464,19 @@ COMMANDS: dict[str, Run] = {
         ),
         after="grep -c 'localhostProfile: operator/httpservice.json' deployment.yaml",
     ),
+    "seccompgen k8s attach deployment.yaml --profile httpservice --podman -o pod.yaml": Run(
+        needs=("deployment.yaml",),
+        expect=(
+            r"(?m)^Deployment/web \(document 0\): annotation → "
+            r"seccomp\.security\.alpha\.kubernetes\.io/pod: localhost/httpservice\.json",
+            r"podman kube play --seccomp-profile-root /var/lib/kubelet/seccomp/seccompgen "
+            r"pod\.yaml",
+            r"(?m)^1$",
+        ),
+        files=("pod.yaml",),
+        after="grep -c 'seccomp.security.alpha.kubernetes.io/pod: localhost/httpservice.json' "
+        "pod.yaml",
+    ),
     # ------------------------------------------------------------------ benchmarks
     ".venv/bin/python benchmarks/overhead/run.py --rounds 5 --duration 4": Run(
         marks=("go", "strace", "root", "slow"),

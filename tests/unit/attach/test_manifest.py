@@ -418,3 +418,76 @@ def test_what_cannot_be_edited_safely_is_refused() -> None:
     merged += "  - name: app\n    image: i\n"
     with pytest.raises(ManifestError, match="comes from a YAML merge key"):
         attach_profile(merged, source="m", profile_path=PROFILE)
+
+
+# --podman: the annotations podman kube play reads (seccompgen/attach/podman.py)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_podman_annotations_go_into_the_pod_template_metadata(kind: str) -> None:
+    fixture, pod_spec = KINDS[kind]
+    text = _text(fixture)
+    result = attach_profile(text, source=fixture, profile_path=PROFILE, podman=True)
+    added = _inserted(text, result.text)
+    assert any("seccomp.security.alpha.kubernetes.io/pod: localhost/httpservice.json" in line
+               for line in added)  # fmt: skip
+    (doc,) = [d for d in load_all(result.text, source="patched") if isinstance(d, dict)]
+    meta: Any = doc
+    for step in (*pod_spec[:-1], "metadata"):
+        meta = meta[step]
+    assert meta["annotations"]["seccomp.security.alpha.kubernetes.io/pod"] == (
+        "localhost/httpservice.json"
+    )
+    spec: Any = doc
+    for step in pod_spec:
+        spec = spec[step]
+    assert spec["securityContext"]["seccompProfile"] == WANTED
+
+
+def test_podman_container_annotation_joins_existing_annotations() -> None:
+    text = (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations:\n"
+        "    team: payments  # who to call\nspec:\n  containers:\n    - name: app\n"
+        "      image: app:1\n"
+    )
+    result = attach_profile(
+        text, source="pod.yaml", profile_path=PROFILE, containers=["app"], podman=True
+    )
+    assert _inserted(text, result.text) == [
+        "    container.seccomp.security.alpha.kubernetes.io/app: localhost/httpservice.json\n",
+        "      securityContext:\n",
+        "        seccompProfile:\n",
+        "          type: Localhost\n",
+        "          localhostProfile: seccompgen/httpservice.json\n",
+    ]
+    set_lines = [c.describe() for c in result.changes if c.target == "annotation"]
+    assert set_lines == [
+        "Pod/web (document 0): annotation → container.seccomp.security.alpha.kubernetes.io/app: "
+        "localhost/httpservice.json (read by podman kube play)"
+    ]
+
+
+def test_podman_annotation_already_there_is_unchanged_and_a_different_one_refused() -> None:
+    text = (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations:\n"
+        "    seccomp.security.alpha.kubernetes.io/pod: localhost/httpservice.json\n"
+        "spec:\n  containers:\n    - name: app\n      image: app:1\n"
+    )
+    result = attach_profile(text, source="pod.yaml", profile_path=PROFILE, podman=True)
+    assert [c.outcome for c in result.changes if c.target == "annotation"] == [Outcome.UNCHANGED]
+    assert result.text.count("seccomp.security.alpha.kubernetes.io/pod") == 1
+    other = text.replace("localhost/httpservice.json", "localhost/other.json")
+    with pytest.raises(ManifestError, match=r"document 0: Pod/web: metadata\.annotations: "
+                       r"seccomp\.security\.alpha\.kubernetes\.io/pod is already"):  # fmt: skip
+        attach_profile(other, source="pod.yaml", profile_path=PROFILE, podman=True)
+
+
+def test_podman_annotation_is_not_written_for_a_skipped_pod() -> None:
+    text = (
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  securityContext:\n"
+        "    seccompProfile:\n      type: RuntimeDefault\n  containers:\n    - name: app\n"
+        "      image: app:1\n"
+    )
+    result = attach_profile(text, source="pod.yaml", profile_path=PROFILE, podman=True)
+    assert result.text == text
+    assert [c.outcome for c in result.changes] == [Outcome.SKIPPED]
