@@ -43,7 +43,8 @@ def _summarize(graph: SyscallGraph, workloads: Sequence[str] | None) -> _Summary
         for name, u in calls.items():
             users.setdefault(name, set()).add(w)
             seen = earliest.get(name)
-            if seen is None or u.first_phase.order < seen.order:
+            # An imported-only usage (import --spo) has no phase: it is in no phase list.
+            if u.first_phase is not None and (seen is None or u.first_phase.order < seen.order):
                 earliest[name] = u.first_phase
     adds = {w: sorted(n for n in calls if users[n] == {w}) for w, calls in usage.items()}
     first_seen = {p: sorted(n for n, q in earliest.items() if q is p) for p in _PHASES}
@@ -85,7 +86,7 @@ def _table(calls: dict[str, SyscallUsage]) -> list[str]:
     if not calls:
         return ["  (no syscalls recorded)"]
     header = ("syscall", "count", "errors", "first phase")
-    rows = [(n, str(u.count), str(u.errors), u.first_phase.value) for n, u in calls.items()]
+    rows = [(n, *_counts(u)) for n, u in calls.items()]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
 
     def line(r: tuple[str, str, str, str]) -> str:
@@ -93,6 +94,13 @@ def _table(calls: dict[str, SyscallUsage]) -> list[str]:
         return f"  {r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip()
 
     return [line(header), *(line(r) for r in rows)]
+
+
+def _counts(u: SyscallUsage) -> tuple[str, str, str]:
+    """Count, errors and first phase; an imported profile's allowance has none of them."""
+    if u.first_phase is None:
+        return "-", "-", "imported"
+    return str(u.count), str(u.errors), u.first_phase.value + (" (+imported)" if u.imported else "")
 
 
 def _name_lists(groups: list[tuple[str, list[str]]]) -> list[str]:
@@ -151,11 +159,14 @@ def render_json(graph: SyscallGraph, workloads: Sequence[str] | None = None) -> 
 
 
 def _usage_json(u: SyscallUsage) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "count": u.count,
         "errors": u.errors,
-        "first_phase": u.first_phase.value,
+        "first_phase": None if u.first_phase is None else u.first_phase.value,
         "phases": [p.value for p in _PHASES if p in u.phases],
         "arches": sorted(u.arches),
         "args": ["many" if a.many else sorted(a.values) for a in u.args],
     }
+    if u.imported:  # only when true: the output for traced runs stays as it was
+        out["imported"] = True
+    return out

@@ -90,13 +90,16 @@ class UnobservedWarning(Protocol):
 @dataclass(frozen=True, slots=True)
 class ObservedSyscall:
     """One syscall a workload made: ``count`` calls, ``errors`` of them failed, seen in
-    ``phases`` (lifecycle order), first in ``first_phase``."""
+    ``phases`` (lifecycle order), first in ``first_phase``. ``imported``: an imported profile
+    allowed it (``import --spo``); with no traced call as well, ``count`` is 0, ``phases``
+    empty and ``first_phase`` None."""
 
     name: str
     count: int
     errors: int
-    first_phase: Phase
+    first_phase: Phase | None
     phases: tuple[Phase, ...]
+    imported: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +203,7 @@ def build_report(
                 errors=u.errors,
                 first_phase=u.first_phase,
                 phases=tuple(p for p in _PHASES if p in u.phases),
+                imported=u.imported,
             )
             for u in (usage[n] for n in sorted(usage))
         )
@@ -293,7 +297,10 @@ def _table(calls: Sequence[ObservedSyscall]) -> list[str]:
         return ["  (no syscalls recorded)"]
     header = ("syscall", "count", "errors", "phases")
     rows = [
-        (c.name, str(c.count), str(c.errors), ", ".join(p.value for p in c.phases)) for c in calls
+        (c.name, str(c.count), str(c.errors), ", ".join(p.value for p in c.phases))
+        if c.phases
+        else (c.name, "-", "-", "imported")
+        for c in calls
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
     return [
@@ -342,8 +349,10 @@ def render_json(report: Report) -> str:
                         "name": c.name,
                         "count": c.count,
                         "errors": c.errors,
-                        "first_phase": c.first_phase.value,
+                        "first_phase": None if c.first_phase is None else c.first_phase.value,
                         "phases": [p.value for p in c.phases],
+                        # only when true: reports of traced runs stay as they were
+                        **({"imported": True} if c.imported else {}),
                     }
                     for c in w.syscalls
                 ],
@@ -408,13 +417,19 @@ def render_dot(report: Report) -> str:
         )
         for c in w.syscalls:
             e = earliest.get(c.name)
-            if e is None or c.first_phase.order < e.order:
+            if c.first_phase is not None and (e is None or c.first_phase.order < e.order):
                 earliest[c.name] = c.first_phase
     for name in sorted(earliest):
         lines.append(
             f"  {_id('syscall', name)} [label={_q(name)}, shape=ellipse, "
             f"fillcolor={_q(_PHASE_COLOURS[earliest[name]])}];"
         )
+    imported_only = sorted(
+        {c.name for w in report.workloads for c in w.syscalls if c.first_phase is None}
+        - set(earliest)
+    )
+    for name in imported_only:  # allowed by an imported profile, never traced: no phase colour
+        lines.append(f"  {_id('syscall', name)} [label={_q(name)}, shape=ellipse];")
     added = {a.name: "container runtime" for a in report.runtime_additions}
     for a in report.go_additions:
         added[a.name] = "Go runtime" if a.name not in added else "container + Go runtime"
@@ -427,6 +442,12 @@ def render_dot(report: Report) -> str:
         )
     for w in report.workloads:
         for c in w.syscalls:
+            if c.first_phase is None:
+                lines.append(
+                    f"  {_id('workload', w.workload)} -> {_id('syscall', c.name)} "
+                    f'[label="imported", style="dotted", color="grey50"];'
+                )
+                continue
             label = str(c.count) + (f", {c.errors} err" if c.errors else "")
             lines.append(
                 f"  {_id('workload', w.workload)} -> {_id('syscall', c.name)} "

@@ -23,7 +23,8 @@ def render_dot(g: Any, chosen: set[str]) -> str:
             if u[1] not in chosen:
                 continue
             usage: SyscallUsage = data["usage"]
-            label = str(usage.count)
+            # An imported profile's allowance has no count (import --spo).
+            label = str(usage.count) if usage.count or not usage.imported else "imported"
             if usage.errors:
                 label += f", {usage.errors} err"
             edges.append((u, v, f"label={_dot_str(label)}"))

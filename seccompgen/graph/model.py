@@ -55,6 +55,7 @@ class SyscallGraph:
         *,
         source_id: str | None = None,
         ordered: bool = True,
+        allowed: Iterable[tuple[str, str]] = (),
     ) -> int:
         """Fold ``events`` in as what ``workload`` did; return the number of syscall events added.
 
@@ -63,6 +64,8 @@ class SyscallGraph:
         :meth:`sources`, nothing is added, ``events`` is not consumed, and 0 is returned.
         ``ordered=False`` is for streams whose order means nothing (counted traces of the ebpf
         backend, learned audit records): their calls are counted but add no transitions.
+        ``allowed`` holds ``(name, arch)`` pairs an imported profile allowed: each becomes (or
+        joins) a usage marked ``imported``, with no calls (:meth:`SyscallUsage.allowed`).
         """
         if not isinstance(workload, str) or not workload:
             raise ValueError(f"workload must be a non-empty string, not {workload!r}")
@@ -71,6 +74,14 @@ class SyscallGraph:
         total, contribution = fold_events(events)
         if not ordered:
             contribution = Contribution(contribution.usage, {})
+        pairs = list(allowed)
+        if pairs:
+            usage = dict(contribution.usage)
+            for name, arch in pairs:
+                imported = SyscallUsage.allowed(name, arch)
+                mine = usage.get(name)
+                usage[name] = imported if mine is None else mine.add(imported)
+            contribution = Contribution(usage, contribution.transitions)
         if source_id is None:
             prev = self._unsourced.get(workload)
             self._unsourced[workload] = contribution if prev is None else prev.add(contribution)
@@ -214,6 +225,8 @@ class SyscallGraph:
             CONTRIBUTION = {"syscalls": {NAME: USAGE}, "transitions": [[FROM, TO, N], ...]}
             USAGE = {"count": N, "errors": N, "first_phase": PHASE, "phases": [PHASE, ...],
                      "arches": [ARCH, ...], "args": [[INT, ...] | "many", ...]}
+                    + "imported": true   # only when an imported profile allowed the call;
+                                         # count may then be 0, phases [] and first_phase null
 
         Contributions are stored per source so that a graph read back merges exactly as the
         original would.

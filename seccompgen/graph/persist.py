@@ -31,14 +31,18 @@ def contribution_json(c: Contribution) -> dict[str, Any]:
 
 
 def _usage_json(u: SyscallUsage) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "count": u.count,
         "errors": u.errors,
-        "first_phase": u.first_phase.value,
+        "first_phase": None if u.first_phase is None else u.first_phase.value,
         "phases": [p.value for p in sorted(u.phases, key=lambda p: p.order)],
         "arches": sorted(u.arches),
         "args": ["many" if a.many else sorted(a.values) for a in u.args],
     }
+    # Only when true, so the graphs of traced runs stay byte-identical to what they were.
+    if u.imported:
+        out["imported"] = True
+    return out
 
 
 class BadDocument(Exception):
@@ -166,20 +170,27 @@ def _parse_contribution(v: object, path: str) -> Contribution:
 
 def _parse_usage(name: str, v: object, path: str) -> SyscallUsage:
     keys = ["count", "errors", "first_phase", "phases", "arches", "args"]
-    _obj(v, path, keys)
+    imported = isinstance(v, dict) and "imported" in v
+    _obj(v, path, [*keys, "imported"] if imported else keys)
     assert isinstance(v, dict)
-    count = _int(v["count"], f"{path}.count", 1)
+    if imported and v["imported"] is not True:
+        _bad(f"{path}.imported", f"expected true (or no key), found {_kind(v['imported'])}")
+    # An imported profile allows a call without saying how often or when it was made.
+    count = _int(v["count"], f"{path}.count", 0 if imported else 1)
     errors = _int(v["errors"], f"{path}.errors", 0)
     if errors > count:
         _bad(f"{path}.errors", f"{errors} errors but only {count} calls")
     phases = frozenset(
         _phase(p, f"{path}.phases[{i}]") for i, p in enumerate(_list(v["phases"], f"{path}.phases"))
     )
-    if not phases:
+    if not phases and not imported:
         _bad(f"{path}.phases", "expected at least one phase")
-    first = _phase(v["first_phase"], f"{path}.first_phase")
-    if first != first_phase(phases):
-        _bad(f"{path}.first_phase", f"{first.value!r} is not the earliest of phases")
+    if v["first_phase"] is None and not phases:
+        first = None
+    else:
+        first = _phase(v["first_phase"], f"{path}.first_phase")
+        if first != first_phase(phases):
+            _bad(f"{path}.first_phase", f"{first.value!r} is not the earliest of phases")
     arches = frozenset(
         _str(a, f"{path}.arches[{i}]") for i, a in enumerate(_list(v["arches"], f"{path}.arches"))
     )
@@ -205,4 +216,5 @@ def _parse_usage(name: str, v: object, path: str) -> SyscallUsage:
         phases=phases,
         arches=arches,
         args=tuple(args),
+        imported=imported,
     )

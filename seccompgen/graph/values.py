@@ -59,15 +59,25 @@ class SyscallUsage:
     it was seen in (phases are ordered STARTUP < EXERCISE < SHUTDOWN, so this is the minimum of
     ``phases``); ``arches`` are libseccomp arch names; ``args[i]`` holds the raw numeric values
     seen at argument index ``i``.
+
+    ``imported`` is true when an imported profile allowed the call (``import --spo``): such a
+    profile says the call is allowed, not how often or when it was made, so an imported-only
+    usage has ``count`` 0, no ``phases`` and ``first_phase`` None.
     """
 
     name: str
     count: int
     errors: int
-    first_phase: Phase
+    first_phase: Phase | None
     phases: frozenset[Phase]
     arches: frozenset[str]
     args: tuple[ArgValues, ...]
+    imported: bool = False
+
+    @classmethod
+    def allowed(cls, name: str, arch: str) -> SyscallUsage:
+        """An imported profile allowed ``name`` on ``arch``: no calls, no phase, no arguments."""
+        return cls(name, 0, 0, None, frozenset(), frozenset({arch}), (), imported=True)
 
     def add(self, other: SyscallUsage) -> SyscallUsage:
         """Totals of two different observations: counts add, sets unite."""
@@ -87,11 +97,13 @@ class SyscallUsage:
             phases=phases,
             arches=self.arches | other.arches,
             args=_union_args(self.args, other.args),
+            imported=self.imported or other.imported,
         )
 
 
-def first_phase(phases: Iterable[Phase]) -> Phase:
-    return min(phases, key=lambda p: p.order)
+def first_phase(phases: Iterable[Phase]) -> Phase | None:
+    """The earliest of ``phases``, None when there is none (an imported-only usage)."""
+    return min(phases, key=lambda p: p.order, default=None)
 
 
 def _union_args(a: tuple[ArgValues, ...], b: tuple[ArgValues, ...]) -> tuple[ArgValues, ...]:
