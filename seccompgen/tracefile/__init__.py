@@ -7,7 +7,9 @@ reference):
    the traced command's argv, start time, host, seccompgen version and the phase boundaries known
    when tracing started;
 2. one object per **event**, in the order the tracer saw them: ``"k": "sys"`` (a system call),
-   ``"sig"`` (a delivered signal) or ``"exit"`` (a thread or process ended);
+   ``"sig"`` (a delivered signal) or ``"exit"`` (a thread or process ended); or, in a trace
+   imported from a profile (format version 2), one ``"k": "allow"`` line per syscall name the
+   profile allows (no count, time or phase: :meth:`TraceReader.allowed`);
 3. a **footer** (``"k": "footer"``): whether the trace is complete, why not (``"interrupted"``,
    ``"timeout"``, ...), the event counts and the final phase boundaries.
 
@@ -26,6 +28,7 @@ The package: :mod:`~seccompgen.tracefile.format` (header, footer, line kinds),
 from __future__ import annotations
 
 from seccompgen.tracefile.format import (
+    ALLOW_VERSION,
     FORMAT_NAME,
     FORMAT_VERSION,
     Boundary,
@@ -36,6 +39,7 @@ from seccompgen.tracefile.reader import TraceReader, read_trace
 from seccompgen.tracefile.writer import TraceWriter
 
 __all__ = [
+    "ALLOW_VERSION",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "Boundary",

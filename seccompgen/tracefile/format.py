@@ -16,14 +16,22 @@ from seccompgen.events import Phase
 FORMAT_NAME: Final = "seccompgen-trace"
 """The ``format`` value of every trace file header."""
 
-FORMAT_VERSION: Final = 1
-"""The format version the writer writes and the highest the reader reads."""
+FORMAT_VERSION: Final = 2
+"""The highest format version the reader reads."""
+
+BASE_VERSION: Final = 1
+"""The version the writer writes for a trace of events (readable by every seccompgen)."""
+
+ALLOW_VERSION: Final = 2
+"""The first version with ``"allow"`` lines (a profile's allowances, ``import --spo``). Only
+traces that hold them say so, so traces of runs stay readable by older seccompgen releases."""
 
 KIND_HEADER: Final = "header"
 KIND_FOOTER: Final = "footer"
 KIND_SYSCALL: Final = "sys"
 KIND_SIGNAL: Final = "sig"
 KIND_EXIT: Final = "exit"
+KIND_ALLOW: Final = "allow"
 
 
 Boundary = tuple[float, Phase]
@@ -48,7 +56,7 @@ class TraceHeader:
     host: str
     seccompgen_version: str
     boundaries: tuple[Boundary, ...] = ()
-    version: int = FORMAT_VERSION
+    version: int = BASE_VERSION
 
     @classmethod
     def new(
@@ -59,8 +67,11 @@ class TraceHeader:
         backend: str,
         command: Sequence[str],
         boundaries: Sequence[Boundary] = (),
+        version: int = BASE_VERSION,
     ) -> TraceHeader:
-        """A header for a trace starting now on this host, with a fresh uuid4 trace id."""
+        """A header for a trace starting now on this host, with a fresh uuid4 trace id.
+
+        ``version`` :data:`ALLOW_VERSION` for a trace that will hold ``"allow"`` lines."""
         return cls(
             trace_id=uuid.uuid4().hex,
             workload=workload,
@@ -71,6 +82,7 @@ class TraceHeader:
             host=socket.gethostname(),
             seccompgen_version=__version__,
             boundaries=tuple(boundaries),
+            version=version,
         )
 
 
@@ -80,7 +92,9 @@ class TraceFooter:
 
     ``complete`` is false when tracing stopped early; ``reason`` then says why (``"interrupted"``,
     ``"timeout"``, ``"killed"``, ``"error: ..."``). The counts are per event kind; ``distinct`` is
-    the number of distinct system call names. ``boundaries`` is the final list of phase boundaries.
+    the number of distinct system call names made. ``boundaries`` is the final list of phase
+    boundaries. ``allowed`` counts the ``"allow"`` lines (names an imported profile allows; they
+    are not events).
     """
 
     complete: bool
@@ -91,6 +105,7 @@ class TraceFooter:
     distinct: int
     ended: datetime
     boundaries: tuple[Boundary, ...] = ()
+    allowed: int = 0
 
     @property
     def events(self) -> int:

@@ -12,8 +12,10 @@ from typing import Any
 from seccompgen.errors import TraceFileError
 from seccompgen.events import Event, ExitEvent, Phase, SignalEvent, SyscallEvent
 from seccompgen.tracefile.format import (
+    ALLOW_VERSION,
     FORMAT_NAME,
     FORMAT_VERSION,
+    KIND_ALLOW,
     KIND_EXIT,
     KIND_FOOTER,
     KIND_HEADER,
@@ -143,7 +145,15 @@ def _parse_footer(d: dict[str, Any]) -> TraceFooter:
         distinct=_get(d, "distinct", int),
         ended=_parse_datetime(d, "ended"),
         boundaries=_parse_boundaries(d.get("boundaries", [])),
+        allowed=_get(counts, "allow", int) if "allow" in counts else 0,
     )
+
+
+def _parse_allow(d: dict[str, Any], arch: str) -> tuple[str, str]:
+    name = _get(d, "name", str)
+    if not name:
+        raise _Malformed("'name' is empty")
+    return name, _get(d, "arch", str) if "arch" in d else arch
 
 
 def _parse_event(d: dict[str, Any], arch: str) -> Event:
@@ -228,6 +238,7 @@ class TraceReader:
         """Open ``path`` and read its header; use :func:`read_trace`."""
         self.path = Path(path)
         self.footer: TraceFooter | None = None
+        self._allowed: list[tuple[str, str]] = []
         self.truncated = False
         """True when the last line was cut short (the writer died mid-line)."""
         try:
@@ -254,6 +265,16 @@ class TraceReader:
         """The final phase boundaries (the footer's once read, else the header's)."""
         return self.footer.boundaries if self.footer is not None else self.header.boundaries
 
+    def allowed(self) -> tuple[tuple[str, str], ...]:
+        """The ``(name, arch)`` of every ``"allow"`` line (a trace imported from a profile), in
+        file order; reads the file through (raising as iterating does) unless the header's
+        version predates allow lines, which then gives ``()`` at once."""
+        if self.header.version < ALLOW_VERSION:
+            return ()
+        for _ in self:
+            pass
+        return tuple(self._allowed)
+
     def _error(self, line: int, message: str) -> TraceFileError:
         return TraceFileError(
             f"{self.path}:{line}: {message}",
@@ -264,8 +285,9 @@ class TraceReader:
     def __iter__(self) -> Iterator[Event]:
         self.footer = None
         self.truncated = False
+        self._allowed = []
         arch = self.header.arch
-        counts = [0, 0, 0]
+        counts = [0, 0, 0, 0]
         names: set[str] = set()
         try:
             with self.path.open("r", encoding="utf-8") as f:
@@ -286,6 +308,11 @@ class TraceReader:
                     try:
                         if d.get("k") == KIND_FOOTER:
                             self.footer = self._check_footer(_parse_footer(d), counts, names)
+                            continue
+                        if d.get("k") == KIND_ALLOW and self.header.version >= ALLOW_VERSION:
+                            # Not an event: allowed() hands them out.
+                            self._allowed.append(_parse_allow(d, arch))
+                            counts[3] += 1
                             continue
                         event = _parse_event(d, arch)
                     except _Malformed as e:
@@ -313,10 +340,15 @@ class TraceReader:
     @staticmethod
     def _check_footer(footer: TraceFooter, counts: list[int], names: set[str]) -> TraceFooter:
         seen = (footer.syscalls, footer.signals, footer.exits)
-        if seen != tuple(counts) or footer.distinct != len(names):
+        if seen != tuple(counts[:3]) or footer.distinct != len(names):
             raise _Malformed(
                 f"footer counts {seen} (distinct {footer.distinct}) do not match the "
-                f"{tuple(counts)} events (distinct {len(names)}) in the file"
+                f"{tuple(counts[:3])} events (distinct {len(names)}) in the file"
+            )
+        if footer.allowed != counts[3]:
+            raise _Malformed(
+                f"footer allow count {footer.allowed} does not match the {counts[3]} allow "
+                "lines in the file"
             )
         return footer
 

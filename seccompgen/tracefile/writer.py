@@ -17,7 +17,9 @@ from typing import IO, Any, Self
 from seccompgen.errors import TraceFileError
 from seccompgen.events import Event, Phase, SignalEvent, SyscallEvent
 from seccompgen.tracefile.format import (
+    ALLOW_VERSION,
     FORMAT_NAME,
+    KIND_ALLOW,
     KIND_EXIT,
     KIND_FOOTER,
     KIND_HEADER,
@@ -58,11 +60,14 @@ def _header_to_json(h: TraceHeader) -> dict[str, Any]:
 
 
 def _footer_to_json(f: TraceFooter) -> dict[str, Any]:
+    events = {"syscall": f.syscalls, "signal": f.signals, "exit": f.exits}
+    if f.allowed:  # only in traces with allow lines: other footers stay as they were
+        events["allow"] = f.allowed
     return {
         "k": KIND_FOOTER,
         "complete": f.complete,
         "reason": f.reason,
-        "events": {"syscall": f.syscalls, "signal": f.signals, "exit": f.exits},
+        "events": events,
         "distinct": f.distinct,
         "ended": _iso(f.ended),
         "boundaries": _boundaries_to_json(f.boundaries),
@@ -117,6 +122,7 @@ class _Counts:
     syscalls: int = 0
     signals: int = 0
     exits: int = 0
+    allowed: int = 0
     names: set[str] = field(default_factory=set)
 
 
@@ -237,6 +243,22 @@ class TraceWriter:
             d["n"] = count
         self._stream.write(_dumps(d))
 
+    def allow(self, name: str, arch: str | None = None) -> None:
+        """Append an ``"allow"`` line: an imported profile allows ``name`` on ``arch`` (default:
+        the header's). Not an event: no count, time, thread or phase. Needs a header of version
+        :data:`~seccompgen.tracefile.format.ALLOW_VERSION` or later."""
+        if self._footer is not None:
+            raise ValueError(f"trace {self.path} is already closed")
+        if self.header.version < ALLOW_VERSION:
+            raise ValueError(f"allow lines need a version {ALLOW_VERSION} header")
+        if not name:
+            raise ValueError("empty syscall name")
+        d: dict[str, Any] = {"k": KIND_ALLOW, "name": name}
+        if arch is not None and arch != self._arch:
+            d["arch"] = arch
+        self._counts.allowed += 1
+        self._stream.write(_dumps(d))
+
     def close(self, complete: bool, reason: str | None) -> TraceFooter:
         """Write the footer, flush to disk and rename the file into place; returns the footer."""
         if self._footer is not None:
@@ -251,6 +273,7 @@ class TraceWriter:
             distinct=len(c.names),
             ended=datetime.now(UTC),
             boundaries=tuple(self._boundaries),
+            allowed=c.allowed,
         )
         try:
             self._stream.write(_dumps(_footer_to_json(footer)))
