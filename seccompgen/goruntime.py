@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 
 from seccompgen.errors import ProfileError, SeccompgenError
-from seccompgen.store import TraceStore
+from seccompgen.store import PROFILE_BACKENDS, TraceStore
 from seccompgen.tracefile import read_trace
 
 _DATA = "go-runtime.json"
@@ -100,8 +100,9 @@ def traced_programs(store: TraceStore, workloads: Sequence[str]) -> list[str]:
             header = read_trace(path).header
         except SeccompgenError:
             continue
-        # Imported logs and learned audit records name their input files, not a program.
-        if header.command and header.backend not in ("import", "audit"):
+        # Imported logs and profiles and learned audit records name their input files, not a
+        # program.
+        if header.command and header.backend not in ("import", "audit", *PROFILE_BACKENDS):
             programs.add(header.command[0])
     return sorted(programs)
 

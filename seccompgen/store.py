@@ -55,7 +55,9 @@ _ID8_RE = re.compile(r"-([0-9a-f]{8})" + re.escape(TRACE_SUFFIX) + "$")
 # Backends whose trace lines are not in call order: ebpf writes per-thread counts, learned audit
 # records carry no thread ids, and a delta trace holds only the misses (two misses in a row were
 # not two calls in a row). Their calls count, their order does not (no transitions).
-UNORDERED_BACKENDS = frozenset({"ebpf", "audit", "delta", "import-spo", "import-profile"})
+# Traces imported from a profile (import --spo) hold allow lines and no events.
+PROFILE_BACKENDS = frozenset({"import-spo", "import-profile"})
+UNORDERED_BACKENDS = frozenset({"ebpf", "audit", "delta"}) | PROFILE_BACKENDS
 
 _WORKLOAD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 

@@ -1,5 +1,6 @@
 """The commands that record what a program does: trace (run it under a tracer), import (existing
-strace logs) and learn (the records a staging profile made the kernel log)."""
+strace logs, or with --spo profiles recorded elsewhere) and learn (the records a staging profile
+made the kernel log)."""
 
 from __future__ import annotations
 
@@ -350,17 +351,51 @@ Examples:
   seccompgen import batch.strace --workload batch
   mkdir -p out && strace -ff -o out/batch ./batch -in data/in.txt -out data/out.json
   seccompgen import out/batch.* --workload batch
+  kubectl get seccompprofiles -o yaml > deploy/recorded.yaml   # what SPO's recorder made
+  seccompgen import --spo deploy/recorded.yaml
+  seccompgen import --spo profiles/httpservice.json --workload httpservice
 """,
 )
-@click.argument("logs", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@workload_option("Name to record under.", required=True)
-@click.option("--arch", help="Architecture of the traced program [default: this machine's].")
+@click.argument(
+    "files", metavar="FILES...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@workload_option(
+    "Name to record under (required for strace logs) [with --spo default: an SPO profile's "
+    "name, a JSON profile's file name without .json]."
+)
+@click.option(
+    "--spo",
+    is_flag=True,
+    help="FILES are seccomp profiles, not strace logs: Security Profiles Operator "
+    "SeccompProfile resources (YAML, v1 or v1beta1, several documents or a List; what its "
+    "recorders made) or Docker/OCI JSON profiles. What each allows is added to the workload, "
+    "marked imported (no counts or phases).",
+)
+@click.option(
+    "--arch",
+    help="Architecture of the traced program, or with --spo of the profiles' names "
+    "[default: this machine's, or a profile's first listed one].",
+)
 @store_option
-def import_(logs: tuple[Path, ...], workload: str, arch: str | None, store: Path | None) -> None:
-    """Ingest existing strace text logs (`strace -f -o FILE`, or the FILE.PID files of -ff)."""
+def import_(
+    files: tuple[Path, ...], workload: str | None, spo: bool, arch: str | None, store: Path | None
+) -> None:
+    """Ingest existing strace text logs (`strace -f -o FILE`, or the FILE.PID files of -ff), or
+    with --spo seccomp profiles recorded or written elsewhere.
+
+    With --spo every input is checked before anything is written: one bad document (bad YAML,
+    another kind or version, an unknown action, a profile allowing everything) leaves the
+    store as it was. Names libseccomp does not know are skipped with a warning, as runtimes
+    skip them.
+    """
+    if spo:
+        _import_profiles(files, workload, arch, store)
+        return
+    if workload is None:
+        raise click.UsageError("Missing option '--workload' / '-w' (needed for strace logs).")
     summary = pipeline.import_logs(
         pipeline.ImportOptions(
-            logs=logs, workload=workload, store=TraceStore.resolve(store), arch=arch
+            logs=files, workload=workload, store=TraceStore.resolve(store), arch=arch
         )
     )
     for w in summary.warnings:  # a cut-short last line is among them, with its file and line
@@ -371,6 +406,26 @@ def import_(logs: tuple[Path, ...], workload: str, arch: str | None, store: Path
     if summary.new_for_workload:
         click.echo(f"new for {workload}: {', '.join(summary.new_for_workload)}")
     next_steps(f"seccompgen emit --workload {workload} --mode log{store_flag(store)}")
+
+
+def _import_profiles(
+    files: tuple[Path, ...], workload: str | None, arch: str | None, store: Path | None
+) -> None:
+    summary = pipeline.import_profiles(
+        pipeline.ProfileImportOptions(
+            files=files, store=TraceStore.resolve(store), workload=workload, arch=arch
+        )
+    )
+    for doc in summary.documents:
+        p = doc.profile
+        new = f", {len(doc.new_for_workload)} new" if doc.new_for_workload else ""
+        click.echo(
+            f"{doc.path}: workload {doc.workload}: {len(p.allowed)} syscalls{new} from "
+            f"{p.where} ({p.label})"
+        )
+        for note in p.notes:
+            click.echo(f"warning: {p.where}: {note}", err=True)
+    next_steps(*(f"seccompgen emit --workload {w}{store_flag(store)}" for w in summary.workloads))
 
 
 # --------------------------------------------------------------------------- learn

@@ -1,11 +1,12 @@
-"""The use cases behind each command: trace, import, emit, validate, graph, diff, learn,
-verify, runtime-baseline and k8s attach.
+"""The use cases behind each command: trace, import (strace logs, and --spo profiles), emit,
+validate, graph, diff, learn, verify, runtime-baseline and k8s attach.
 
 Each function takes an options dataclass, does the work through the layers below, and returns a
 result dataclass for the CLI to render. Nothing here prints or exits; progress goes through
 callbacks and failures are ``SeccompgenError`` subclasses.
 
 One module per group of commands: :mod:`~seccompgen.pipeline.recording` (trace, import),
+:mod:`~seccompgen.pipeline.imported` (import --spo: profiles as observations),
 :mod:`~seccompgen.pipeline.profiles` (emit, validate, diff), :mod:`~seccompgen.pipeline.views`
 (graph, inspect, report), :mod:`~seccompgen.pipeline.enforced` (learn, verify,
 runtime-baseline) and :mod:`~seccompgen.pipeline.manifests` (k8s attach); this package
@@ -22,6 +23,12 @@ from seccompgen.pipeline.enforced import (
     learn,
     runtime_baseline,
     verify,
+)
+from seccompgen.pipeline.imported import (
+    ImportedDocument,
+    ProfileImportOptions,
+    ProfileImportSummary,
+    import_profiles,
 )
 from seccompgen.pipeline.manifests import AttachOptions, AttachReport, k8s_attach
 from seccompgen.pipeline.profiles import (
@@ -57,9 +64,12 @@ __all__ = [
     "EmitSummary",
     "ImportOptions",
     "ImportSummary",
+    "ImportedDocument",
     "InspectReport",
     "LearnOptions",
     "LearnReport",
+    "ProfileImportOptions",
+    "ProfileImportSummary",
     "ReportOptions",
     "TraceOptions",
     "TraceSummary",
@@ -70,6 +80,7 @@ __all__ = [
     "emit",
     "graph_view",
     "import_logs",
+    "import_profiles",
     "inspect",
     "k8s_attach",
     "learn",
