@@ -351,7 +351,6 @@ Examples:
   seccompgen import batch.strace --workload batch
   mkdir -p out && strace -ff -o out/batch ./batch -in data/in.txt -out data/out.json
   seccompgen import out/batch.* --workload batch
-  kubectl get seccompprofiles -o yaml > deploy/recorded.yaml   # what SPO's recorder made
   seccompgen import --spo deploy/recorded.yaml
   seccompgen import --spo profiles/httpservice.json --workload httpservice
 """,
@@ -383,7 +382,8 @@ def import_(
     """Ingest existing strace text logs (`strace -f -o FILE`, or the FILE.PID files of -ff), or
     with --spo seccomp profiles recorded or written elsewhere.
 
-    With --spo every input is checked before anything is written: one bad document (bad YAML,
+    With --spo (e.g. on `kubectl get seccompprofiles -o yaml > recorded.yaml` after an SPO
+    ProfileRecording) every input is checked before anything is written: one bad document (bad YAML,
     another kind or version, an unknown action, a profile allowing everything) leaves the
     store as it was. Names libseccomp does not know are skipped with a warning, as runtimes
     skip them.

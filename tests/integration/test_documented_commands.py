@@ -55,6 +55,8 @@ SERVICE_URL = "http://127.0.0.1:8080/healthz"  # where `docker run ... httpservi
 #   image           the httpservice:local image (FROM scratch, the service as its ENTRYPOINT)
 #   batch.strace    an `strace -f -ttt -X raw` log of the batch job
 #   out/batch.*     `strace -ff` logs of the batch job
+#   spo             deploy/recorded.yaml: SeccompProfile resources as SPO's recorder makes them
+#                   (`kubectl get seccompprofiles -o yaml`; tests/data/spo/recorded.yaml)
 #   staging-traffic once the command says it listens, ./httpservice runs for a moment under a
 #                   filter that logs every call (SCMP_ACT_LOG), so the kernel writes records
 #   base-image      the local Debian base image the tracer image is built on
@@ -62,7 +64,7 @@ SERVICE_URL = "http://127.0.0.1:8080/healthz"  # where `docker run ... httpservi
 #   deployment.yaml a Kubernetes Deployment with comments (tests/data/manifests/deployment.yaml)
 SETUPS = frozenset(
     {"programs", "data", "store", "profiles", "image", "batch.strace", "out/batch.*",
-     "staging-traffic", "base-image", "repo", "deployment.yaml"}
+     "staging-traffic", "base-image", "repo", "deployment.yaml", "spo"}
 )  # fmt: skip
 
 # What the set-ups need from the machine (markers, see tests/conftest.py).
@@ -241,6 +243,25 @@ COMMANDS: dict[str, Run] = {
     "seccompgen import out/batch.* --workload batch": Run(
         needs=("out/batch.*",),
         expect=(r"imported [\d,]+ syscalls \(\d+ distinct\) -> \S*/traces/batch/",),
+    ),
+    "seccompgen import --spo deploy/recorded.yaml": Run(
+        needs=("spo",),
+        expect=(
+            r"(?m)^\S*/traces/demo-recording-httpservice/\S+\.trace\.jsonl: workload "
+            r"demo-recording-httpservice: 53 syscalls, 53 new from deploy/recorded\.yaml "
+            r"document 0 item 0 \(SeccompProfile v1beta1 demo-recording-httpservice\)$",
+            r"(?m)^  seccompgen emit --workload demo-recording-batch$",
+        ),
+        files=("traces/demo-recording-httpservice/*.trace.jsonl", "traces/graph.json"),
+    ),
+    "seccompgen import --spo profiles/httpservice.json --workload httpservice": Run(
+        needs=("store", "profiles"),
+        expect=(
+            r"(?m)^\S*/traces/httpservice/\S+\.trace\.jsonl: workload httpservice: \d+ "
+            r"syscalls(, \d+ new)? from profiles/httpservice\.json document 0 \(Docker/OCI "
+            r"profile\)$",
+            r"(?m)^  seccompgen emit --workload httpservice$",
+        ),
     ),
     # ------------------------------------------------------------------ emit
     "seccompgen emit --workload httpservice --mode log": Run(
@@ -694,6 +715,9 @@ def _lay_out(root: Path, run: Run, request: pytest.FixtureRequest) -> None:
             shutil.copytree(traced.profiles, root / "profiles")
     if "deployment.yaml" in needs:
         shutil.copy2(REPO / "tests" / "data" / "manifests" / "deployment.yaml", root)
+    if "spo" in needs:
+        (root / "deploy").mkdir()
+        shutil.copy2(REPO / "tests" / "data" / "spo" / "recorded.yaml", root / "deploy")
     if "image" in needs:
         request.getfixturevalue("image_tag").ensure()
     if "base-image" in needs:
