@@ -6,9 +6,10 @@ result dataclass for the CLI to render. Nothing here prints or exits; progress g
 callbacks and failures are ``SeccompgenError`` subclasses.
 
 One module per group of commands: :mod:`~seccompgen.pipeline.recording` (trace, import),
-:mod:`~seccompgen.pipeline.profiles` (emit, validate, diff), :mod:`~seccompgen.pipeline.views`
-(graph, inspect, report), :mod:`~seccompgen.pipeline.enforced` (learn, verify,
-runtime-baseline) and :mod:`~seccompgen.pipeline.manifests` (k8s attach); this package
+:mod:`~seccompgen.pipeline.profiles` (emit, validate, diff), :mod:`~seccompgen.pipeline.spo`
+(emit --format spo), :mod:`~seccompgen.pipeline.views` (graph, inspect, report),
+:mod:`~seccompgen.pipeline.enforced` (learn, verify, runtime-baseline) and
+:mod:`~seccompgen.pipeline.manifests` (k8s attach); this package
 re-exports them all.
 """
 
@@ -29,6 +30,7 @@ from seccompgen.pipeline.profiles import (
     DiffReport,
     EmitOptions,
     EmitSummary,
+    OutputFormat,
     default_profile_path,
     diff,
     emit,
@@ -43,6 +45,7 @@ from seccompgen.pipeline.recording import (
     import_logs,
     trace,
 )
+from seccompgen.pipeline.spo import SpoEmitSummary, SpoOptions, emit_spo
 from seccompgen.pipeline.views import InspectReport, ReportOptions, graph_view, inspect, report
 from seccompgen.verify import VerifyReport, VerifyRequest
 
@@ -60,7 +63,10 @@ __all__ = [
     "InspectReport",
     "LearnOptions",
     "LearnReport",
+    "OutputFormat",
     "ReportOptions",
+    "SpoEmitSummary",
+    "SpoOptions",
     "TraceOptions",
     "TraceSummary",
     "VerifyReport",
@@ -68,6 +74,7 @@ __all__ = [
     "default_profile_path",
     "diff",
     "emit",
+    "emit_spo",
     "graph_view",
     "import_logs",
     "inspect",
