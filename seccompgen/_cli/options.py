@@ -304,6 +304,7 @@ def kubelet_dir_option(f: F) -> F:
     return click.option(
         "--kubelet-dir",
         type=click.Path(file_okay=False, path_type=Path),
+        metavar="DIR",
         help="Install the profile into this kubelet seccomp directory (on a node: "
         "/var/lib/kubelet/seccomp) as seccompgen/NAME.json, atomically, instead of -o.",
     )(f)

@@ -151,8 +151,8 @@ def _check_emit_flags(
         ]
         if given:
             raise click.UsageError(
-                f"{', '.join(given)} describe(s) SPO resources: add --format spo, or leave "
-                f"{'it' if len(given) == 1 else 'them'} out for --format {fmt.value}"
+                f"{', '.join(given)}: only with --format spo (SPO resources); add --format spo, "
+                f"or leave {'it' if len(given) == 1 else 'them'} out for --format {fmt.value}"
             )
     if kubelet_dir is not None:
         if fmt is pipeline.OutputFormat.SPO:
@@ -271,8 +271,9 @@ def _render_spo(summary: pipeline.SpoEmitSummary, store: Path | None) -> None:
             f"kubectl label ns {ns} spo.x-k8s.io/enable-binding="
         )
     first = summary.profiles[0]
+    others = " (the others likewise, each with its own)" if len(summary.profiles) > 1 else ""
     click.echo(
-        f"attach it in Kubernetes, once SPO reports it Installed (kubectl get sp {first.name}):"
+        f"attach it in Kubernetes once `kubectl get sp {first.name}` shows Installed{others}:"
     )
     snippet = kubernetes_snippet(
         Path(PurePosixPath(first.localhost_profile).name),

@@ -185,9 +185,9 @@ def test_kubelet_dir_layout_is_written_atomically(work: Path) -> None:
     ("args", "message"),
     [
         (("--format", "spo", "--kubelet-dir", "k"), "--kubelet-dir installs a profile file"),
-        (("--binding", "httpservice:local"), "--binding describe(s) SPO resources"),
-        (("--format", "oci", "--namespace", "web"), "--namespace describe(s) SPO resources"),
-        (("--api-version", "v1beta1"), "--api-version describe(s) SPO resources"),
+        (("--binding", "httpservice:local"), "--binding: only with --format spo"),
+        (("--format", "oci", "--namespace", "web"), "--namespace: only with --format spo"),
+        (("--api-version", "v1beta1"), "--api-version: only with --format spo"),
         (("--kubelet-dir", "k", "-o", "x.json"), "give -o FILE or --kubelet-dir DIR, not both"),
         (("--format", "spo", "--label", "no-equals"), "expected KEY=VALUE"),
         (("--format", "spo", "--binding", "web="), "expected [WORKLOAD=]IMAGE"),
