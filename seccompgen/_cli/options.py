@@ -17,7 +17,7 @@ import click
 
 from seccompgen.attach.spo import SECCOMP_PROFILE
 from seccompgen.attach.spo import VERSIONS as SPO_VERSIONS
-from seccompgen.attach.spo_emit import parse_binding, parse_label
+from seccompgen.attach.spo_emit import parse_binding, parse_label, parse_namespace
 from seccompgen.errors import SeccompgenError
 from seccompgen.runtime import CHOICES as RUNTIME_CHOICES
 from seccompgen.store import ENV_VAR, check_workload_name
@@ -252,11 +252,14 @@ def output_option(help: str) -> Callable[[F], F]:
 
 
 def _parsed(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
-    """A callback applying ``parse`` to each value; its error becomes a usage error (exit 2)."""
+    """A callback applying ``parse`` to the value (to each, for a repeatable option; None stays
+    None); its error becomes a usage error (exit 2)."""
 
     def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         try:
-            return tuple(parse(v) for v in value)
+            if isinstance(value, tuple):
+                return tuple(parse(v) for v in value)
+            return None if value is None else parse(value)
         except SeccompgenError as e:
             raise click.BadParameter(e.message) from e
 
@@ -286,6 +289,7 @@ def spo_options(f: F) -> F:
         "--namespace",
         "-n",
         metavar="NS",
+        callback=_parsed(parse_namespace),
         help="With --format spo: the namespace of the ProfileBindings (and of v1beta1 "
         "SeccompProfiles; v1 ones are cluster-wide).",
     )(f)

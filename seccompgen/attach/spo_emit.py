@@ -74,6 +74,17 @@ def resource_name(text: str) -> str:
     return name
 
 
+def parse_namespace(text: str) -> str:
+    """A namespace name: a DNS-1123 label (at most 63 of ``[a-z0-9-]``, alphanumeric at both
+    ends; IsDNS1123Label); a bad one raises :class:`ProfileError`."""
+    if len(text) > _LABEL_MAX or not re.match(rf"^{_DNS1123_PART}$", text):
+        raise ProfileError(
+            f"namespace {text!r}: use at most 63 lower-case letters, digits and '-', starting "
+            "and ending with a letter or digit"
+        )
+    return text
+
+
 def parse_label(text: str) -> tuple[str, str]:
     """``KEY=VALUE`` as a Kubernetes label; a bad one raises :class:`ProfileError` saying why."""
     key, sep, value = text.partition("=")

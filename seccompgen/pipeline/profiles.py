@@ -58,7 +58,8 @@ class EmitOptions:
     and none is a Go binary."""
     fmt: OutputFormat = OutputFormat.DOCKER
     kubelet_dir: Path | None = None
-    """Write into this kubelet root (``DIR/seccompgen/NAME.json``) instead of ``output``."""
+    """Write into this kubelet seccomp directory (``DIR/seccompgen/NAME.json``) instead of
+    ``output``."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,8 @@ class EmitSummary:
     for a runtime (:func:`seccompgen.profile.build.process_exit_names`)."""
     fmt: OutputFormat = OutputFormat.DOCKER
     kubelet_dir: Path | None = None
-    """The kubelet root the profile was written into (``kubernetes`` then names it)."""
+    """The kubelet seccomp directory the profile was written into; ``kubernetes`` names its
+    ``localhostProfile``."""
 
 
 def default_profile_path(workloads: Sequence[str], mode: Mode) -> Path:

@@ -136,6 +136,14 @@ def test_spo_log_mode(work: Path) -> None:
     assert profile["spec"]["defaultAction"] == "SCMP_ACT_LOG"
 
 
+def test_v1_namespace_goes_to_bindings_only(work: Path) -> None:
+    out = emit(work, "-w", "batch", "--format", "spo", "--namespace", "jobs")
+    assert "a v1 SeccompProfile is cluster-wide: --namespace applies to ProfileBindings only" in out
+    [profile] = read_stream(work / "profiles" / "batch.yaml")
+    crd_valid(profile)
+    assert "namespace" not in profile["metadata"]
+
+
 def test_several_workloads_one_stream_in_a_stable_order(work: Path) -> None:
     args = ("--format", "spo", "--binding", "httpservice=reg.example/web:2",
             "--binding", "batch=reg.example/batch:1", "--binding", "httpservice=reg.example/web:1",
@@ -192,6 +200,7 @@ def test_kubelet_dir_layout_is_written_atomically(work: Path) -> None:
         (("--format", "spo", "--label", "no-equals"), "expected KEY=VALUE"),
         (("--format", "spo", "--binding", "web="), "expected [WORKLOAD=]IMAGE"),
         (("--format", "spo", "--api-version", "v2"), "'v2' is not one of"),
+        (("--format", "spo", "--namespace", "Web.x"), "namespace 'Web.x': use at most 63"),
     ],
 )
 def test_bad_combinations_are_usage_errors(work: Path, args: tuple[str, ...], message: str) -> None:

@@ -17,6 +17,7 @@ from seccompgen.attach.spo_emit import (
     localhost_profile,
     parse_binding,
     parse_label,
+    parse_namespace,
     profile_binding,
     render_stream,
     resource_name,
@@ -261,3 +262,10 @@ def test_a_resource_failing_its_schema_is_a_bug() -> None:
     doc = seccomp_profile(built(Mode.ENFORCE), name="svc", workload="svc", meta=SpoMeta())
     doc["spec"]["comment"] = "x"  # type: ignore[index]
     assert check_resource(doc) == ["$.spec.comment: not a field of this resource"]
+
+
+def test_parse_namespace() -> None:
+    assert parse_namespace("web-1") == "web-1"
+    for bad in ("Web", "a.b", "-web", "x" * 64, ""):
+        with pytest.raises(ProfileError, match="namespace"):
+            parse_namespace(bad)
