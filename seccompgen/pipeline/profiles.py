@@ -10,7 +10,7 @@ from enum import Enum
 from pathlib import Path
 
 from seccompgen.attach.docker import docker_run_hint
-from seccompgen.attach.kubernetes import KubernetesHint, kubernetes_snippet
+from seccompgen.attach.kubernetes import DEFAULT_SUBDIR, KubernetesHint, kubernetes_snippet
 from seccompgen.errors import ProfileError, StoreError
 from seccompgen.graph import SyscallGraph
 from seccompgen.pipeline._shared import go_runtime_additions
@@ -103,15 +103,12 @@ def profile_file_name(workloads: Sequence[str], mode: Mode, ext: str = ".json") 
     return f"{stem}{ext}" if mode is Mode.ENFORCE else f"{stem}.log{ext}"
 
 
-KUBELET_SUBDIR = "seccompgen"
-"""Where ``--kubelet-dir`` puts profiles inside the kubelet's seccomp directory."""
-
-
 def kubelet_profile_path(kubelet_dir: Path, workloads: Sequence[str], mode: Mode) -> Path:
     """``DIR/seccompgen/NAME.json`` (log: ``NAME.log.json``); ``DIR`` is the kubelet's seccomp
     directory (``/var/lib/kubelet/seccomp`` by default, :data:`KUBELET_SECCOMP_DIR`), and
-    ``localhostProfile`` is the path relative to it."""
-    return kubelet_dir / KUBELET_SUBDIR / profile_file_name(workloads, mode)
+    ``localhostProfile`` is the path relative to it: ``seccompgen/NAME.json``, what
+    ``k8s attach --profile NAME`` puts in a manifest (:data:`DEFAULT_SUBDIR`)."""
+    return kubelet_dir / DEFAULT_SUBDIR / profile_file_name(workloads, mode)
 
 
 def chosen_workloads(
@@ -232,7 +229,7 @@ def emit(opts: EmitOptions) -> EmitSummary:
         enosys=built.result.enosys,
         unknown=built.unknown,
         docker=docker_run_hint(out),
-        kubernetes=kubernetes_snippet(out, subdir=KUBELET_SUBDIR),
+        kubernetes=kubernetes_snippet(out, subdir=DEFAULT_SUBDIR),
         runtime=selection,
         runtime_names=built.runtime_names,
         go_runtime_names=built.go_runtime_names,
