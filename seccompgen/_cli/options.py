@@ -15,6 +15,10 @@ from typing import Any, TypeVar
 
 import click
 
+from seccompgen.attach.spo import SECCOMP_PROFILE
+from seccompgen.attach.spo import VERSIONS as SPO_VERSIONS
+from seccompgen.attach.spo_emit import parse_binding, parse_label, parse_namespace
+from seccompgen.errors import SeccompgenError
 from seccompgen.runtime import CHOICES as RUNTIME_CHOICES
 from seccompgen.store import ENV_VAR, check_workload_name
 
@@ -225,7 +229,7 @@ def go_runtime_option(help: str) -> Callable[[F], F]:
 # --------------------------------------------------------------------------- output
 
 
-def format_option(*choices: str) -> Callable[[F], F]:
+def format_option(*choices: str, help: str | None = None) -> Callable[[F], F]:
     """--format, the first of ``choices`` the default."""
     return click.option(
         "--format",
@@ -233,6 +237,7 @@ def format_option(*choices: str) -> Callable[[F], F]:
         type=click.Choice(list(choices)),
         default=choices[0],
         show_default=True,
+        help=help,
     )
 
 
@@ -241,3 +246,69 @@ def output_option(help: str) -> Callable[[F], F]:
     return click.option(
         "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help=help
     )
+
+
+# --------------------------------------------------------------------------- Kubernetes output
+
+
+def _parsed(parse: Callable[[str], Any]) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A callback applying ``parse`` to the value (to each, for a repeatable option; None stays
+    None); its error becomes a usage error (exit 2)."""
+
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        try:
+            if isinstance(value, tuple):
+                return tuple(parse(v) for v in value)
+            return None if value is None else parse(value)
+        except SeccompgenError as e:
+            raise click.BadParameter(e.message) from e
+
+    return callback
+
+
+def spo_options(f: F) -> F:
+    """--api-version, --namespace, --label, --binding: the resources of ``--format spo``."""
+    f = click.option(
+        "--binding",
+        "bindings",
+        multiple=True,
+        metavar="[WORKLOAD=]IMAGE",
+        callback=_parsed(parse_binding),
+        help="With --format spo: also a ProfileBinding giving containers of IMAGE the "
+        "workload's profile ('*': every container in the namespace); repeatable.",
+    )(f)
+    f = click.option(
+        "--label",
+        "labels",
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=_parsed(parse_label),
+        help="With --format spo: a label on every resource; repeatable.",
+    )(f)
+    f = click.option(
+        "--namespace",
+        "-n",
+        metavar="NS",
+        callback=_parsed(parse_namespace),
+        help="With --format spo: the namespace of the ProfileBindings (and of v1beta1 "
+        "SeccompProfiles; v1 ones are cluster-wide).",
+    )(f)
+    return click.option(
+        "--api-version",
+        type=click.Choice(list(SPO_VERSIONS[SECCOMP_PROFILE])),
+        default=SPO_VERSIONS[SECCOMP_PROFILE][0],
+        show_default=True,
+        help="With --format spo: the SeccompProfile version (v1: SPO 1.0 and later; v1beta1: "
+        "older releases).",
+    )(f)
+
+
+def kubelet_dir_option(f: F) -> F:
+    """--kubelet-dir DIR, a kubelet's seccomp directory to install a profile into."""
+    return click.option(
+        "--kubelet-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        metavar="DIR",
+        help="Install the profile into this kubelet seccomp directory (on a node: "
+        "/var/lib/kubelet/seccomp) as seccompgen/NAME.json, atomically, instead of -o.",
+    )(f)

@@ -4,21 +4,26 @@
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import click
 
 from seccompgen import pipeline
 from seccompgen._cli.options import (
     Command,
+    format_option,
     go_runtime_option,
+    kubelet_dir_option,
     no_new_privileges_option,
     output_option,
     runtime_option,
+    spo_options,
     store_option,
     workload_option,
 )
 from seccompgen._cli.render import next_steps, store_flag
+from seccompgen.attach.kubernetes import kubernetes_snippet
+from seccompgen.attach.spo import GROUP as SPO_GROUP
 from seccompgen.errors import ValidationError
 from seccompgen.profile.build import ALWAYS_ALLOWED_REASON, Mode
 from seccompgen.store import TraceStore
@@ -32,6 +37,10 @@ Examples:
   seccompgen emit --workload httpservice -o build/httpservice.json   # enforce
   seccompgen emit -w httpservice -w batch -o profiles/pod.json       # one profile for both
   seccompgen emit -w httpservice --runtime runc --no-new-privileges  # docker run with NNP
+  seccompgen emit -w httpservice --format oci -o build/httpservice.oci.json   # runtime-spec only
+  seccompgen emit -w httpservice --format oci --kubelet-dir /var/lib/kubelet/seccomp   # on a node
+  seccompgen emit -w httpservice --format spo --binding httpservice:local   # SPO, profiles/*.yaml
+  seccompgen emit --format spo --api-version v1beta1 --namespace web --label team=web -o sp.yaml
 """,
 )
 @workload_option(
@@ -44,7 +53,18 @@ Examples:
     show_default=True,
     help="enforce: everything not allowed fails with EPERM; log: it is only logged (staging).",
 )
-@output_option("Where to write [default: profiles/NAME.json, or profiles/NAME.log.json for log].")
+@format_option(
+    *(f.value for f in pipeline.OutputFormat),
+    help="docker: the profile JSON for docker run; oci: the runtime-spec seccomp object only "
+    "(what a kubelet's Localhost profile holds); spo: a Security Profiles Operator "
+    "SeccompProfile per workload, as YAML for kubectl apply.",
+)
+@output_option(
+    "Where to write [default: profiles/NAME.json, or profiles/NAME.log.json for log; "
+    "with --format spo profiles/NAME.yaml]."
+)
+@kubelet_dir_option
+@spo_options
 @runtime_option(
     "Merge the measured calls this container runtime makes after installing the filter "
     "(./profiles/runtime/, then the bundled ones); auto: the local Docker engine's default "
@@ -61,10 +81,18 @@ Examples:
 )
 @click.option("--no-go-runtime", is_flag=True, help="Same as --go-runtime off.")
 @store_option
+@click.pass_context
 def emit(
+    ctx: click.Context,
     workloads: tuple[str, ...],
     mode: str,
+    fmt: str,
     output: Path | None,
+    kubelet_dir: Path | None,
+    api_version: str,
+    namespace: str | None,
+    labels: tuple[tuple[str, str], ...],
+    bindings: tuple[tuple[str | None, str], ...],
     runtime: str,
     no_new_privileges: bool,
     go_runtime: str,
@@ -76,20 +104,77 @@ def emit(
     The calls the container runtime itself makes after loading the filter (measured by
     `seccompgen runtime-baseline`) are added, so the container can start; so are the calls the
     Go runtime makes on rare paths a short trace misses (--go-runtime).
+
+    With --format spo each workload gets its own SeccompProfile, named after it, all in one
+    YAML stream; --binding adds ProfileBindings. With --kubelet-dir the profile is installed
+    where the kubelet finds Localhost profiles.
     """
-    summary = pipeline.emit(
-        pipeline.EmitOptions(
-            store=TraceStore.resolve(store),
-            workloads=workloads,
-            mode=Mode(mode),
-            output=output,
-            runtime=runtime,
-            no_new_privileges=no_new_privileges,
-            go_runtime="off" if no_go_runtime else go_runtime,
-        )
+    output_format = pipeline.OutputFormat(fmt)
+    _check_emit_flags(ctx, output_format, output, kubelet_dir)
+    opts = pipeline.EmitOptions(
+        store=TraceStore.resolve(store),
+        workloads=workloads,
+        mode=Mode(mode),
+        output=output,
+        runtime=runtime,
+        no_new_privileges=no_new_privileges,
+        go_runtime="off" if no_go_runtime else go_runtime,
+        fmt=output_format,
+        kubelet_dir=kubelet_dir,
     )
-    for name, why in summary.unknown:
+    if output_format is pipeline.OutputFormat.SPO:
+        spo = pipeline.SpoOptions(
+            version=api_version, namespace=namespace, labels=labels, bindings=bindings
+        )
+        _render_spo(pipeline.emit_spo(opts, spo), store)
+    else:
+        _render_profile(pipeline.emit(opts), store)
+
+
+_SPO_ONLY = {
+    "api_version": "--api-version",
+    "namespace": "--namespace",
+    "labels": "--label",
+    "bindings": "--binding",
+}
+
+
+def _check_emit_flags(
+    ctx: click.Context, fmt: pipeline.OutputFormat, output: Path | None, kubelet_dir: Path | None
+) -> None:
+    """Flags that do not go together are usage errors (exit 2)."""
+    if fmt is not pipeline.OutputFormat.SPO:
+        given = [
+            flag
+            for name, flag in _SPO_ONLY.items()
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+        ]
+        if given:
+            raise click.UsageError(
+                f"{', '.join(given)}: only with --format spo (SPO resources); add --format spo, "
+                f"or leave {'it' if len(given) == 1 else 'them'} out for --format {fmt.value}"
+            )
+    if kubelet_dir is not None:
+        if fmt is pipeline.OutputFormat.SPO:
+            raise click.UsageError(
+                "--kubelet-dir installs a profile file on this node; SPO resources go to the "
+                "cluster (kubectl apply) and the operator installs them: use --format oci (or "
+                "docker) with --kubelet-dir, or -o FILE with --format spo"
+            )
+        if output is not None:
+            raise click.UsageError(
+                "give -o FILE or --kubelet-dir DIR, not both (--kubelet-dir writes "
+                "DIR/seccompgen/NAME.json)"
+            )
+
+
+def _render_additions(unknown: tuple[tuple[str, str], ...]) -> None:
+    for name, why in unknown:
         click.echo(f"warning: left out {name}: {why}", err=True)
+
+
+def _render_profile(summary: pipeline.EmitSummary, store: Path | None) -> None:
+    _render_additions(summary.unknown)
     if summary.record_problem:
         click.echo(
             f"warning: the store did not record which workloads this profile came from: "
@@ -97,8 +182,9 @@ def emit(
             err=True,
         )
     kind = "enforce" if summary.mode is Mode.ENFORCE else "staging (log)"
+    form = "" if summary.fmt is pipeline.OutputFormat.DOCKER else f" ({summary.fmt.value} form)"
     click.echo(
-        f"wrote {kind} profile {summary.path}: {len(summary.allowed)} syscalls allowed, "
+        f"wrote {kind} profile{form} {summary.path}: {len(summary.allowed)} syscalls allowed, "
         f"default {summary.profile.default_action.value}"
     )
     if summary.runtime is not None:
@@ -123,10 +209,13 @@ def emit(
             f"{len(summary.enosys)} unobserved syscalls that programs probe and fall back from "
             f"answer ENOSYS instead of EPERM: {', '.join(summary.enosys)}"
         )
-    click.echo("attach it in Docker:")
-    click.echo(f"  {summary.docker}")
     k = summary.kubernetes
-    click.echo(f"attach it in Kubernetes: copy it to {k.node_path} on each node, then:")
+    if summary.kubelet_dir is not None:
+        click.echo(f"installed for the kubelet: localhostProfile {k.localhost_profile}; use it:")
+    else:
+        click.echo("attach it in Docker:")
+        click.echo(f"  {summary.docker}")
+        click.echo(f"attach it in Kubernetes: copy it to {k.node_path} on each node, then:")
     for line in k.yaml.rstrip("\n").splitlines():
         click.echo(f"  {line}")
     if summary.mode is Mode.LOG:
@@ -134,6 +223,69 @@ def emit(
         next_steps(f"seccompgen emit {names} --mode enforce{store_flag(store)}")
     else:
         next_steps(f"seccompgen validate {shlex.quote(str(summary.path))}")
+
+
+def _render_spo(summary: pipeline.SpoEmitSummary, store: Path | None) -> None:
+    for p in summary.profiles:
+        _render_additions(p.built.unknown)
+    bound = sum(len(p.bindings) for p in summary.profiles)
+    kind = "enforce" if summary.mode is Mode.ENFORCE else "staging (log)"
+    click.echo(
+        f"wrote {len(summary.profiles)} SeccompProfile(s) and {bound} ProfileBinding(s) "
+        f"({kind}, {SPO_GROUP}/{summary.version}) to {summary.path}"
+    )
+    if summary.runtime is not None:
+        click.echo(f"runtime: {summary.runtime.note}")
+    for p in summary.profiles:
+        b = p.built
+        added = [
+            f"{len(names)} {why}"
+            for names, why in (
+                (b.runtime_names, "for the runtime"),
+                (b.go_runtime_names, "for the Go runtime"),
+                (b.result.always, "always allowed"),
+            )
+            if names
+        ]
+        click.echo(
+            f"  SeccompProfile {p.name} (workload {p.workload}): {len(b.allowed)} syscalls "
+            f"allowed{' (' + ', '.join(added) + ', not observed)' if added else ''}, default "
+            f"{b.result.profile.default_action.value}; localhostProfile {p.localhost_profile}"
+        )
+        for name, image in p.bindings:
+            click.echo(f"    ProfileBinding {name}: image {image}")
+    if summary.version != "v1":
+        click.echo(
+            f"note: SPO up to v0.8 installs {summary.version} profiles per namespace, as above "
+            f"(namespace {summary.namespace or 'default'}); SPO v0.9 and v0.10 install them "
+            "cluster-wide as operator/NAME.json"
+        )
+    elif summary.namespace and not bound:
+        click.echo(
+            "note: a v1 SeccompProfile is cluster-wide: --namespace applies to ProfileBindings only"
+        )
+    if bound:
+        ns = summary.namespace or "NAMESPACE"
+        click.echo(
+            f"note: SPO applies ProfileBindings only in namespaces labelled for it: "
+            f"kubectl label ns {ns} spo.x-k8s.io/enable-binding="
+        )
+    first = summary.profiles[0]
+    others = " (the others likewise, each with its own)" if len(summary.profiles) > 1 else ""
+    click.echo(
+        f"attach it in Kubernetes once `kubectl get sp {first.name}` shows Installed{others}:"
+    )
+    snippet = kubernetes_snippet(
+        Path(PurePosixPath(first.localhost_profile).name),
+        subdir=str(PurePosixPath(first.localhost_profile).parent),
+    )
+    for line in snippet.yaml.rstrip("\n").splitlines():
+        click.echo(f"  {line}")
+    steps = [f"kubectl apply -f {shlex.quote(str(summary.path))}"]
+    if summary.mode is Mode.LOG:
+        names = " ".join(f"-w {p.workload}" for p in summary.profiles)
+        steps.append(f"seccompgen emit {names} --format spo --mode enforce{store_flag(store)}")
+    next_steps(*steps)
 
 
 # --------------------------------------------------------------------------- validate

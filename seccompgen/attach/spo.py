@@ -60,6 +60,11 @@ def _schema(kind: str, version: str) -> dict[str, Any]:
     return schema
 
 
+def schema(kind: str, version: str) -> Mapping[str, Any]:
+    """The bundled CRD schema (``openAPIV3Schema``) of ``kind`` at ``version`` (served)."""
+    return _schema(kind, version)
+
+
 def _unknown_keys(data: object, schema: Mapping[str, Any], path: str) -> list[str]:
     """Keys the schema does not define (the API server prunes them without a word)."""
     problems: list[str] = []

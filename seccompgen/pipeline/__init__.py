@@ -7,9 +7,10 @@ callbacks and failures are ``SeccompgenError`` subclasses.
 
 One module per group of commands: :mod:`~seccompgen.pipeline.recording` (trace, import),
 :mod:`~seccompgen.pipeline.imported` (import --spo: profiles as observations),
-:mod:`~seccompgen.pipeline.profiles` (emit, validate, diff), :mod:`~seccompgen.pipeline.views`
-(graph, inspect, report), :mod:`~seccompgen.pipeline.enforced` (learn, verify,
-runtime-baseline) and :mod:`~seccompgen.pipeline.manifests` (k8s attach); this package
+:mod:`~seccompgen.pipeline.profiles` (emit, validate, diff), :mod:`~seccompgen.pipeline.spo`
+(emit --format spo), :mod:`~seccompgen.pipeline.views` (graph, inspect, report),
+:mod:`~seccompgen.pipeline.enforced` (learn, verify, runtime-baseline) and
+:mod:`~seccompgen.pipeline.manifests` (k8s attach); this package
 re-exports them all.
 """
 
@@ -36,6 +37,7 @@ from seccompgen.pipeline.profiles import (
     DiffReport,
     EmitOptions,
     EmitSummary,
+    OutputFormat,
     default_profile_path,
     diff,
     emit,
@@ -50,6 +52,7 @@ from seccompgen.pipeline.recording import (
     import_logs,
     trace,
 )
+from seccompgen.pipeline.spo import SpoEmitSummary, SpoOptions, emit_spo
 from seccompgen.pipeline.views import InspectReport, ReportOptions, graph_view, inspect, report
 from seccompgen.verify import VerifyReport, VerifyRequest
 
@@ -68,9 +71,12 @@ __all__ = [
     "InspectReport",
     "LearnOptions",
     "LearnReport",
+    "OutputFormat",
     "ProfileImportOptions",
     "ProfileImportSummary",
     "ReportOptions",
+    "SpoEmitSummary",
+    "SpoOptions",
     "TraceOptions",
     "TraceSummary",
     "VerifyReport",
@@ -78,6 +84,7 @@ __all__ = [
     "default_profile_path",
     "diff",
     "emit",
+    "emit_spo",
     "graph_view",
     "import_logs",
     "import_profiles",

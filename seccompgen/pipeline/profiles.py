@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 
 from seccompgen.attach.docker import docker_run_hint
-from seccompgen.attach.kubernetes import KubernetesHint, kubernetes_snippet
-from seccompgen.errors import StoreError
+from seccompgen.attach.kubernetes import DEFAULT_SUBDIR, KubernetesHint, kubernetes_snippet
+from seccompgen.errors import ProfileError, StoreError
+from seccompgen.graph import SyscallGraph
 from seccompgen.pipeline._shared import go_runtime_additions
-from seccompgen.profile.build import Mode, build_profile
+from seccompgen.profile.build import BuildResult, Mode, build_profile
 from seccompgen.profile.diff import ProfileDiff, diff_profiles, docker_default_profile
-from seccompgen.profile.emit import profile_digest, write_profile
+from seccompgen.profile.emit import oci_profile, profile_digest, render, write_text_atomic
 from seccompgen.profile.model import Action, Profile, load_profile
 from seccompgen.runtime import RuntimeSelection, resolve_runtime
 from seccompgen.schema.validate import Validation, check_profile_file
@@ -22,6 +24,19 @@ from seccompgen.store import EmittedProfile, TraceStore
 from seccompgen.syscalls import ARCH_NAMES, canonical_name, native_arch
 
 DOCKER_DEFAULT = "docker-default"
+
+
+class OutputFormat(str, Enum):
+    """What ``emit`` writes."""
+
+    DOCKER = "docker"
+    """The profile JSON Docker reads (``--security-opt seccomp=FILE``): runtime-spec keys, and a
+    ``comment`` on a rule that explains it."""
+    OCI = "oci"
+    """The runtime-spec ``linux.seccomp`` object only (:func:`oci_profile`): what a kubelet's
+    ``Localhost`` profile holds."""
+    SPO = "spo"
+    """Security Profiles Operator resources (:mod:`seccompgen.pipeline.spo`)."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,10 @@ class EmitOptions:
     """``auto``, ``on`` or ``off``: add the Go runtime's rare-path syscalls
     (:mod:`seccompgen.goruntime`); ``auto`` adds them unless the traced programs were inspected
     and none is a Go binary."""
+    fmt: OutputFormat = OutputFormat.DOCKER
+    kubelet_dir: Path | None = None
+    """Write into this kubelet seccomp directory (``DIR/seccompgen/NAME.json``) instead of
+    ``output``."""
 
 
 @dataclass(frozen=True)
@@ -67,30 +86,79 @@ class EmitSummary:
     always_names: tuple[str, ...] = ()
     """Exit syscalls allowed because a process must be able to end, not observed and not added
     for a runtime (:func:`seccompgen.profile.build.process_exit_names`)."""
+    fmt: OutputFormat = OutputFormat.DOCKER
+    kubelet_dir: Path | None = None
+    """The kubelet seccomp directory the profile was written into; ``kubernetes`` names its
+    ``localhostProfile``."""
 
 
 def default_profile_path(workloads: Sequence[str], mode: Mode) -> Path:
     """``profiles/NAME.json`` for enforce, ``profiles/NAME.log.json`` for the staging variant."""
+    return Path("profiles") / profile_file_name(workloads, mode)
+
+
+def profile_file_name(workloads: Sequence[str], mode: Mode, ext: str = ".json") -> str:
+    """``NAME.json`` (``NAME.log.json`` for log), NAME the workloads joined by ``+``."""
     stem = "+".join(workloads)
-    suffix = ".json" if mode is Mode.ENFORCE else ".log.json"
-    return Path("profiles") / f"{stem}{suffix}"
+    return f"{stem}{ext}" if mode is Mode.ENFORCE else f"{stem}.log{ext}"
 
 
-def emit(opts: EmitOptions) -> EmitSummary:
-    """Build the profile for the chosen workloads (default: all in the store), write it, and
-    record in the store which workloads it came from (:meth:`TraceStore.record_emitted`)."""
-    graph = opts.store.load_graph()
+def kubelet_profile_path(kubelet_dir: Path, workloads: Sequence[str], mode: Mode) -> Path:
+    """``DIR/seccompgen/NAME.json`` (log: ``NAME.log.json``); ``DIR`` is the kubelet's seccomp
+    directory (``/var/lib/kubelet/seccomp`` by default, :data:`KUBELET_SECCOMP_DIR`), and
+    ``localhostProfile`` is the path relative to it: ``seccompgen/NAME.json``, what
+    ``k8s attach --profile NAME`` puts in a manifest (:data:`DEFAULT_SUBDIR`)."""
+    return kubelet_dir / DEFAULT_SUBDIR / profile_file_name(workloads, mode)
+
+
+def chosen_workloads(
+    store: TraceStore, workloads: Sequence[str]
+) -> tuple[SyscallGraph, tuple[str, ...]]:
+    """The store's graph and the workloads to emit (default: all), each known to the store."""
+    graph = store.load_graph()
     known = graph.workloads()
-    chosen = opts.workloads or tuple(known)
+    chosen = tuple(workloads) or tuple(known)
     missing = [w for w in chosen if w not in known]
     if missing:
         raise StoreError(
-            f"no trace of workload {', '.join(missing)} in the store {opts.store.root}",
+            f"no trace of workload {', '.join(missing)} in the store {store.root}",
             hint=f"known workloads: {', '.join(known) or 'none'}; record one with "
             f"`seccompgen trace ./app --workload {missing[0]}`",
         )
     if not chosen:
-        raise StoreError(f"the store {opts.store.root} holds no workloads")
+        raise StoreError(f"the store {store.root} holds no workloads")
+    return graph, chosen
+
+
+@dataclass(frozen=True)
+class BuiltProfile:
+    """A profile built from some workloads' traces, and what was added to the observed names."""
+
+    result: BuildResult
+    unknown: tuple[tuple[str, str], ...]
+    runtime_names: tuple[str, ...]
+    go_runtime_names: dict[str, tuple[str, ...]]
+
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        return tuple(
+            sorted(
+                n
+                for rule in self.result.profile.syscalls
+                if rule.action is Action.ALLOW
+                for n in rule.names
+            )
+        )
+
+
+def build_from_store(
+    opts: EmitOptions,
+    graph: SyscallGraph,
+    chosen: Sequence[str],
+    selection: RuntimeSelection | None,
+) -> BuiltProfile:
+    """The profile for the workloads ``chosen``: what they were seen to call, the runtime
+    block ``selection``, and the Go runtime's rare paths (``opts.go_runtime``)."""
     arches = graph.arches(list(chosen))
     names: set[str] = set()
     unknown: list[tuple[str, str]] = []
@@ -101,7 +169,6 @@ def emit(opts: EmitOptions) -> EmitSummary:
         names.update(n for n in resolved if n is not None)
     # The runtime's init makes its own calls under the filter before it execs the workload
     # (seccompgen.runtime): without them the container does not even start.
-    selection = resolve_runtime(opts.runtime, opts.no_new_privileges)
     runtime_names: list[str] = []
     if selection is not None:
         for name in selection.block.syscalls:
@@ -111,15 +178,38 @@ def emit(opts: EmitOptions) -> EmitSummary:
     go_names = go_runtime_additions(opts.store, opts.go_runtime, chosen, arches, names)
     names.update(go_names)
     result = build_profile(sorted(names), arches, opts.mode)
-    out = opts.output or default_profile_path(chosen, opts.mode)
-    write_profile(out, result.profile)
+    return BuiltProfile(
+        result=result,
+        unknown=tuple(unknown) + tuple(result.unknown),
+        runtime_names=tuple(sorted(set(runtime_names))),
+        go_runtime_names=go_names,
+    )
+
+
+def emit(opts: EmitOptions) -> EmitSummary:
+    """Build the profile for the chosen workloads (default: all in the store), write it in the
+    Docker or the runtime-spec form, and record in the store which workloads it came from
+    (:meth:`TraceStore.record_emitted`)."""
+    if opts.fmt is OutputFormat.SPO:
+        raise ProfileError("internal: SPO resources are written by pipeline.emit_spo")
+    graph, chosen = chosen_workloads(opts.store, opts.workloads)
+    selection = resolve_runtime(opts.runtime, opts.no_new_privileges)
+    built = build_from_store(opts, graph, chosen, selection)
+    profile = built.result.profile
+    if opts.fmt is OutputFormat.OCI:
+        profile = oci_profile(profile)
+    if opts.kubelet_dir is not None:
+        out = kubelet_profile_path(opts.kubelet_dir, chosen, opts.mode)
+    else:
+        out = opts.output or default_profile_path(chosen, opts.mode)
+    write_text_atomic(out, render(profile))
     # Which workloads this profile came from, for verify's fix commands (found by content, so
     # the profile JSON carries no extra key and stays a plain runtime-spec profile).
     record_problem = None
     try:
         opts.store.record_emitted(
             EmittedProfile(
-                digest=profile_digest(result.profile),
+                digest=profile_digest(profile),
                 workloads=tuple(chosen),
                 path=str(out.resolve()),
                 mode=opts.mode.value,
@@ -130,26 +220,23 @@ def emit(opts: EmitOptions) -> EmitSummary:
         record_problem = e.explain().replace("\n", "; ")
     except OSError as e:
         record_problem = f"cannot write {opts.store.emitted_path}: {e.strerror or e}"
-    allowed = tuple(
-        sorted(
-            n for rule in result.profile.syscalls if rule.action is Action.ALLOW for n in rule.names
-        )
-    )
     return EmitSummary(
         path=out,
         mode=opts.mode,
         workloads=tuple(chosen),
-        profile=result.profile,
-        allowed=allowed,
-        enosys=result.enosys,
-        unknown=tuple(unknown) + tuple(result.unknown),
+        profile=profile,
+        allowed=built.allowed,
+        enosys=built.result.enosys,
+        unknown=built.unknown,
         docker=docker_run_hint(out),
-        kubernetes=kubernetes_snippet(out),
+        kubernetes=kubernetes_snippet(out, subdir=DEFAULT_SUBDIR),
         runtime=selection,
-        runtime_names=tuple(sorted(set(runtime_names))),
-        go_runtime_names=go_names,
+        runtime_names=built.runtime_names,
+        go_runtime_names=built.go_runtime_names,
         record_problem=record_problem,
-        always_names=result.always,
+        always_names=built.result.always,
+        fmt=opts.fmt,
+        kubelet_dir=opts.kubelet_dir,
     )
 
 

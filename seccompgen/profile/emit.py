@@ -3,6 +3,12 @@
 The same profile always renders to the same bytes (2-space indent, names sorted within each
 rule, keys in the order :meth:`Profile.to_dict` gives, trailing newline), so golden files and
 run-to-run diffs mean something.
+
+Two forms: Docker's (what :func:`render` gives for a built profile: runtime-spec keys, plus a
+``comment`` on a rule that explains it), and the plain runtime-spec form (:func:`oci_profile`),
+the ``linux.seccomp`` object the kubelet hands to the runtime for a ``Localhost`` profile, with
+no key the runtime-spec does not define. Every file ``emit`` writes goes through
+:func:`write_text_atomic`.
 """
 
 from __future__ import annotations
@@ -36,14 +42,41 @@ def profile_digest(profile: Profile) -> str:
     return "sha256:" + hashlib.sha256(render(profile).encode("utf-8")).hexdigest()
 
 
-def write_profile(path: Path, profile: Profile) -> None:
-    """Write ``render(profile)`` to ``path`` atomically, creating parent directories.
+def oci_profile(profile: Profile) -> Profile:
+    """``profile`` in the runtime-spec form (config-linux.md, "Seccomp"): the same filter with
+    the keys only Docker reads left out - a rule's ``comment`` and its ``includes``/``excludes``
+    (moby/profiles ``seccomp.Syscall``). ``architectures`` is already the runtime-spec list of
+    ``SCMP_ARCH_*`` (:class:`Profile` never holds Docker's ``archMap``).
 
-    The text goes to a temporary file in the same directory, is flushed to disk, then renamed
-    over ``path`` with ``os.replace`` (atomic within a filesystem, rename(2)), so a reader never
-    sees a half-written profile.
+    A rule with ``includes``/``excludes`` applies only on some arches, capabilities or kernels
+    in Docker; the runtime-spec cannot say that, so such a profile is refused rather than
+    widened or narrowed silently. Built profiles never have one.
     """
-    text = render(profile)
+    for i, rule in enumerate(profile.syscalls):
+        if rule.includes or rule.excludes:
+            raise ProfileError(
+                f"$.syscalls[{i}]: the rule has Docker's includes/excludes, which the OCI "
+                "runtime-spec cannot express",
+                hint="emit it with --format docker, or split the rule per architecture",
+            )
+    return replace(
+        profile, syscalls=tuple(replace(rule, comment=None) for rule in profile.syscalls)
+    )
+
+
+def write_profile(path: Path, profile: Profile) -> None:
+    """Write ``render(profile)`` to ``path`` atomically (:func:`write_text_atomic`)."""
+    write_text_atomic(path, render(profile))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically, creating parent directories; mode 0644.
+
+    The text goes to a temporary file in the same directory, is flushed to disk (fsync), then
+    renamed over ``path`` with ``os.replace`` (atomic within a filesystem, rename(2)), so a
+    reader - the kubelet or the runtime reading its seccomp directory, ``kubectl`` - never sees
+    a half-written file, and a failed write leaves the old file as it was.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

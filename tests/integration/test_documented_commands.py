@@ -293,6 +293,54 @@ COMMANDS: dict[str, Run] = {
         needs=("store",),
         expect=(r"runtime: measured block runc \S+ \(NNP\)", r"wrote enforce profile"),
     ),
+    "seccompgen emit -w httpservice --format oci -o build/httpservice.oci.json": Run(
+        needs=("store",),
+        expect=(
+            r"wrote enforce profile \(oci form\) build/httpservice\.oci\.json: \d+ syscalls",
+            r"build/httpservice\.oci\.json: ok",
+        ),
+        files=("build/httpservice.oci.json",),
+        after="seccompgen validate build/httpservice.oci.json; "
+        "grep -c comment build/httpservice.oci.json || true",
+        reject=(EXERCISE_FAILED, r"(?m)^[1-9]\d*$"),  # no Docker-only "comment" key
+    ),
+    "seccompgen emit -w httpservice --format oci --kubelet-dir /var/lib/kubelet/seccomp": Run(
+        needs=("store",),
+        run_as="seccompgen emit -w httpservice --format oci --kubelet-dir node/kubelet/seccomp",
+        why="the suite does not write into this machine's kubelet directory; the same command "
+        "into a directory laid out like it",
+        expect=(
+            r"wrote enforce profile \(oci form\) node/kubelet/seccomp/seccompgen/"
+            r"httpservice\.json",
+            r"installed for the kubelet: localhostProfile seccompgen/httpservice\.json",
+            r"localhostProfile: seccompgen/httpservice\.json",
+        ),
+        files=("node/kubelet/seccomp/seccompgen/httpservice.json",),
+    ),
+    "seccompgen emit -w httpservice --format spo --binding httpservice:local": Run(
+        needs=("store",),
+        expect=(
+            r"wrote 1 SeccompProfile\(s\) and 1 ProfileBinding\(s\) \(enforce, "
+            r"security-profiles-operator\.x-k8s\.io/v1\) to profiles/httpservice\.yaml",
+            r"localhostProfile operator/httpservice\.json",
+            r"ProfileBinding httpservice-httpservice-local: image httpservice:local",
+            r"kubectl apply -f profiles/httpservice\.yaml",
+        ),
+        files=("profiles/httpservice.yaml",),
+    ),
+    "seccompgen emit --format spo --api-version v1beta1 --namespace web --label team=web "
+    "-o sp.yaml": Run(
+        needs=("store",),
+        expect=(
+            r"wrote 2 SeccompProfile\(s\) and 0 ProfileBinding\(s\) \(enforce, "
+            r"security-profiles-operator\.x-k8s\.io/v1beta1\) to sp\.yaml",
+            r"SeccompProfile batch \(workload batch\).*localhostProfile operator/web/batch\.json",
+            r"SeccompProfile httpservice \(workload httpservice\).*localhostProfile "
+            r"operator/web/httpservice\.json",
+            r"kubectl apply -f sp\.yaml",
+        ),
+        files=("sp.yaml",),
+    ),
     # ------------------------------------------------------------------ learn
     "seccompgen learn --listen 10 --workload httpservice --comm httpservice": Run(
         needs=("store", "programs", "staging-traffic"),
