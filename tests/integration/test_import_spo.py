@@ -184,3 +184,52 @@ def test_every_error_leaves_the_store_byte_identical(tmp_path: Path, bad: str) -
     assert len(errors) == 1 and re.search(expect, errors[0]), proc.stderr
     assert proc.stdout == ""
     assert _snapshot(store) == before
+
+
+@pytest.mark.parametrize("version", ["v1", "v1beta1"])
+@pytest.mark.parametrize("mode", ["enforce", "log"])
+def test_emit_format_spo_then_import_spo_gives_the_same_allowed_sets(
+    tmp_path: Path, build_example: Callable[[str], Path], version: str, mode: str
+) -> None:
+    """The round trip through SPO's own resource: every workload of an `emit --format spo`
+    stream imports back (into a fresh store) to the allowed set its Docker profile has."""
+    batch = build_example("batch")
+    store = tmp_path / "traces"
+    traced = sg("trace", str(batch), "--store", str(store), "--", "-in", str(REPO / "README.md"),
+                "-out", str(tmp_path / "out.json"), cwd=tmp_path)  # fmt: skip
+    assert traced.returncode == 0, traced.stdout + traced.stderr
+    # A second workload in the same stream: the batch job's profile plus two names.
+    extra = {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+             "syscalls": [{"names": ["uname", "mknodat"], "action": "SCMP_ACT_ALLOW"}]}  # fmt: skip
+    (tmp_path / "extra.json").write_text(json.dumps(extra))
+    proc = sg("import", "--spo", "extra.json", "-w", "helper", "--store", str(store),
+              cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    expected = {
+        w: _emit(store, w, tmp_path / f"{w}.json", "--mode", mode) for w in ("batch", "helper")
+    }
+
+    stream = tmp_path / "profiles.yaml"
+    proc = sg("emit", "-w", "batch", "-w", "helper", *PLAIN, "--mode", mode, "--format", "spo",
+              "--api-version", version, "--namespace", "shop", "--store", str(store),
+              "-o", str(stream), cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    from seccompgen.attach.spo import check_resource
+    from seccompgen.yamlio import read_all
+
+    docs = read_all(stream)
+    assert [d["metadata"]["name"] for d in docs if isinstance(d, dict)] == ["batch", "helper"]
+    for doc in docs:
+        assert check_resource(doc) == []
+        assert isinstance(doc, dict)
+        assert doc["apiVersion"].endswith(f"/{version}")
+        want = "SCMP_ACT_LOG" if mode == "log" else "SCMP_ACT_ERRNO"
+        assert doc["spec"]["defaultAction"] == want
+
+    fresh = tmp_path / "fresh"
+    proc = sg("import", "--spo", str(stream), "--store", str(fresh), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for workload, allowed in expected.items():
+        assert _emit(fresh, workload, tmp_path / f"back-{workload}.json") == allowed
+        doc = next(d for d in docs if isinstance(d, dict) and d["metadata"]["name"] == workload)
+        assert _names(doc) == allowed
