@@ -3,16 +3,13 @@ manifest's workloads)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import stat
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from seccompgen.attach.kubernetes import KUBELET_SECCOMP_DIR, localhost_profile_for
 from seccompgen.attach.manifest import AttachResult, attach_profile
 from seccompgen.errors import ManifestError
+from seccompgen.fileio import is_regular_or_new, write_atomically
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,52 +54,13 @@ def _read(path: Path, data: bytes | None) -> str:
         raise ManifestError(f"{source}: cannot read: {e}") from e
 
 
-def _is_regular_or_new(path: Path) -> bool:
+def _write(path: Path, text: str) -> None:
+    """The patched manifest to ``path`` (:func:`seccompgen.fileio.write_atomically`: readers see
+    the old file or the new one; an existing file keeps its mode; a device or pipe such as
+    ``-o /dev/stdout`` is written to, never replaced)."""
     try:
-        return stat.S_ISREG(path.stat().st_mode)  # through symbolic links
-    except FileNotFoundError:
-        return True
+        write_atomically(path, text.encode("utf-8"))
     except OSError as e:
-        raise ManifestError(f"{path}: cannot write: {e}") from e
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a
-    part: a temporary file in the same directory, fsync, ``os.replace`` (rename(2)). An
-    existing file keeps its mode (through a symbolic link, its target is replaced); a new one
-    gets 0666 minus the umask, as ``open`` would give it. A device or pipe (``-o /dev/stdout``)
-    is written to, never replaced."""
-    data = text.encode("utf-8")
-    if not _is_regular_or_new(path):
-        try:
-            with path.open("wb") as f:
-                f.write(data)
-        except OSError as e:
-            raise ManifestError(f"{path}: cannot write: {e}") from e
-        return
-    target = path.resolve() if path.is_symlink() else path
-    try:
-        mode = stat.S_IMODE(target.stat().st_mode)
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    except OSError as e:
-        raise ManifestError(f"{path}: cannot write: {e}") from e
-    try:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as e:
-        raise ManifestError(f"{path}: cannot write: {e}") from e
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise ManifestError(f"{path}: cannot write: {e}") from e
 
 
@@ -110,7 +68,7 @@ def k8s_attach(opts: AttachOptions) -> AttachReport:
     """Patch the manifest (see :func:`seccompgen.attach.manifest.attach_profile`) and write it
     to ``output``, or over the manifest with ``in_place``. Nothing is written on an error."""
     path = localhost_profile_for(opts.profile)
-    if opts.in_place and (opts.data is not None or not _is_regular_or_new(opts.manifest)):
+    if opts.in_place and (opts.data is not None or not is_regular_or_new(opts.manifest)):
         raise ManifestError(
             f"--in-place needs a regular manifest file, not {'-' if opts.data else opts.manifest}"
         )
@@ -126,10 +84,10 @@ def k8s_attach(opts: AttachOptions) -> AttachReport:
     written: Path | None = None
     if opts.in_place:
         if result.changed:
-            write_atomically(opts.manifest, result.text)
+            _write(opts.manifest, result.text)
             written = opts.manifest
     elif opts.output is not None:
-        write_atomically(opts.output, result.text)
+        _write(opts.output, result.text)
         written = opts.output
     return AttachReport(
         result=result,

@@ -13,15 +13,13 @@ no key the runtime-spec does not define. Every file ``emit`` writes goes through
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 from seccompgen.errors import ProfileError
+from seccompgen.fileio import write_atomically
 from seccompgen.profile.model import Profile
 
 
@@ -70,27 +68,10 @@ def write_profile(path: Path, profile: Profile) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` atomically, creating parent directories; mode 0644.
-
-    The text goes to a temporary file in the same directory, is flushed to disk (fsync), then
-    renamed over ``path`` with ``os.replace`` (atomic within a filesystem, rename(2)), so a
-    reader - the kubelet or the runtime reading its seccomp directory, ``kubectl`` - never sees
-    a half-written file, and a failed write leaves the old file as it was.
-    """
+    """Write ``text`` (UTF-8) to ``path`` atomically, creating parent directories; a new or
+    replaced profile gets mode 0644 (it is not secret, and runtimes may read it as another
+    user). A device or pipe is written to, not replaced (:mod:`seccompgen.fileio`)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        write_atomically(path, text.encode("utf-8"), mode=0o644, parents=True)
     except OSError as e:
-        raise ProfileError(f"{path}: cannot create: {e}") from e
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp creates 0600; a profile is not secret and runtimes may read it as another user.
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise ProfileError(f"{path}: cannot write: {e}") from e
