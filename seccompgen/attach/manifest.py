@@ -34,38 +34,17 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
 
 from seccompgen.attach import podman as podman_kube
 from seccompgen.attach import yamltext
+from seccompgen.attach.k8skinds import (
+    CLOSED_GROUPS,
+    NO_POD_TEMPLATE,
+    POD_SPEC_PATHS,
+    api_group,
+)
 from seccompgen.attach.k8sschema import SCHEMA_VERSION, workload_problems
 from seccompgen.attach.kubernetes import localhost_profile_problem, yaml_scalar
 from seccompgen.attach.yamltext import Edit
 from seccompgen.errors import ManifestError
 from seccompgen.yamlio import load_all
-
-POD_SPEC_PATHS: Final[dict[tuple[str, str], tuple[str, ...]]] = {
-    ("", "Pod"): ("spec",),
-    ("", "ReplicationController"): ("spec", "template", "spec"),
-    ("", "PodTemplate"): ("template", "spec"),
-    ("apps", "Deployment"): ("spec", "template", "spec"),
-    ("apps", "StatefulSet"): ("spec", "template", "spec"),
-    ("apps", "DaemonSet"): ("spec", "template", "spec"),
-    ("apps", "ReplicaSet"): ("spec", "template", "spec"),
-    ("batch", "Job"): ("spec", "template", "spec"),
-    ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template", "spec"),
-}
-"""Where each workload kind (API group, kind) keeps its pod spec."""
-
-_NO_POD_TEMPLATE: Final = frozenset(
-    {
-        "APIService", "CSIDriver", "CSINode", "CertificateSigningRequest", "ClusterRole",
-        "ClusterRoleBinding", "ConfigMap", "ControllerRevision", "CustomResourceDefinition",
-        "Endpoints", "EndpointSlice", "Event", "HorizontalPodAutoscaler", "Ingress",
-        "IngressClass", "Lease", "LimitRange", "MutatingWebhookConfiguration", "Namespace",
-        "NetworkPolicy", "PersistentVolume", "PersistentVolumeClaim", "PodDisruptionBudget",
-        "PriorityClass", "ResourceQuota", "Role", "RoleBinding", "RuntimeClass", "Secret",
-        "Service", "ServiceAccount", "StorageClass", "ValidatingAdmissionPolicy",
-        "ValidatingAdmissionPolicyBinding", "ValidatingWebhookConfiguration", "VolumeAttachment",
-    }
-)  # fmt: skip
-"""Built-in kinds that run no pods: passed through."""
 
 _CONTAINER_LISTS: Final = ("containers", "initContainers")
 
@@ -140,11 +119,6 @@ class _Doc:
 
     def change(self, target: str, outcome: Outcome, detail: str) -> Change:
         return Change(self.index, self.kind, self.name, target, outcome, detail)
-
-
-def _group(api_version: object) -> str:
-    text = api_version if isinstance(api_version, str) else ""
-    return text.rpartition("/")[0] if "/" in text else ""
 
 
 def _name(doc: dict[str, Any]) -> str:
@@ -467,16 +441,22 @@ def attach_profile(
         if not isinstance(kind, str) or not kind:
             raise ManifestError(f"{source}: document {index}: no kind")
         doc = _Doc(index, kind, _name(data), source)
-        group = _group(data.get("apiVersion"))
+        group = api_group(data.get("apiVersion"))
         if kind == "List":
             raise doc.error(
                 "a List object; seccompgen patches a --- stream of objects",
                 hint="write each item as its own document",
             )
         path = POD_SPEC_PATHS.get((group, kind))
+        if path is None and group in CLOSED_GROUPS and kind not in NO_POD_TEMPLATE:
+            raise doc.error(
+                f"unknown kind {kind} in apiVersion {data.get('apiVersion')}",
+                hint="check kind and apiVersion; workload kinds are "
+                + ", ".join(sorted({k for _, k in POD_SPEC_PATHS})),
+            )
         if path is None:
             builtin = "." not in group or group.endswith(".k8s.io")
-            if kind in _NO_POD_TEMPLATE and builtin:
+            if kind in NO_POD_TEMPLATE and builtin:
                 detail = "no pod template"
             else:
                 version = data.get("apiVersion")
@@ -582,7 +562,7 @@ def _check(result: str, docs: list[object], patcher: _Patcher, profile_path: str
     for index, doc in enumerate(got):
         if not isinstance(doc, dict):
             continue
-        spec_path = POD_SPEC_PATHS.get((_group(doc.get("apiVersion")), str(doc.get("kind"))))
+        spec_path = POD_SPEC_PATHS.get((api_group(doc.get("apiVersion")), str(doc.get("kind"))))
         if spec_path is None:
             continue
         problems = workload_problems(doc, spec_path)

@@ -491,3 +491,14 @@ def test_podman_annotation_is_not_written_for_a_skipped_pod() -> None:
     result = attach_profile(text, source="pod.yaml", profile_path=PROFILE, podman=True)
     assert result.text == text
     assert [c.outcome for c in result.changes] == [Outcome.SKIPPED]
+
+
+def test_an_unknown_kind_in_a_closed_group_is_an_error_a_custom_resource_passes() -> None:
+    service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n"
+    typo = "apiVersion: apps/v1\nkind: Deploymnet\nmetadata:\n  name: web\n"
+    with pytest.raises(ManifestError, match=r"^m\.yaml: document 1: Deploymnet/web: unknown kind "
+                       r"Deploymnet in apiVersion apps/v1$"):  # fmt: skip
+        attach_profile(f"{service}---\n{typo}", source="m.yaml", profile_path=PROFILE)
+    custom = "apiVersion: monitoring.coreos.com/v1\nkind: Deploymnet\nmetadata:\n  name: web\n"
+    result = attach_profile(f"{service}---\n{custom}", source="m.yaml", profile_path=PROFILE)
+    assert [c.outcome for c in result.changes] == [Outcome.SKIPPED, Outcome.SKIPPED]
