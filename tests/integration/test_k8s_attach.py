@@ -168,6 +168,11 @@ def test_usage_errors_exit_2(work: Path, args: tuple[str, ...], message: str) ->
             "error: flow-security-context.yaml: document 0: Pod/web: spec.securityContext is a "
             "flow-style mapping",
         ),
+        (
+            "bad-unknown-kind.yaml",
+            "error: bad-unknown-kind.yaml: document 1: Deploymnet/web: unknown kind Deploymnet "
+            "in apiVersion apps/v1",
+        ),
         ("missing.yaml", "error: missing.yaml: no such file"),
     ],
 )
