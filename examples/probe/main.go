@@ -15,6 +15,10 @@
 // With -dry the probe does everything except the syscalls themselves (the same temporary
 // directory, the same locked thread, the same output), so tracing "probe -dry" gives the
 // syscalls of the Go runtime and of the harness alone.
+//
+// With -args the probe runs a different set: syscalls a profile allows by name, each called
+// with an argument value a Go service makes and with one it does not (see args.go); add
+// -observed-only to run only the former, the run to trace.
 package main
 
 import (
@@ -93,7 +97,17 @@ const (
 
 func main() {
 	dry := flag.Bool("dry", false, "do everything but the dangerous syscalls")
+	args := flag.Bool("args", false, "probe argument values of allowed syscalls instead (args.go)")
+	observedOnly := flag.Bool("observed-only", false, "with -args: only the observed variants")
 	flag.Parse()
+	if *observedOnly && !*args {
+		fmt.Fprintln(os.Stderr, "probe: -observed-only needs -args")
+		os.Exit(2)
+	}
+	if *args {
+		runArgs(*dry, *observedOnly)
+		return
+	}
 
 	dir, err := os.MkdirTemp("", "seccompgen-probe-")
 	if err != nil {
