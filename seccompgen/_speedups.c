@@ -357,6 +357,16 @@ parse_args2(const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb, int *dec
         Py_ssize_t s = starts[k], e = ends[k];
         while (s < e && t[s] == ' ') s++;
         while (e > s && t[e - 1] == ' ') e--;
+        /* A named field (clone's "flags=0x...": _args.parse_args puts those at their kernel
+         * index) or a flag set ("0x1|0x800": their OR): rare, Python does them. */
+        Py_ssize_t q = s;
+        while (q < e && is_name_char(t[q])) q++;
+        if ((q > s && q < e && t[q] == '=' && is_name_start(t[s])) ||
+            (s < e && t[s] >= '0' && t[s] <= '9' && memchr(t + s, '|', (size_t)(e - s)) != NULL)) {
+            *decline = 1;
+            Py_CLEAR(result);
+            goto done;
+        }
         PyObject *v = scalar(t + s, e - s, decline);
         if (v == NULL) {
             Py_CLEAR(result);

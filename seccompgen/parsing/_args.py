@@ -27,16 +27,37 @@ _COMMENT = re.compile(r"\s*/\*.*?\*/\s*")
 _SPECIAL = re.compile(r"[\"'{}\[\]()/<]")
 
 
+# clone's arguments as strace prints them: named fields in an order of its own
+# (``clone(child_stack=NULL, flags=0x1200011, child_tidptr=0x7f...)``). Their kernel argument
+# indexes: clone(flags, stack, parent_tid, ...) on every x86 ABI (kernel/fork.c
+# SYSCALL_DEFINE5(clone), clone(2) NOTES); the child_tid and tls indexes differ between ABIs
+# (CLONE_BACKWARDS on i386), so those two fields are not placed. The ptrace and ebpf backends
+# read the registers themselves and need none of this.
+_CLONE_FIELDS = {"flags": 0, "child_stack": 1, "stack": 1, "parent_tid": 2, "parent_tidptr": 2}
+_OTHER_CLONE_FIELDS = frozenset({"child_tidptr", "child_tid", "tls"})
+_FIELD = re.compile(r"\s*([a-z_]+)=(.*)", re.S)
+
+
 def scalar(token: str) -> int | None:
     """The integer a printed argument stands for, or ``None`` if it is not a plain number.
 
-    ``NULL`` is the null pointer, 0 (strace prints it for a zero pointer argument).
+    ``NULL`` is the null pointer, 0 (strace prints it for a zero pointer argument). A flag set
+    of numbers (``0x1|0x800|0x80000``: strace keeps the ``|`` under ``-X raw``) is their OR; a
+    set with a symbolic name in it is not a number.
     """
     token = token.strip()
     if "/*" in token:
         token = _COMMENT.sub(" ", token).strip()
     if token == "NULL":
         return 0
+    if "|" in token:
+        value = 0
+        for part in token.split("|"):
+            v = scalar(part)
+            if v is None or v < 0:
+                return None
+            value |= v
+        return value
     if token.endswith(">") and "<" in token:
         # ``-y``/``-yy`` decorate file descriptors with what they refer to: ``3</etc/passwd>``
         token = token[: token.index("<")]
@@ -100,5 +121,22 @@ def split_args(text: str) -> list[str]:
 
 
 def parse_args(text: str) -> ArgTuple:
-    """One entry per printed top-level argument: its int value, or ``None``."""
-    return tuple(scalar(part) for part in split_args(text))
+    """One entry per argument: its int value, or ``None``. Arguments are in the kernel's order:
+    printed order, except clone's named fields, which go to their argument index."""
+    parts = split_args(text)
+    if "=" in text:
+        fields = [_FIELD.match(part) for part in parts]
+        names = [m.group(1) for m in fields if m is not None]
+        if (
+            len(names) == len(parts)
+            and "flags" in names
+            and all(n in _CLONE_FIELDS or n in _OTHER_CLONE_FIELDS for n in names)
+        ):
+            placed: list[int | None] = [None] * 3
+            for m in fields:
+                assert m is not None
+                index = _CLONE_FIELDS.get(m.group(1))
+                if index is not None:
+                    placed[index] = scalar(m.group(2))
+            return tuple(placed)
+    return tuple(scalar(part) for part in parts)

@@ -141,18 +141,8 @@ def traced(
     return TraceStore(store).load_graph().usage(WORKLOAD)
 
 
-_CLONE_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="strace prints clone's arguments by name (child_stack=NULL, flags=17) and not in the "
-    "kernel's order, and the strace parser records no value for a name=value argument, so "
-    "clone's flags are not in the graph",
-)
-
-
 @pytest.mark.strace
-@pytest.mark.parametrize(
-    "syscall", [pytest.param(s, marks=_CLONE_GAP) if s == "clone" else s for s in SYSCALLS]
-)
+@pytest.mark.parametrize("syscall", SYSCALLS)
 def test_trace_records_the_observed_values_only(
     syscall: str, baseline: list[Row], traced: dict[str, SyscallUsage]
 ) -> None:

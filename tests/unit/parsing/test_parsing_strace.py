@@ -80,7 +80,13 @@ def test_resumed_call_joins_both_halves_and_keeps_start_time() -> None:
     )
     assert ev.timestamp == float(start_ts)
     tls = int(re.search(r"tls=(0x[0-9a-f]+)", resumed).group(1), 16)  # type: ignore[union-attr]
-    assert ev.args == (None, None, None)  # child_stack=, flags=, tls= are name=value fields
+    # clone's named fields go to their kernel argument indexes: flags 0, the stack 1; tls is
+    # not placed (its index differs between ABIs), so it is not recorded.
+    start = lines[i]
+    flags = int(re.search(r"flags=(0x[0-9a-f]+)", start).group(1), 16)  # type: ignore[union-attr]
+    stack = int(re.search(r"child_stack=(0x[0-9a-f]+)", start).group(1), 16)  # type: ignore[union-attr]
+    assert ev.args == (flags, stack, None)
+    assert flags & 0x10000  # CLONE_THREAD: a Go runtime thread
     assert ev.tid == int(tid) and tls > 0
 
 
