@@ -477,7 +477,12 @@ def _runtime_enosys(
 
 
 def build_profile(
-    names: Iterable[str], arches: Iterable[str], mode: Mode, *, enosys: bool = True
+    names: Iterable[str],
+    arches: Iterable[str],
+    mode: Mode,
+    *,
+    enosys: bool = True,
+    conditioned: Sequence[SyscallRule] = (),
 ) -> BuildResult:
     """Build the allowlist profile for ``names`` seen on ``arches`` (libseccomp arch names).
 
@@ -494,6 +499,9 @@ def build_profile(
     that were not observed (:func:`enosys_rule`); :attr:`BuildResult.runtime_enosys` reports
     what runc's ENOSYS stub adds on top (:func:`runc_enosys_boundary`), including the unobserved
     syscalls that the ENOSYS rule moves from runc's ENOSYS to the default EPERM.
+
+    ``conditioned`` are argument-conditioned rules (:mod:`seccompgen.profile.args`); the names
+    they cover leave the unconditional allow rule, which would otherwise let every call through.
     """
     arch_names, arch_enums = _arch_enums(arches)
     allowed: set[str] = set()
@@ -523,7 +531,11 @@ def build_profile(
         check_enforce_default(default_action)
     else:
         default_action, default_errno = Action.LOG, None
-    rules = [SyscallRule(names=tuple(allowlist), action=Action.ALLOW)]
+    with_args = {n for rule in conditioned for n in rule.names}
+    rules = [
+        SyscallRule(names=tuple(n for n in allowlist if n not in with_args), action=Action.ALLOW)
+    ]
+    rules.extend(conditioned)
     enosys_names: tuple[str, ...] = ()
     if mode is Mode.ENFORCE and enosys:
         denied = enosys_rule(_enosys_names(allowed, arch_names))
@@ -545,7 +557,7 @@ def build_profile(
     without_enosys = Profile(
         default_action=default_action,
         architectures=arch_enums,
-        syscalls=tuple(rules[:1]),
+        syscalls=tuple(r for r in rules if r.action is Action.ALLOW),
         default_errno_ret=default_errno,
     )
     return BuildResult(

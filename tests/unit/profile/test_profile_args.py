@@ -1,0 +1,278 @@
+"""profile.args: argument conditions from observed values, and the runtime semantics they are
+judged by (OR within an index, masks, 32-bit arguments)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seccompgen import syscalls
+from seccompgen.profile.args import (
+    U32,
+    U64,
+    ArgPlan,
+    ObservedArg,
+    answer,
+    arg_rules,
+    describe,
+    describe_profile,
+    no_bits_rule,
+    not_together_rules,
+    plan_args,
+    rule_matches,
+    value_rules,
+)
+from seccompgen.profile.build import EPERM, Mode, build_profile
+from seccompgen.profile.model import Action, ArgCondition, Operator, Profile, SyscallRule
+from seccompgen.schema import validate_profile_data
+
+ARCH = "x86_64"
+BASE = ["read", "write", "exit_group", "openat", "close"]
+AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x20000, 0x10000000, 0x40000000
+# Go src/runtime/os_linux.go cloneFlags: how the Go runtime starts every thread.
+GO_CLONE_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x40000 | 0x10000
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+
+
+def built(
+    names: list[str], observed: dict[str, ObservedArg], mode: Mode = Mode.ENFORCE
+) -> tuple[ArgPlan, Profile]:
+    plan = plan_args(names, observed, arches=[ARCH])
+    kept = [n for n in names if n not in plan.enosys_instead]
+    return plan, build_profile(kept, [ARCH], mode, conditioned=plan.rules).profile
+
+
+def seen(*values: int) -> ObservedArg:
+    return ObservedArg(frozenset(values), True)
+
+
+def allowed(profile: Profile, name: str, *args: int) -> bool:
+    return answer(profile, ARCH, name, args)[0] is Action.ALLOW
+
+
+# ------------------------------------------------------------------ OR semantics
+
+
+def test_one_rule_per_value_each_with_a_single_condition() -> None:
+    rules = value_rules(arg_rules()["socket"], [AF_INET, AF_INET6, AF_UNIX])
+    assert len(rules) == 3
+    assert all(len(r.args) == 1 and r.names == ("socket",) for r in rules)
+    assert [r.args[0].value_two for r in rules] == [AF_UNIX, AF_INET, AF_INET6]
+
+
+def test_conditions_on_one_index_in_one_rule_are_ored_as_runc_installs_them() -> None:
+    both = SyscallRule(
+        names=("socket",),
+        action=Action.ALLOW,
+        args=(
+            ArgCondition(0, AF_INET, Operator.EQ),
+            ArgCondition(0, AF_INET6, Operator.EQ),
+            ArgCondition(1, 1, Operator.EQ),
+        ),
+    )
+    # runc adds each condition as its own rule: any one of them lets the call through.
+    assert rule_matches(both, [AF_INET6, 99])
+    assert rule_matches(both, [AF_NETLINK, 1])
+    assert not rule_matches(both, [AF_NETLINK, 2])
+    anded = SyscallRule(
+        names=("socket",),
+        action=Action.ALLOW,
+        args=(ArgCondition(0, AF_INET, Operator.EQ), ArgCondition(1, 1, Operator.EQ)),
+    )
+    assert rule_matches(anded, [AF_INET, 1]) and not rule_matches(anded, [AF_INET, 2])
+
+
+def test_the_emitted_profile_allows_the_families_seen_and_refuses_the_others() -> None:
+    plan, profile = built([*BASE, "socket"], {"socket": seen(AF_INET, AF_INET6)})
+    assert plan.conditioned == (("socket", "AF_INET, AF_INET6"),)
+    assert allowed(profile, "socket", AF_INET, 1, 0) and allowed(profile, "socket", AF_INET6)
+    assert answer(profile, ARCH, "socket", [AF_NETLINK]) == (Action.ERRNO, EPERM)
+    unconditional = profile.syscalls[0]
+    assert not unconditional.args and "socket" not in unconditional.names
+    assert validate_profile_data(profile.to_dict(), source="p") == []
+
+
+# ------------------------------------------------------------------ masks
+
+
+def test_clone_refuses_the_namespace_flags_not_observed_as_dockers_default_does() -> None:
+    rule = no_bits_rule(arg_rules()["clone"], [GO_CLONE_FLAGS])
+    assert rule is not None
+    assert rule.args == (ArgCondition(0, 0x7E020000, Operator.MASKED_EQ, 0),)
+    observed_net = no_bits_rule(arg_rules()["clone"], [GO_CLONE_FLAGS, CLONE_NEWNET | 17])
+    assert observed_net is not None and observed_net.args[0].value == 0x7E020000 & ~CLONE_NEWNET
+    assert describe(arg_rules()["clone"], [rule]) == "no namespace flags"
+    assert describe(arg_rules()["clone"], [observed_net]) == (
+        "none of CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, "
+        "CLONE_NEWPID"
+    )
+
+
+def test_clone_conditioned_sends_clone3_to_enosys() -> None:
+    plan, profile = built([*BASE, "clone", "clone3"], {"clone": seen(GO_CLONE_FLAGS)})
+    assert plan.enosys_instead == ("clone3",)
+    assert allowed(profile, "clone", GO_CLONE_FLAGS | 17)
+    assert answer(profile, ARCH, "clone", [GO_CLONE_FLAGS | CLONE_NEWUSER]) == (Action.ERRNO, 1)
+    assert answer(profile, ARCH, "clone3", []) == (Action.ERRNO, 38)
+
+
+def test_every_namespace_flag_observed_leaves_clone_unconditioned() -> None:
+    plan, _ = built([*BASE, "clone"], {"clone": seen(0x7E020000)})
+    assert plan.rules == () and plan.unconditioned[0][0] == "clone"
+    assert plan.enosys_instead == ()
+
+
+def test_write_and_exec_together_are_refused_unless_observed() -> None:
+    entry = arg_rules()["mprotect"]
+    rules = not_together_rules(entry, [PROT_READ, PROT_READ | PROT_WRITE])
+    assert sorted(r.args[0].value_two for r in rules) == [0, PROT_WRITE, PROT_EXEC]
+    assert describe(entry, rules) == "never PROT_WRITE|PROT_EXEC together"
+    assert not_together_rules(entry, [PROT_READ | PROT_WRITE | PROT_EXEC]) == ()
+    _, profile = built([*BASE, "mprotect"], {"mprotect": seen(PROT_READ)})
+    assert allowed(profile, "mprotect", 0, 4096, PROT_READ | PROT_EXEC)
+    assert not allowed(profile, "mprotect", 0, 4096, PROT_READ | PROT_WRITE | PROT_EXEC)
+
+
+# ------------------------------------------------------------------ argument width
+
+
+def test_a_32_bit_argument_is_compared_on_its_low_32_bits() -> None:
+    # personality(0xffffffff) queries the persona: Go passes it zero-extended, C sign-extends
+    # -1; the kernel reads an unsigned int either way, and so must the rule.
+    _, profile = built([*BASE, "personality"], {"personality": seen(-1)})
+    rule = next(r for r in profile.syscalls if r.names == ("personality",))
+    assert rule.args == (ArgCondition(0, U32, Operator.MASKED_EQ, U32),)
+    assert allowed(profile, "personality", 0xFFFFFFFF)
+    assert allowed(profile, "personality", U64)
+    assert allowed(profile, "personality", -1)
+    assert not allowed(profile, "personality", 0)
+    assert describe(arg_rules()["personality"], [rule]) == "query (0xffffffff)"
+
+
+def test_a_64_bit_flag_word_keeps_its_upper_half() -> None:
+    _, profile = built([*BASE, "mmap"], {"mmap": seen(PROT_READ | PROT_WRITE)})
+    assert allowed(profile, "mmap", 0, 4096, (1 << 40) | PROT_READ)
+    assert not allowed(profile, "mmap", 0, 4096, (1 << 40) | PROT_WRITE | PROT_EXEC)
+
+
+# ------------------------------------------------------------------ what stays unconditioned
+
+
+def test_names_the_runtime_calls_stay_unconditioned() -> None:
+    plan = plan_args(
+        ["prctl", "socket"],
+        {"prctl": seen(15), "socket": seen(AF_INET)},
+        arches=[ARCH],
+        runtime_names=["prctl"],
+    )
+    assert [n for n, _ in plan.conditioned] == ["socket"]
+    assert plan.unconditioned == (
+        ("prctl", "the container runtime calls it after loading the filter, with its own values"),
+    )
+
+
+def test_go_safety_net_names_keep_a_condition_only_when_it_admits_the_go_runtime() -> None:
+    plan = plan_args(["clone", "mmap", "socket"], {}, arches=[ARCH], go_names=["clone", "socket"])
+    assert dict(plan.conditioned) == {
+        "clone": "no namespace flags",
+        "mmap": "never PROT_WRITE|PROT_EXEC together",
+    }
+    assert (
+        dict(plan.unconditioned)["socket"]
+        == "added for the Go runtime, whose values were not observed"
+    )
+
+
+def test_open_or_large_sets_stay_unconditioned_with_the_reason() -> None:
+    plan = plan_args(
+        ["ioctl", "fcntl", "prctl", "personality"],
+        {
+            "ioctl": ObservedArg(
+                frozenset(), False, "more distinct request values than the graph keeps"
+            ),
+            "fcntl": seen(*range(9)),
+            "prctl": ObservedArg(frozenset(), False, "no option values recorded for w"),
+        },
+        arches=[ARCH],
+    )
+    why = dict(plan.unconditioned)
+    assert why["ioctl"] == "more distinct request values than the graph keeps"
+    assert why["fcntl"] == "9 distinct command values, more than the 8 a value list takes"
+    assert why["prctl"] == "no option values recorded for w"
+    assert why["personality"] == "no persona value was recorded"
+    assert plan.rules == ()
+
+
+def test_clone_stays_unconditioned_where_its_flags_are_another_argument() -> None:
+    plan = plan_args(["clone"], {"clone": seen(GO_CLONE_FLAGS)}, arches=[ARCH, "s390x"])
+    assert dict(plan.unconditioned)["clone"] == "on s390x its flags argument has another index"
+
+
+def test_a_log_profile_gets_the_same_conditions() -> None:
+    _, profile = built([*BASE, "socket"], {"socket": seen(AF_INET)}, Mode.LOG)
+    assert allowed(profile, "socket", AF_INET)
+    assert answer(profile, ARCH, "socket", [AF_NETLINK])[0] is Action.LOG
+    assert describe_profile(profile) == (("socket", "AF_INET"),)
+
+
+def test_every_curated_name_is_known_to_libseccomp() -> None:
+    for name in arg_rules():
+        assert syscalls.resolve_name(ARCH, name) is not None, name
+
+
+# ------------------------------------------------------------------ property: exactly the values
+
+values32 = st.integers(min_value=-(2**31), max_value=2**32 - 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(observed=st.sets(values32, min_size=1, max_size=8), probes=st.lists(values32, max_size=20))
+def test_value_rules_allow_exactly_the_observed_values(
+    observed: set[int], probes: list[int]
+) -> None:
+    _, profile = built([*BASE, "prctl"], {"prctl": ObservedArg(frozenset(observed), True)})
+    low = {v & U32 for v in observed}
+    for v in [*observed, *probes]:
+        for upper in (0, 0xFFFFFFFF << 32):
+            assert allowed(profile, "prctl", (v & U32) | upper) == ((v & U32) in low)
+
+
+flag_words = st.integers(min_value=0, max_value=U64)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    observed=st.lists(flag_words, min_size=1, max_size=6), probes=st.lists(flag_words, max_size=20)
+)
+def test_no_bits_refuses_exactly_the_unobserved_flags(
+    observed: list[int], probes: list[int]
+) -> None:
+    plan, profile = built([*BASE, "clone"], {"clone": ObservedArg(frozenset(observed), True)})
+    refused = 0x7E020000
+    for v in observed:
+        refused &= ~v
+    for v in [*observed, *probes]:
+        assert allowed(profile, "clone", v) == (v & refused == 0)
+    assert ("clone3" in plan.enosys_instead) == bool(refused)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    observed=st.lists(flag_words, min_size=1, max_size=6), probes=st.lists(flag_words, max_size=20)
+)
+def test_not_together_refuses_exactly_write_and_exec(
+    observed: list[int], probes: list[int]
+) -> None:
+    _, profile = built([*BASE, "mmap"], {"mmap": ObservedArg(frozenset(observed), True)})
+    wx = PROT_WRITE | PROT_EXEC
+    open_set = any(v & wx == wx for v in observed)
+    for v in [*observed, *probes]:
+        assert allowed(profile, "mmap", 0, 0, v) == (open_set or v & wx != wx)
+
+
+@pytest.mark.parametrize("name", sorted(arg_rules()))
+def test_each_curated_entry_has_a_reason_and_a_source(name: str) -> None:
+    entry = arg_rules()[name]
+    assert entry.reason and entry.source and entry.what
