@@ -5,8 +5,10 @@
    resolved from a local :mod:`referencing` registry, so validation never reaches the network.
 2. Semantic checks, using the rules in :mod:`seccompgen.profile.build` and the syscall tables
    of the installed libseccomp: unknown syscall names, duplicate names, rules that repeat the
-   default action, profiles that confine nothing, a missing ``defaultAction``, and two
-   conditions on one argument in one rule.
+   default action, profiles that confine nothing, a missing ``defaultAction``, two
+   conditions on one argument in one rule, ``SCMP_CMP_MASKED_EQ`` conditions that match no
+   value (a datum with bits outside the mask) or every value (mask 0), and conditions that do
+   nothing because an unconditional rule with the same action names the same syscall.
 3. Warnings, which do not make a profile invalid: a profile that refuses the exit syscalls
    (:func:`seccompgen.profile.build.refused_exits`), so a process under it cannot end cleanly.
 
@@ -42,7 +44,7 @@ from seccompgen.profile.build import (
     same_effect,
     shared_arg_indexes,
 )
-from seccompgen.profile.model import Profile, SyscallRule, read_json
+from seccompgen.profile.model import Operator, Profile, SyscallRule, read_json
 
 _SCHEMA_DIR = "oci-runtime-spec-schema"
 _SCHEMA_FILES = ("config-linux.json", "defs-linux.json", "defs.json")
@@ -193,6 +195,50 @@ def _shared_args(profile: Profile, source: str) -> list[str]:
     return problems
 
 
+def _masked(profile: Profile, source: str) -> list[str]:
+    # seccomp_rule_add(3): SCMP_CMP_MASKED_EQ holds when (arg & value) == valueTwo; the
+    # runtime-spec SyscallArg carries the mask in value and the datum in valueTwo.
+    problems: list[str] = []
+    for i, rule in enumerate(profile.syscalls):
+        for j, c in enumerate(rule.args):
+            if c.op is not Operator.MASKED_EQ:
+                continue
+            where = f"{source}: $.syscalls[{i}].args[{j}]"
+            if c.value_two & ~c.value:
+                problems.append(
+                    f"{where}: SCMP_CMP_MASKED_EQ with valueTwo {c.value_two:#x} outside the mask "
+                    f"value {c.value:#x} matches no call; value is the mask, valueTwo the "
+                    "masked value to compare with"
+                )
+            elif c.value == 0:
+                problems.append(
+                    f"{where}: SCMP_CMP_MASKED_EQ with mask 0 matches every call; give the mask "
+                    "in value (and the masked value in valueTwo), or drop the condition"
+                )
+    return problems
+
+
+def _void_conditions(profile: Profile, source: str) -> list[str]:
+    unconditional: dict[tuple[object, str], int] = {}
+    for i, rule in enumerate(profile.syscalls):
+        if not rule.args:
+            for name in rule.names:
+                unconditional.setdefault((_rule_key(rule), name), i)
+    problems: list[str] = []
+    for i, rule in enumerate(profile.syscalls):
+        if not rule.args:
+            continue
+        for j, name in enumerate(rule.names):
+            k = unconditional.get((_rule_key(rule), name))
+            if k is not None:
+                problems.append(
+                    f"{source}: $.syscalls[{i}].names[{j}]: the conditions on {name!r} do "
+                    f"nothing: $.syscalls[{k}] allows every call of it with the same action; "
+                    f"remove {name!r} from $.syscalls[{k}]"
+                )
+    return problems
+
+
 @dataclass(frozen=True, slots=True)
 class Validation:
     """The problems (the profile is invalid) and warnings (it is valid, but see) for one profile."""
@@ -243,6 +289,8 @@ def check_profile_data(data: object, *, source: str) -> Validation:
     problems += _duplicates(profile, source)
     problems += _redundant_rules(profile, source)
     problems += _shared_args(profile, source)
+    problems += _masked(profile, source)
+    problems += _void_conditions(profile, source)
     return Validation(tuple(problems), tuple(_refused_exits(profile, source)))
 
 

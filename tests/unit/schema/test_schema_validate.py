@@ -146,6 +146,56 @@ def test_two_conditions_on_one_argument() -> None:
     _one(problems, "$.syscalls[1].args", "argument 0", "OR")
 
 
+def _with_rule(rule: dict[str, Any]) -> list[str]:
+    rules = copy.deepcopy(GOOD["syscalls"])
+    rules.append(rule)
+    return validate_profile_data(_bad(syscalls=rules), source="src")
+
+
+def test_masked_datum_outside_the_mask_matches_nothing() -> None:
+    # valueTwo is the datum, value the mask: swapped, the rule allows no call at all.
+    problems = _with_rule(
+        {
+            "names": ["clone"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 0, "valueTwo": 2114060288, "op": "SCMP_CMP_MASKED_EQ"}],
+        }
+    )
+    assert len(problems) == 1
+    _one(problems, "$.syscalls[4].args[0]", "matches no call", "0x7e020000")
+
+
+def test_masked_with_mask_zero_matches_everything() -> None:
+    problems = _with_rule(
+        {
+            "names": ["socket"],
+            "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_MASKED_EQ"}],
+        }
+    )
+    assert len(problems) == 1
+    _one(problems, "$.syscalls[4].args[0]", "matches every call")
+
+
+def test_a_low_32_bit_value_rule_is_valid() -> None:
+    rule = {
+        "names": ["socket"],
+        "action": "SCMP_ACT_ALLOW",
+        "args": [{"index": 0, "value": 4294967295, "valueTwo": 2, "op": "SCMP_CMP_MASKED_EQ"}],
+    }
+    assert _with_rule(rule) == []
+
+
+def test_conditions_on_a_name_the_unconditional_rule_allows_do_nothing() -> None:
+    rules = copy.deepcopy(GOOD["syscalls"])
+    rules[0]["names"].append("personality")
+    problems = validate_profile_data(_bad(syscalls=rules), source="src")
+    assert len(problems) == 2, problems
+    _one(
+        problems, "$.syscalls[1].names[0]", "do nothing", "remove 'personality' from $.syscalls[0]"
+    )
+
+
 def test_model_level_problem_is_reported_as_a_line() -> None:
     rules = copy.deepcopy(GOOD["syscalls"])
     rules[0]["errnoRet"] = 1  # schema allows it; the runtime-spec forbids it with ALLOW
