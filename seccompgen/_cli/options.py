@@ -19,6 +19,7 @@ from seccompgen.attach.spo import SECCOMP_PROFILE
 from seccompgen.attach.spo import VERSIONS as SPO_VERSIONS
 from seccompgen.attach.spo_emit import parse_binding, parse_label, parse_namespace
 from seccompgen.errors import SeccompgenError
+from seccompgen.profile.args import ARGS_CHOICES
 from seccompgen.runtime import CHOICES as RUNTIME_CHOICES
 from seccompgen.store import ENV_VAR, check_workload_name
 
@@ -221,6 +222,18 @@ def go_runtime_option(help: str) -> Callable[[F], F]:
         "--go-runtime",
         type=click.Choice(["auto", "on", "off"]),
         default="auto",
+        show_default=True,
+        help=help,
+    )
+
+
+def args_option(help: str) -> Callable[[F], F]:
+    """--args auto|off: whether argument conditions are derived from the observed values."""
+    return click.option(
+        "--args",
+        "args_mode",
+        type=click.Choice(list(ARGS_CHOICES)),
+        default="off",
         show_default=True,
         help=help,
     )

@@ -11,6 +11,7 @@ import click
 from seccompgen import pipeline
 from seccompgen._cli.options import (
     Command,
+    args_option,
     format_option,
     go_runtime_option,
     kubelet_dir_option,
@@ -25,6 +26,7 @@ from seccompgen._cli.render import next_steps, store_flag
 from seccompgen.attach.kubernetes import kubernetes_snippet
 from seccompgen.attach.spo import GROUP as SPO_GROUP
 from seccompgen.errors import ValidationError
+from seccompgen.profile.args import ArgPlan
 from seccompgen.profile.build import ALWAYS_ALLOWED_REASON, Mode
 from seccompgen.store import TraceStore
 
@@ -41,6 +43,7 @@ Examples:
   seccompgen emit -w httpservice --format oci --kubelet-dir /var/lib/kubelet/seccomp   # on a node
   seccompgen emit -w httpservice --format spo --binding httpservice:local   # SPO, profiles/*.yaml
   seccompgen emit --format spo --api-version v1beta1 --namespace web --label team=web -o sp.yaml
+  seccompgen emit -w httpservice --args auto -o build/httpservice.args.json   # argument rules
 """,
 )
 @workload_option(
@@ -80,6 +83,13 @@ Examples:
     "programs are not Go binaries."
 )
 @click.option("--no-go-runtime", is_flag=True, help="Same as --go-runtime off.")
+@args_option(
+    "auto: restrict the arguments of a curated set of syscalls (socket families, clone "
+    "namespace flags, personality, prctl options, W+X mappings, ioctl requests, fcntl "
+    "commands, socket option levels) to the values observed, where the observed set is small "
+    "and complete; emit says why each other curated name stays unconditioned. The default is "
+    "off until enforcement under Docker has been proved with argument rules."
+)
 @store_option
 @click.pass_context
 def emit(
@@ -97,6 +107,7 @@ def emit(
     no_new_privileges: bool,
     go_runtime: str,
     no_go_runtime: bool,
+    args_mode: str,
     store: Path | None,
 ) -> None:
     """Write a seccomp profile allowing every syscall the chosen workloads were seen to make.
@@ -121,6 +132,7 @@ def emit(
         go_runtime="off" if no_go_runtime else go_runtime,
         fmt=output_format,
         kubelet_dir=kubelet_dir,
+        args=args_mode,
     )
     if output_format is pipeline.OutputFormat.SPO:
         spo = pipeline.SpoOptions(
@@ -204,6 +216,7 @@ def _render_profile(summary: pipeline.EmitSummary, store: Path | None) -> None:
             f"{len(summary.always_names)} name(s) {ALWAYS_ALLOWED_REASON}, not observed: "
             + ", ".join(summary.always_names)
         )
+    _render_args(summary.args)
     if summary.enosys:
         click.echo(
             f"{len(summary.enosys)} unobserved syscalls that programs probe and fall back from "
@@ -223,6 +236,20 @@ def _render_profile(summary: pipeline.EmitSummary, store: Path | None) -> None:
         next_steps(f"seccompgen emit {names} --mode enforce{store_flag(store)}")
     else:
         next_steps(f"seccompgen validate {shlex.quote(str(summary.path))}")
+
+
+def _render_args(plan: ArgPlan | None) -> None:
+    if plan is None:
+        return
+    for name, words in plan.conditioned:
+        click.echo(f"arguments: {name}: {words}")
+    for name in plan.enosys_instead:
+        click.echo(
+            f"arguments: {name}: not allowed (ENOSYS in an enforcing profile), so callers fall "
+            "back to the conditioned call, whose arguments seccomp can read"
+        )
+    for name, why in plan.unconditioned:
+        click.echo(f"arguments: {name}: unconditioned: {why}")
 
 
 def _render_spo(summary: pipeline.SpoEmitSummary, store: Path | None) -> None:

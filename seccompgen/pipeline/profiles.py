@@ -14,6 +14,7 @@ from seccompgen.attach.kubernetes import DEFAULT_SUBDIR, KubernetesHint, kuberne
 from seccompgen.errors import ProfileError, StoreError
 from seccompgen.graph import SyscallGraph
 from seccompgen.pipeline._shared import go_runtime_additions
+from seccompgen.profile.args import ArgPlan, ObservedArg, arg_rules, plan_args
 from seccompgen.profile.build import BuildResult, Mode, build_profile
 from seccompgen.profile.diff import ProfileDiff, diff_profiles, docker_default_profile
 from seccompgen.profile.emit import oci_profile, profile_digest, render, write_text_atomic
@@ -60,6 +61,9 @@ class EmitOptions:
     kubelet_dir: Path | None = None
     """Write into this kubelet seccomp directory (``DIR/seccompgen/NAME.json``) instead of
     ``output``."""
+    args: str = "off"
+    """``auto``: restrict the arguments of the curated syscalls to the observed values
+    (:mod:`seccompgen.profile.args`); ``off``: names only."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,8 @@ class EmitSummary:
     kubelet_dir: Path | None = None
     """The kubelet seccomp directory the profile was written into; ``kubernetes`` names its
     ``localhostProfile``."""
+    args: ArgPlan | None = None
+    """With ``--args auto``: the conditioned names and why the other curated ones are not."""
 
 
 def default_profile_path(workloads: Sequence[str], mode: Mode) -> Path:
@@ -138,17 +144,49 @@ class BuiltProfile:
     unknown: tuple[tuple[str, str], ...]
     runtime_names: tuple[str, ...]
     go_runtime_names: dict[str, tuple[str, ...]]
+    args: ArgPlan | None = None
 
     @property
     def allowed(self) -> tuple[str, ...]:
+        """Names some ALLOW rule lets through (for some arguments, if conditioned)."""
         return tuple(
             sorted(
-                n
-                for rule in self.result.profile.syscalls
-                if rule.action is Action.ALLOW
-                for n in rule.names
+                {
+                    n
+                    for rule in self.result.profile.syscalls
+                    if rule.action is Action.ALLOW
+                    for n in rule.names
+                }
             )
         )
+
+
+def observed_args(graph: SyscallGraph, chosen: Sequence[str]) -> dict[str, ObservedArg]:
+    """For each curated name (:func:`arg_rules`) the chosen workloads made, the values seen at
+    its entry's argument index, united over the workloads; incomplete when one of them has no
+    values recorded there (a backend that records names only, an imported profile) or more than
+    the graph keeps."""
+    out: dict[str, ObservedArg] = {}
+    for name, entry in arg_rules().items():
+        values: set[int] = set()
+        why = ""
+        seen = False
+        for w in chosen:
+            usage = graph.usage(w).get(name)
+            if usage is None:
+                continue
+            seen = True
+            if usage.imported and not usage.count:
+                why = why or f"allowed by an imported profile for {w}: values unknown"
+            elif len(usage.args) <= entry.index:
+                why = why or f"no {entry.what} values recorded for {w} (the trace has names only)"
+            elif usage.args[entry.index].many:
+                why = why or f"more distinct {entry.what} values than the graph keeps"
+            else:
+                values.update(usage.args[entry.index].values)
+        if seen:
+            out[name] = ObservedArg(frozenset(values), not why, why)
+    return out
 
 
 def build_from_store(
@@ -177,12 +215,25 @@ def build_from_store(
         names.update(runtime_names)
     go_names = go_runtime_additions(opts.store, opts.go_runtime, chosen, arches, names)
     names.update(go_names)
-    result = build_profile(sorted(names), arches, opts.mode)
+    plan: ArgPlan | None = None
+    if opts.args == "auto":
+        plan = plan_args(
+            names,
+            observed_args(graph, chosen),
+            arches=arches,
+            runtime_names=selection.block.syscalls if selection is not None else (),
+            go_names=go_names,
+        )
+        names.difference_update(plan.enosys_instead)
+    result = build_profile(
+        sorted(names), arches, opts.mode, conditioned=plan.rules if plan is not None else ()
+    )
     return BuiltProfile(
         result=result,
         unknown=tuple(unknown) + tuple(result.unknown),
         runtime_names=tuple(sorted(set(runtime_names))),
         go_runtime_names=go_names,
+        args=plan,
     )
 
 
@@ -237,6 +288,7 @@ def emit(opts: EmitOptions) -> EmitSummary:
         always_names=built.result.always,
         fmt=opts.fmt,
         kubelet_dir=opts.kubelet_dir,
+        args=built.args,
     )
 
 

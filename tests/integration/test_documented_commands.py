@@ -341,6 +341,15 @@ COMMANDS: dict[str, Run] = {
         ),
         files=("sp.yaml",),
     ),
+    "seccompgen emit -w httpservice --args auto -o build/httpservice.args.json": Run(
+        needs=("store",),
+        expect=(
+            r"wrote enforce profile build/httpservice\.args\.json: \d+ syscalls allowed",
+            r"(?m)^arguments: socket: AF_\w+",
+            r"(?m)^arguments: clone: no namespace flags$",
+        ),
+        files=("build/httpservice.args.json",),
+    ),
     # ------------------------------------------------------------------ learn
     "seccompgen learn --listen 10 --workload httpservice --comm httpservice": Run(
         needs=("store", "programs", "staging-traffic"),

@@ -1,0 +1,71 @@
+"""emit --args auto on a real strace trace of the example service (Go): the profile passes
+validate, the socket rule lists the address families the service used, and clone refuses the
+namespace flags."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from _support import free_port, sg
+
+from seccompgen.graph import SyscallGraph
+from seccompgen.profile.args import U32, describe_profile
+from seccompgen.profile.model import Operator
+
+pytestmark = [pytest.mark.strace, pytest.mark.go, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def traced(build_example: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding ./traces with one traced run of the service under load."""
+    work = tmp_path_factory.mktemp("emit-args")
+    service, loadgen = build_example("httpservice"), build_example("loadgen")
+    port = free_port()
+    load = f"{loadgen} -c 2 -d 1s http://127.0.0.1:{port}/healthz"
+    proc = sg("trace", str(service), "--exercise", load, "--", "-addr", f"127.0.0.1:{port}",
+              cwd=work)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return work
+
+
+def test_socket_rule_lists_the_observed_families_and_validate_passes(traced: Path) -> None:
+    proc = sg("emit", "-w", "httpservice", "--args", "auto", "-o", "args.json", cwd=traced)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    graph = SyscallGraph.from_json((traced / "traces" / "graph.json").read_text())
+    families = graph.usage("httpservice")["socket"].args[0]
+    assert not families.many and families.values
+    words = {socket.AddressFamily(v).name for v in families.values}
+    data = json.loads((traced / "args.json").read_text())
+    socket_rules = [r for r in data["syscalls"] if r["names"] == ["socket"]]
+    # One rule per family (runc ORs only within an index), each on the low 32 bits.
+    assert sorted(r["args"][0].get("valueTwo", 0) for r in socket_rules) == sorted(families.values)
+    for r in socket_rules:
+        assert r["args"] == [
+            {"index": 0, "value": U32, **({"valueTwo": r["args"][0]["valueTwo"]}
+                                          if r["args"][0].get("valueTwo") else {}),
+             "op": Operator.MASKED_EQ.value}
+        ]  # fmt: skip
+    assert f"arguments: socket: {', '.join(sorted(words))}" in out
+    assert "arguments: clone: no namespace flags" in out
+    unconditional = next(r for r in data["syscalls"] if "args" not in r and r["action"] ==
+                         "SCMP_ACT_ALLOW")  # fmt: skip
+    assert "socket" not in unconditional["names"] and "clone" not in unconditional["names"]
+    check = sg("validate", "args.json", cwd=traced)
+    assert check.returncode == 0 and "args.json: ok" in check.stdout, check.stdout
+    from seccompgen.profile.model import load_profile
+
+    described = dict(describe_profile(load_profile(traced / "args.json")))
+    assert described["socket"] == ", ".join(sorted(words))
+
+
+def test_args_off_is_the_default(traced: Path) -> None:
+    proc = sg("emit", "-w", "httpservice", "-o", "plain.json", cwd=traced)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads((traced / "plain.json").read_text())
+    assert not any("args" in r for r in data["syscalls"])
+    assert "arguments:" not in proc.stdout
