@@ -158,6 +158,10 @@ class Report:
     exit_additions: tuple[Addition, ...] = ()
     """Exit syscalls every profile allows (a process must be able to end), not observed and not
     added for another reason."""
+    arg_rules: tuple[tuple[str, str], ...] = ()
+    """What ``emit --args auto`` would restrict: (name, the condition in words)."""
+    arg_unconditioned: tuple[tuple[str, str], ...] = ()
+    """Curated names ``emit --args auto`` would leave unconditioned: (name, why)."""
 
     @property
     def observed(self) -> tuple[str, ...]:
@@ -174,6 +178,7 @@ def build_report(
     unobserved: Sequence[UnobservedWarning] | None,
     safety_net: Mapping[str, tuple[str, ...]] | None = None,
     exits: Sequence[str] = (),
+    args: tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = ((), ()),
 ) -> Report:
     """The report for ``workloads`` (empty: every workload in the graph).
 
@@ -187,6 +192,8 @@ def build_report(
     - ``exits``: the exit syscalls every built profile allows
       (:func:`seccompgen.profile.build.process_exit_names`); reasons come from
       ``seccompgen/data/process-exit.json``. Those also added for a runtime are listed there only.
+    - ``args``: what ``emit --args auto`` would condition and leave unconditioned
+      (:class:`seccompgen.profile.args.ArgPlan` ``conditioned``, ``unconditioned``).
 
     Additions that a selected workload was in fact seen making are left out: they are observed.
     An unknown workload raises :class:`~seccompgen.errors.StoreError`.
@@ -242,7 +249,7 @@ def build_report(
             key=lambda u: u.name,
         )
     )
-    return Report(tuple(reports), runtime_additions, go_additions, warnings, exit_additions)
+    return Report(tuple(reports), runtime_additions, go_additions, warnings, exit_additions, *args)
 
 
 # ------------------------------------------------------------------------------------- text
@@ -282,6 +289,11 @@ def render_text(report: Report) -> str:
         _additions("added for the Go runtime's rare paths, not observed", report.go_additions)
     )
     out.extend(_additions(f"{ALWAYS_ALLOWED_REASON}, not observed", report.exit_additions))
+    if report.arg_rules or report.arg_unconditioned:
+        out.append(f"argument rules with emit --args auto ({len(report.arg_rules)}):")
+        out.extend(f"  {name}: {words}" for name, words in report.arg_rules)
+        out.extend(f"  {name}: unconditioned: {why}" for name, why in report.arg_unconditioned)
+        out.append("")
     if report.unobserved:
         out.append(
             f"reachable but never observed ({len(report.unobserved)}): exercise them in another "
@@ -376,6 +388,10 @@ def render_json(report: Report) -> str:
             {"name": u.name, "via": list(u.via), "reasons": list(u.reasons)}
             for u in report.unobserved
         ],
+        "arguments": {
+            "conditioned": [{"name": n, "condition": w} for n, w in report.arg_rules],
+            "unconditioned": [{"name": n, "reason": w} for n, w in report.arg_unconditioned],
+        },
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 

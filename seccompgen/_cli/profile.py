@@ -379,6 +379,9 @@ def diff(a: str, b: str, summary: bool) -> None:
     else:
         click.echo(f"only in {b} (+{len(d.added)}): {' '.join(d.added) or '-'}")
         click.echo(f"only in {a} (-{len(d.removed)}): {' '.join(d.removed) or '-'}")
+    for ref, words in ((a, d.a_args), (b, d.b_args)):
+        for name, condition in words:
+            click.echo(f"argument rule in {ref}: {name}: {condition}")
     if b == pipeline.DOCKER_DEFAULT and d.b_count:
         fewer = d.b_count - d.a_count
         click.echo(

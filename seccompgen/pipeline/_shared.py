@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 from seccompgen.errors import StoreError
 from seccompgen.goruntime import go_runtime_names, workload_go_versions
+from seccompgen.graph import SyscallGraph
+from seccompgen.profile.args import ObservedArg, arg_rules
 from seccompgen.store import TraceStore, check_workload_name
 
 
@@ -51,3 +53,31 @@ def go_runtime_additions(
             if name not in names:
                 added[name] = paths
     return added
+
+
+def observed_args(graph: SyscallGraph, chosen: Sequence[str]) -> dict[str, ObservedArg]:
+    """For each curated name (:func:`arg_rules`) the chosen workloads made, the values seen at
+    its entry's argument index, united over the workloads; incomplete when one of them has no
+    values recorded there (a backend that records names only, an imported profile) or more than
+    the graph keeps."""
+    out: dict[str, ObservedArg] = {}
+    for name, entry in arg_rules().items():
+        values: set[int] = set()
+        why = ""
+        seen = False
+        for w in chosen:
+            usage = graph.usage(w).get(name)
+            if usage is None:
+                continue
+            seen = True
+            if usage.imported and not usage.count:
+                why = why or f"allowed by an imported profile for {w}: values unknown"
+            elif len(usage.args) <= entry.index:
+                why = why or f"no {entry.what} values recorded for {w} (the trace has names only)"
+            elif usage.args[entry.index].many:
+                why = why or f"more distinct {entry.what} values than the graph keeps"
+            else:
+                values.update(usage.args[entry.index].values)
+        if seen:
+            out[name] = ObservedArg(frozenset(values), not why, why)
+    return out

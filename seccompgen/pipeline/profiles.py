@@ -13,8 +13,8 @@ from seccompgen.attach.docker import docker_run_hint
 from seccompgen.attach.kubernetes import DEFAULT_SUBDIR, KubernetesHint, kubernetes_snippet
 from seccompgen.errors import ProfileError, StoreError
 from seccompgen.graph import SyscallGraph
-from seccompgen.pipeline._shared import go_runtime_additions
-from seccompgen.profile.args import ArgPlan, ObservedArg, arg_rules, plan_args
+from seccompgen.pipeline._shared import go_runtime_additions, observed_args
+from seccompgen.profile.args import ArgPlan, plan_args
 from seccompgen.profile.build import BuildResult, Mode, build_profile
 from seccompgen.profile.diff import ProfileDiff, diff_profiles, docker_default_profile
 from seccompgen.profile.emit import oci_profile, profile_digest, render, write_text_atomic
@@ -159,34 +159,6 @@ class BuiltProfile:
                 }
             )
         )
-
-
-def observed_args(graph: SyscallGraph, chosen: Sequence[str]) -> dict[str, ObservedArg]:
-    """For each curated name (:func:`arg_rules`) the chosen workloads made, the values seen at
-    its entry's argument index, united over the workloads; incomplete when one of them has no
-    values recorded there (a backend that records names only, an imported profile) or more than
-    the graph keeps."""
-    out: dict[str, ObservedArg] = {}
-    for name, entry in arg_rules().items():
-        values: set[int] = set()
-        why = ""
-        seen = False
-        for w in chosen:
-            usage = graph.usage(w).get(name)
-            if usage is None:
-                continue
-            seen = True
-            if usage.imported and not usage.count:
-                why = why or f"allowed by an imported profile for {w}: values unknown"
-            elif len(usage.args) <= entry.index:
-                why = why or f"no {entry.what} values recorded for {w} (the trace has names only)"
-            elif usage.args[entry.index].many:
-                why = why or f"more distinct {entry.what} values than the graph keeps"
-            else:
-                values.update(usage.args[entry.index].values)
-        if seen:
-            out[name] = ObservedArg(frozenset(values), not why, why)
-    return out
 
 
 def build_from_store(

@@ -18,7 +18,8 @@ from seccompgen.inspect import (
     unobserved,
 )
 from seccompgen.inspect import Warning as ReachWarning
-from seccompgen.pipeline._shared import go_runtime_additions
+from seccompgen.pipeline._shared import go_runtime_additions, observed_args
+from seccompgen.profile.args import plan_args
 from seccompgen.profile.build import process_exit_names
 from seccompgen.report import Report, build_report
 from seccompgen.runtime import resolve_runtime
@@ -127,9 +128,17 @@ def report(opts: ReportOptions) -> Report:
     warnings: list[ReachWarning] | None = None
     if opts.binary is not None:
         warnings = unobserved(reachable_syscalls(inspect_binary(opts.binary)), observed)
+    plan = plan_args(
+        observed | set(runtime_names) | set(go_names),
+        observed_args(graph, chosen),
+        arches=arches,
+        runtime_names=selection.block.syscalls if selection is not None else (),
+        go_names=go_names,
+    )
     return build_report(
         graph,
         list(chosen),
+        args=(plan.conditioned, plan.unconditioned),
         go_runtime=go_names,
         runtime_names=runtime_names,
         unobserved=warnings,

@@ -7,11 +7,12 @@ The usual comparison is a generated profile against Docker's default profile (bu
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from types import MappingProxyType
 
 from seccompgen.errors import ProfileError
+from seccompgen.profile.args import describe_profile
 from seccompgen.profile.model import Action, Profile, SyscallRule
 
 # libseccomp name -> the name Docker's includes/excludes "arches" use. moby compares them with
@@ -29,6 +30,10 @@ class ProfileDiff:
     common: tuple[str, ...]
     a_count: int
     b_count: int
+    a_args: tuple[tuple[str, str], ...] = ()
+    """``a``'s argument conditions in words, per name
+    (:func:`seccompgen.profile.args.describe_profile`)."""
+    b_args: tuple[tuple[str, str], ...] = ()
 
 
 def _applies(rule: SyscallRule, arch: str | None) -> bool:
@@ -77,7 +82,15 @@ def diff_profiles(a: Profile, b: Profile, *, arch: str | None = None) -> Profile
         common=tuple(sorted(names_a & names_b)),
         a_count=len(names_a),
         b_count=len(names_b),
+        a_args=_arg_words(a, arch),
+        b_args=_arg_words(b, arch),
     )
+
+
+def _arg_words(profile: Profile, arch: str | None) -> tuple[tuple[str, str], ...]:
+    """The argument conditions of the rules :func:`allowed_names` counts, in words."""
+    rules = tuple(r for r in profile.syscalls if _applies(r, arch))
+    return describe_profile(replace(profile, syscalls=rules))
 
 
 _DOCKER_DEFAULT = "docker-default-seccomp.json"

@@ -276,3 +276,38 @@ def test_not_together_refuses_exactly_write_and_exec(
 def test_each_curated_entry_has_a_reason_and_a_source(name: str) -> None:
     entry = arg_rules()[name]
     assert entry.reason and entry.source and entry.what
+
+
+# ------------------------------------------------------------------ in words: diff, report
+
+
+def test_diff_names_the_argument_rules_of_both_sides() -> None:
+    from seccompgen.profile.diff import diff_profiles, docker_default_profile
+
+    _, profile = built([*BASE, "socket", "clone"], {"socket": seen(AF_INET6, AF_INET)})
+    d = diff_profiles(profile, docker_default_profile(), arch=ARCH)
+    assert d.a_args == (("clone", "no namespace flags"), ("socket", "AF_INET, AF_INET6"))
+    docker = dict(d.b_args)
+    assert docker["clone"] == "no namespace flags"
+    assert docker["personality"] == (
+        "PER_LINUX, PER_LINUX32, PER_LINUX32|UNAME26, UNAME26, query (0xffffffff)"
+    )
+
+
+def test_report_lists_what_emit_args_auto_would_restrict() -> None:
+    from seccompgen.graph import SyscallGraph
+    from seccompgen.report import build_report, render_json, render_text
+
+    plan = plan_args(["socket", "prctl"], {"socket": seen(AF_UNIX)}, arches=[ARCH])
+    report = build_report(
+        SyscallGraph(),
+        [],
+        go_runtime={},
+        runtime_names=[],
+        unobserved=None,
+        args=(plan.conditioned, plan.unconditioned),
+    )
+    text = render_text(report)
+    assert "argument rules with emit --args auto (1):\n  socket: AF_UNIX\n" in text
+    assert "  prctl: unconditioned: no option value was recorded\n" in text
+    assert '"condition": "AF_UNIX"' in render_json(report)
