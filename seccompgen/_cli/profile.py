@@ -116,6 +116,10 @@ def emit(
     `seccompgen runtime-baseline`) are added, so the container can start; so are the calls the
     Go runtime makes on rare paths a short trace misses (--go-runtime).
 
+    With --args auto, socket, clone, personality, prctl, mmap, mprotect, ioctl, fcntl,
+    setsockopt and getsockopt are allowed only with the argument values observed (one rule per
+    value), where that set is small and complete; one line per name says how, or why not.
+
     With --format spo each workload gets its own SeccompProfile, named after it, all in one
     YAML stream; --binding adds ProfileBindings. With --kubelet-dir the profile is installed
     where the kubelet finds Localhost profiles.
@@ -331,8 +335,10 @@ def validate(profiles: tuple[Path, ...]) -> None:
     """Check profiles against the OCI runtime-spec schema and seccomp semantics.
 
     Besides the schema: syscall names libseccomp does not know, duplicates, rules that repeat
-    the default action (runtimes skip them), profiles that allow everything, and conditions on
-    the same argument index (runtimes OR them). Exit status 1 when any profile has a problem.
+    the default action (runtimes skip them), profiles that allow everything, conditions on
+    the same argument index (runtimes OR them), SCMP_CMP_MASKED_EQ conditions that match no call
+    or every call, and conditions made void by an unconditional rule for the same name. Exit
+    status 1 when any profile has a problem.
     A warning (a profile that refuses exit_group or exit, so its processes cannot end cleanly)
     does not change the exit status.
     """
