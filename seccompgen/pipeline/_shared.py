@@ -70,7 +70,7 @@ def observed_args(graph: SyscallGraph, chosen: Sequence[str]) -> dict[str, Obser
             if usage is None:
                 continue
             seen = True
-            if usage.imported and not usage.count:
+            if usage.imported:
                 why = why or f"allowed by an imported profile for {w}: values unknown"
             elif len(usage.args) <= entry.index:
                 why = why or f"no {entry.what} values recorded for {w} (the trace has names only)"

@@ -23,7 +23,8 @@ The runtime semantics live here once (:func:`condition_holds`, :func:`rule_match
   with 0xffffffff - Docker's personality query rule - therefore misses the sign-extended form.
   A 32-bit argument is compared here as the kernel reads it: ``MASKED_EQ`` with mask
   0xffffffff and the low 32 bits as the datum, which admits both forms and nothing else the
-  kernel would read differently.
+  kernel would read differently. (On a 32-bit architecture the register is 32 bits and
+  libseccomp compares the low word only; the same condition holds there too.)
 * **A refused argument** matches no rule and gets the profile's default action (EPERM in an
   enforcing profile, logged in a staging one), unless runc's ENOSYS stub answers first for a
   number above the profile's highest (:func:`seccompgen.profile.build.runc_answer`).

@@ -311,3 +311,35 @@ def test_report_lists_what_emit_args_auto_would_restrict() -> None:
     assert "argument rules with emit --args auto (1):\n  socket: AF_UNIX\n" in text
     assert "  prctl: unconditioned: no option value was recorded\n" in text
     assert '"condition": "AF_UNIX"' in render_json(report)
+
+
+def test_observed_values_are_united_over_workloads_and_incomplete_ones_say_why() -> None:
+    from seccompgen.graph import ArgValues, SyscallUsage
+    from seccompgen.graph.values import MANY
+    from seccompgen.pipeline._shared import observed_args
+
+    def usage(name: str, *args: ArgValues, imported: bool = False) -> SyscallUsage:
+        return SyscallUsage(name, 1, 0, None, frozenset(), frozenset({ARCH}), args, imported)
+
+    table = {
+        "a": {
+            "socket": usage("socket", ArgValues.of([AF_INET])),
+            "ioctl": usage("ioctl", ArgValues.of([3]), MANY),
+            "prctl": usage("prctl"),
+        },
+        "b": {
+            "socket": usage("socket", ArgValues.of([AF_UNIX])),
+            "fcntl": usage("fcntl", ArgValues.of([3]), ArgValues.of([1]), imported=True),
+        },
+    }
+
+    class Graph:
+        def usage(self, w: str) -> dict[str, SyscallUsage]:
+            return table[w]
+
+    got = observed_args(Graph(), ["a", "b"])  # type: ignore[arg-type]
+    assert got["socket"] == ObservedArg(frozenset({AF_INET, AF_UNIX}), True)
+    assert got["ioctl"].why == "more distinct request values than the graph keeps"
+    assert got["prctl"].why == "no option values recorded for a (the trace has names only)"
+    assert got["fcntl"].why == "allowed by an imported profile for b: values unknown"
+    assert "clone" not in got
