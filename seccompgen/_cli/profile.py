@@ -283,6 +283,9 @@ def _render_spo(summary: pipeline.SpoEmitSummary, store: Path | None) -> None:
             f"allowed{' (' + ', '.join(added) + ', not observed)' if added else ''}, default "
             f"{b.result.profile.default_action.value}; localhostProfile {p.localhost_profile}"
         )
+        if b.args is not None:
+            for name, words in b.args.conditioned:
+                click.echo(f"    arguments: {name}: {words}")
         for name, image in p.bindings:
             click.echo(f"    ProfileBinding {name}: image {image}")
     if summary.version != "v1":

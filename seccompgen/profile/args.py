@@ -5,11 +5,13 @@ The runtime semantics live here once (:func:`condition_holds`, :func:`rule_match
 :func:`answer`), and everything that makes or reads a conditioned rule goes through them:
 
 * **OR within an index.** libseccomp ANDs the conditions of one rule and refuses two
-  comparisons of one argument in a rule (``db_col_rule_add``). runc/crun therefore add a rule
+  comparisons of one argument in a rule (``db_col_rule_add``). runc therefore adds a rule
   whose conditions repeat an index as one rule *per condition* (runc
-  libcontainer/seccomp/seccomp_linux.go ``matchCall``: "Revert to old behavior, adding each
-  condition as a separate rule"), which ORs all of them, those on other indexes included. So a
-  set of allowed values is written as one rule per value, each with a single condition.
+  libcontainer/seccomp/seccomp_linux.go ``matchCall``: "If two or more arguments have the same
+  condition, Revert to old behavior, adding each condition as a separate rule"), which ORs all
+  of them, those on other indexes included. So a set of allowed values is written as one rule
+  per value, each with a single condition: a shape every runtime reads the same way, whatever
+  it does with repeated indexes.
 * **Masks.** ``SCMP_CMP_MASKED_EQ`` holds when ``args[i] & value == valueTwo``
   (seccomp_rule_add(3); the runtime-spec ``SyscallArg`` carries the mask in ``value`` and the
   datum in ``valueTwo``). Flag words are compared this way, as Docker's default profile does for

@@ -69,3 +69,17 @@ def test_args_off_is_the_default(traced: Path) -> None:
     data = json.loads((traced / "plain.json").read_text())
     assert not any("args" in r for r in data["syscalls"])
     assert "arguments:" not in proc.stdout
+
+
+def test_spo_resources_carry_the_argument_rules(traced: Path) -> None:
+    from seccompgen.attach.spo import check_resource
+    from seccompgen.yamlio import load_all
+
+    proc = sg("emit", "-w", "httpservice", "--format", "spo", "--args", "auto", "-o", "sp.yaml",
+              cwd=traced)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "    arguments: clone: no namespace flags" in proc.stdout
+    (doc,) = load_all((traced / "sp.yaml").read_text(), source="sp.yaml")
+    assert isinstance(doc, dict) and check_resource(doc) == []
+    rules = doc["spec"]["syscalls"]
+    assert any(r["names"] == ["socket"] and r.get("args") for r in rules)
