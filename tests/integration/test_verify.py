@@ -160,6 +160,28 @@ def test_trace_emit_verify_passes(
     assert leftovers(docker_client) == []
 
 
+@pytest.mark.parametrize("nnp", [False, True], ids=["no-nnp", "nnp"])
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_argument_rules_pass_verify_and_strict(
+    cases: dict[str, Case], docker_client: Any, example: str, nnp: bool
+) -> None:
+    """``emit --args auto``: the same examples pass verify, and --strict (nothing the staging
+    variant of the profile would log, argument rules included)."""
+    case = cases[example]
+    flag = ("--no-new-privileges",) if nnp else ()
+    profile = case.work / f"{example}-args-{'nnp' if nnp else 'no-nnp'}.json"
+    emitted = emit(case, profile, "--args", "auto", *flag)
+    assert "arguments: clone: no namespace flags" in emitted.stdout, emitted.stdout
+    assert any("args" in rule for rule in json.loads(profile.read_text())["syscalls"]), (
+        "the profile has argument rules"
+    )
+    proc = verify(profile, case, *flag, "--strict")
+    print(proc.stdout)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"^PASS", proc.stdout, re.M), proc.stdout
+    assert leftovers(docker_client) == []
+
+
 def _without(profile: Path, name: str, out: Path) -> Path:
     data = json.loads(profile.read_text())
     for rule in data["syscalls"]:
