@@ -87,8 +87,9 @@ Examples:
     "auto: restrict the arguments of a curated set of syscalls (socket families, clone "
     "namespace flags, personality, prctl options, W+X mappings, ioctl requests, fcntl "
     "commands, socket option levels) to the values observed, where the observed set is small "
-    "and complete; emit says why each other curated name stays unconditioned. The default is "
-    "off until enforcement under Docker has been proved with argument rules."
+    "and complete; emit says why each other curated name stays unconditioned. Off by default: "
+    "a value a short trace missed on a rare path has no safety net, unlike names; stage "
+    "with --mode log --args auto first (it logs calls with unseen values)."
 )
 @store_option
 @click.pass_context
