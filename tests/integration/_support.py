@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from seccompgen.events import Event, Phase, SyscallEvent
 from seccompgen.tracefile import read_trace
@@ -92,3 +94,39 @@ class TraceRun:
 
 TraceWith = Callable[..., TraceRun]
 """The ``trace_with`` fixture: ``(tracer, argv, **request_fields) -> TraceRun``."""
+
+
+def probe_rows(
+    client: Any,
+    image: str,
+    profile_json: str | None,
+    *,
+    command: list[str] | None = None,
+    nnp: bool = False,
+) -> list[dict[str, Any]]:
+    """The JSON lines ``examples/probe`` prints in a ``FROM scratch`` container of ``image``
+    under ``profile_json`` (None: no seccomp option, so the engine applies its own default
+    profile), with no network and fewer runtime signals; the container is removed after."""
+    from seccompgen.verify import VERIFY_LABEL
+
+    security = [] if profile_json is None else [f"seccomp={profile_json}"]
+    if nnp:
+        security.append("no-new-privileges")
+    container = client.containers.create(
+        image,
+        command=command,
+        security_opt=security,
+        network_mode="none",
+        tmpfs={"/tmp": ""},
+        labels={VERIFY_LABEL: "probe-test"},
+        environment={"GODEBUG": "asyncpreemptoff=1"},
+    )
+    try:
+        container.start()
+        status = int(container.wait(timeout=120)["StatusCode"])
+        out = container.logs(stdout=True, stderr=False).decode()
+        err = container.logs(stdout=False, stderr=True).decode()
+    finally:
+        container.remove(force=True)
+    assert status == 0, err
+    return [json.loads(line) for line in out.splitlines() if line.strip()]

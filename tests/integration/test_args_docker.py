@@ -15,16 +15,15 @@ profile is run beside it; the table is printed (``-s``) and goes in the README.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _support import sg
+from _support import probe_rows, sg
 
-from seccompgen.verify import VERIFY_LABEL, build_scratch_image, log_everything_profile
+from seccompgen.verify import build_scratch_image, log_everything_profile
 
 pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.strace, pytest.mark.root]
 
@@ -32,26 +31,7 @@ Rows = dict[str, dict[str, Any]]
 
 
 def _run(client: Any, image: str, profile_json: str | None, *, nnp: bool) -> Rows:
-    security = [] if profile_json is None else [f"seccomp={profile_json}"]
-    if nnp:
-        security.append("no-new-privileges")
-    container = client.containers.create(
-        image,
-        command=["-args"],
-        security_opt=security,
-        network_mode="none",
-        labels={VERIFY_LABEL: "probe-args-test"},
-        environment={"GODEBUG": "asyncpreemptoff=1"},
-    )
-    try:
-        container.start()
-        status = int(container.wait(timeout=120)["StatusCode"])
-        out = container.logs(stdout=True, stderr=False).decode()
-        err = container.logs(stdout=False, stderr=True).decode()
-    finally:
-        container.remove(force=True)
-    assert status == 0, err
-    rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+    rows = probe_rows(client, image, profile_json, command=["-args"], nnp=nnp)
     return {r["probe"]: r for r in rows}
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _support import GO_SCHEDULING_DEPENDENT, free_port, sg
+from _support import GO_SCHEDULING_DEPENDENT, free_port, probe_rows, sg
 
 from seccompgen.verify import VERIFY_LABEL
 
@@ -319,24 +319,7 @@ def test_interrupted_verify_leaves_nothing(cases: dict[str, Case], docker_client
 def _probe_verdicts(
     client: Any, image: str, profile_json: str | None
 ) -> dict[str, tuple[str, str]]:
-    # None: no seccomp option, so the engine applies its own default profile.
-    container = client.containers.create(
-        image,
-        security_opt=[] if profile_json is None else [f"seccomp={profile_json}"],
-        network_mode="none",
-        tmpfs={"/tmp": ""},
-        labels={VERIFY_LABEL: "probe-test"},
-        environment={"GODEBUG": "asyncpreemptoff=1"},
-    )
-    try:
-        container.start()
-        status = int(container.wait(timeout=120)["StatusCode"])
-        out = container.logs(stdout=True, stderr=False).decode()
-        err = container.logs(stdout=False, stderr=True).decode()
-    finally:
-        container.remove(force=True)
-    assert status == 0, err
-    rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+    rows = probe_rows(client, image, profile_json)
     return {r["syscall"]: (r["errno"], r["verdict"]) for r in rows}
 
 
