@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from _rules import missing_tool
 
 from seccompgen.errors import TracerError
 from seccompgen.tracing.elf import is_elf, machine_matches, read_elf
@@ -128,8 +129,9 @@ def test_not_elf_and_truncated_files_are_tracer_errors() -> None:
         read_elf(data[:80], name="cut")
 
 
-@pytest.mark.skipif(shutil.which("ldd") is None, reason="ldd is not installed")
 def test_agrees_with_ldd_on_this_machines_strace() -> None:
+    if shutil.which("ldd") is None:
+        missing_tool("ldd is not installed (apt-get install libc-bin)")
     # A real, linker-produced file: the interpreter and each DT_NEEDED soname appear in ldd's
     # output (ldd adds libraries those libraries need, so it may list more).
     strace = shutil.which("strace") or "/bin/ls"
