@@ -59,6 +59,12 @@ _ID8_RE = re.compile(r"-([0-9a-f]{8})" + re.escape(TRACE_SUFFIX) + "$")
 PROFILE_BACKENDS = frozenset({"import-spo", "import-profile"})
 UNORDERED_BACKENDS = frozenset({"ebpf", "audit", "delta"}) | PROFILE_BACKENDS
 
+# Backends that keep a sample of argument values, not every call's (ebpf: the argument tuples
+# of the first calls per thread, syscall and phase): only the arguments their footer's
+# every_value lists hold every value, so argument rules are drawn from those alone. strace and
+# ptrace record every call's arguments.
+SAMPLED_ARGS_BACKENDS = frozenset({"ebpf"})
+
 _WORKLOAD_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 
@@ -354,12 +360,14 @@ class TraceStore:
     def _fold(graph: SyscallGraph, path: Path) -> SyscallGraph:
         try:
             reader = read_trace(path)
+            every = reader.every_value() if reader.header.backend in SAMPLED_ARGS_BACKENDS else None
             graph.add_events(
                 reader.header.workload,
                 reader,
                 source_id=reader.header.trace_id,
                 ordered=reader.header.backend not in UNORDERED_BACKENDS,
                 allowed=reader.allowed(),  # a trace imported from a profile (import --spo)
+                every_value=every,
             )
         except TraceFileError:
             raise

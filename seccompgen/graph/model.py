@@ -5,7 +5,7 @@ a graph is first queried."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from seccompgen.errors import StoreError, TraceFileError
@@ -56,6 +56,7 @@ class SyscallGraph:
         source_id: str | None = None,
         ordered: bool = True,
         allowed: Iterable[tuple[str, str]] = (),
+        every_value: Mapping[str, frozenset[int]] | None = None,
     ) -> int:
         """Fold ``events`` in as what ``workload`` did; return the number of syscall events added.
 
@@ -66,6 +67,10 @@ class SyscallGraph:
         backend, learned audit records): their calls are counted but add no transitions.
         ``allowed`` holds ``(name, arch)`` pairs an imported profile allowed: each becomes (or
         joins) a usage marked ``imported``, with no calls (:meth:`SyscallUsage.allowed`).
+        ``every_value`` is for streams whose arguments were sampled (a counting backend): only
+        the argument indexes it lists per name hold every value the workload passed; every
+        other index is kept as ``many`` (not all values known), so no argument rule is drawn
+        from a sample (:meth:`SyscallUsage.sampled`).
         """
         if not isinstance(workload, str) or not workload:
             raise ValueError(f"workload must be a non-empty string, not {workload!r}")
@@ -74,6 +79,14 @@ class SyscallGraph:
         total, contribution = fold_events(events)
         if not ordered:
             contribution = Contribution(contribution.usage, {})
+        if every_value is not None:
+            contribution = Contribution(
+                {
+                    name: u.sampled(every_value.get(name, frozenset()))
+                    for name, u in contribution.usage.items()
+                },
+                contribution.transitions,
+            )
         pairs = list(allowed)
         if pairs:
             usage = dict(contribution.usage)

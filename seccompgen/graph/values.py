@@ -4,6 +4,7 @@ a contribution (what one ``add_events`` call saw), with the add and join rules t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import zip_longest
@@ -78,6 +79,12 @@ class SyscallUsage:
     def allowed(cls, name: str, arch: str) -> SyscallUsage:
         """An imported profile allowed ``name`` on ``arch``: no calls, no phase, no arguments."""
         return cls(name, 0, 0, None, frozenset(), frozenset({arch}), (), imported=True)
+
+    def sampled(self, every: frozenset[int]) -> SyscallUsage:
+        """This usage with its argument values taken as a sample: the values at an index in
+        ``every`` are all there were; any other index becomes ``many``."""
+        args = tuple(a if i in every else MANY for i, a in enumerate(self.args))
+        return dataclasses.replace(self, args=args)
 
     def add(self, other: SyscallUsage) -> SyscallUsage:
         """Totals of two different observations: counts add, sets unite."""

@@ -106,6 +106,10 @@ class TraceFooter:
     ended: datetime
     boundaries: tuple[Boundary, ...] = ()
     allowed: int = 0
+    every_value: tuple[tuple[str, tuple[int, ...]], ...] | None = None
+    """For a trace whose arguments were sampled (a counting backend): the ``(name, argument
+    indexes)`` whose every distinct value the trace holds; None when the writer said nothing
+    (see :meth:`~seccompgen.tracefile.TraceWriter.note_every_value`)."""
 
     @property
     def events(self) -> int:

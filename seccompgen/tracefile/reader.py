@@ -146,7 +146,21 @@ def _parse_footer(d: dict[str, Any]) -> TraceFooter:
         ended=_parse_datetime(d, "ended"),
         boundaries=_parse_boundaries(d.get("boundaries", [])),
         allowed=_get(counts, "allow", int) if "allow" in counts else 0,
+        every_value=_parse_every_value(d["every_value"]) if "every_value" in d else None,
     )
+
+
+def _parse_every_value(v: Any) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    if not isinstance(v, dict):
+        raise _Malformed("'every_value' must be an object of name -> argument indexes")
+    out = []
+    for name, indexes in v.items():
+        if not isinstance(indexes, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 6 for i in indexes
+        ):
+            raise _Malformed(f"'every_value' of {name!r} must be a list of indexes 0..5")
+        out.append((str(name), tuple(sorted(set(indexes)))))
+    return tuple(sorted(out))
 
 
 def _parse_allow(d: dict[str, Any], arch: str) -> tuple[str, str]:
@@ -274,6 +288,18 @@ class TraceReader:
         for _ in self:
             pass
         return tuple(self._allowed)
+
+    def every_value(self) -> dict[str, frozenset[int]]:
+        """The footer's ``every_value`` (name -> argument indexes whose every distinct value
+        the trace holds), reading the file through unless the footer was read; empty when the
+        footer is missing or says nothing (for a backend that samples arguments: samples
+        only)."""
+        if self.footer is None:
+            for _ in self:
+                pass
+        if self.footer is None or self.footer.every_value is None:
+            return {}
+        return {name: frozenset(ix) for name, ix in self.footer.every_value}
 
     def _error(self, line: int, message: str) -> TraceFileError:
         return TraceFileError(

@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,7 +63,7 @@ def _footer_to_json(f: TraceFooter) -> dict[str, Any]:
     events = {"syscall": f.syscalls, "signal": f.signals, "exit": f.exits}
     if f.allowed:  # only in traces with allow lines: other footers stay as they were
         events["allow"] = f.allowed
-    return {
+    out: dict[str, Any] = {
         "k": KIND_FOOTER,
         "complete": f.complete,
         "reason": f.reason,
@@ -72,6 +72,9 @@ def _footer_to_json(f: TraceFooter) -> dict[str, Any]:
         "ended": _iso(f.ended),
         "boundaries": _boundaries_to_json(f.boundaries),
     }
+    if f.every_value is not None:  # only from counting backends: other footers stay as they were
+        out["every_value"] = {name: list(indexes) for name, indexes in f.every_value}
+    return out
 
 
 def _event_to_json(event: Event, arch: str) -> dict[str, Any]:
@@ -145,6 +148,7 @@ class TraceWriter:
         self._counts = _Counts()
         self._boundaries: list[Boundary] = list(header.boundaries)
         self._footer: TraceFooter | None = None
+        self._every_value: tuple[tuple[str, tuple[int, ...]], ...] | None = None
 
     @classmethod
     def create(cls, path: Path, header: TraceHeader) -> TraceWriter:
@@ -220,6 +224,16 @@ class TraceWriter:
         self._boundaries.append((timestamp, phase))
         self._boundaries.sort(key=lambda b: (b[0], b[1].order))
 
+    def note_every_value(self, every: Mapping[str, Iterable[int]]) -> None:
+        """Say that the events written hold every distinct value of these arguments (name ->
+        argument indexes), though the backend sampled the rest; the footer records it.
+
+        Counting backends (``ebpf``) call this; a trace without it whose backend samples
+        arguments holds samples only (see ``docs/trace-format.md``, "Counted traces")."""
+        self._every_value = tuple(
+            (name, tuple(sorted(set(indexes)))) for name, indexes in sorted(every.items())
+        )
+
     def write(self, event: Event, count: int = 1) -> None:
         """Append one event, or ``count`` identical system call events as one line.
 
@@ -274,6 +288,7 @@ class TraceWriter:
             ended=datetime.now(UTC),
             boundaries=tuple(self._boundaries),
             allowed=c.allowed,
+            every_value=self._every_value,
         )
         try:
             self._stream.write(_dumps(_footer_to_json(footer)))

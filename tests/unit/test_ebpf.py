@@ -265,3 +265,146 @@ def test_engine_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
         get_tracer("ebpf")
     assert "SECCOMPGEN_EBPF_ENGINE='bcc'" in err.value.message
     assert "auto, bpf, bpftrace" in (err.value.hint or "")
+
+
+# -- every distinct value of the watched arguments ---------------------------------------------
+
+SOCKET = 41
+
+
+def _distinct_state(samples: dict[tuple[int, ...], int], distinct: dict[tuple[int, ...], int]):
+    state = BpftraceState()
+    state.counts = {(7, 7, SOCKET, 0): 20}
+    state.first_seen = {(7, 7, SOCKET, 0): 100}
+    state.samples = samples
+    state.distinct = distinct
+    return state
+
+
+def test_distinct_values_beyond_the_samples_become_events_taken_from_the_count() -> None:
+    inet, unix, netlink = 2, 1, 16
+    samples = {(7, 7, SOCKET, 0, inet, 1, 0, 0, 0, 0): 101}
+    distinct = {
+        (7, 7, SOCKET, 0, inet, 1, 0, 0, 0, 0): 101,  # the sampled call itself: no new event
+        (7, 7, SOCKET, 0, unix, 2, 0, 0, 0, 0): 150,
+        (7, 7, SOCKET, 0, netlink, 3, 0, 0, 0, 0): 120,
+    }
+    out = list(
+        counted_events(
+            _distinct_state(samples, distinct),
+            arch="x86_64",
+            name_of={SOCKET: "socket"}.get,
+            wall_offset=OFFSET,
+            watched={SOCKET: (0, 1)},
+        )
+    )
+    assert sum(n for _, n in out) == 20  # nothing added, nothing lost
+    valued = [e.args for e, n in out if e.args]
+    assert valued == [
+        (inet, 1, 0, 0, 0, 0),  # the sample, with all six arguments
+        (netlink, 3, None, None, None, None),  # then by first-seen time, watched ones only
+        (unix, 2, None, None, None, None),
+    ]
+
+
+def test_distinct_values_of_unwatched_numbers_are_ignored() -> None:
+    distinct = {(7, 7, SOCKET, 0, 1, 2, 0, 0, 0, 0): 150}
+    out = list(
+        counted_events(
+            _distinct_state({}, distinct),
+            arch="x86_64",
+            name_of={SOCKET: "socket"}.get,
+            wall_offset=OFFSET,
+            watched={},
+        )
+    )
+    assert [(e.args, n) for e, n in out] == [((), 20)]
+
+
+def test_the_bpftrace_engine_folds_its_distinct_map() -> None:
+    state = BpftraceState()
+    line = '{"type": "map", "data": {"@v": {"7,7,41,0,2,1,0,0,0,0": 123}}}'
+    assert state.feed(line) == "@v"
+    assert state.distinct == {(7, 7, 41, 0, 2, 1, 0, 0, 0, 0): 123}
+
+
+def test_the_script_records_every_value_of_watched_arguments_only() -> None:
+    script = bpftrace_script(prctl_nr=157, own_pid=1, watched={41: (0, 1), 9: (2,)})
+    assert (
+        "if (args->id == 41) { if (@v[pid, tid, args->id, $ph, args->args[0], args->args[1], "
+        "(uint64)0, (uint64)0, (uint64)0, (uint64)0] == 0)" in script
+    )
+    assert "args->args[2], (uint64)0, (uint64)0, (uint64)0] = nsecs" in script
+    assert "print(@v);" in script and "clear(@v);" in script
+    plain = bpftrace_script(prctl_nr=157, own_pid=1)
+    assert "@v" not in plain  # an undefined map may not be printed
+
+
+def test_the_watched_arguments_are_the_ones_argument_rules_read() -> None:
+    from seccompgen.profile.args import arg_rules
+    from seccompgen.tracing.bpf.counts import watched_args
+
+    watched = watched_args()
+    rules = arg_rules()
+    assert set(watched) == set(rules)
+    for name, entry in rules.items():
+        assert entry.index in watched[name]
+
+
+def _ebpf_trace(tmp_path: Path, every: dict[str, list[int]] | None) -> Path:
+    from seccompgen.store import TraceStore
+
+    store = TraceStore(tmp_path / "store")
+    header = TraceHeader.new(workload="svc", arch="x86_64", backend="ebpf", command=["x"])
+    path = store.new_trace_path("svc", header.trace_id, "20260101T000000Z")
+    with TraceWriter.create(path, header) as writer:
+        writer.write(SyscallEvent("socket", "x86_64", 1, 1, 3, None, 1.0, (2, 1, 0, 0, 0, 0)))
+        writer.write(SyscallEvent("socket", "x86_64", 1, 1, 3, None, 1.0, ()), 30)
+        if every is not None:
+            writer.note_every_value(every)
+    store.add_trace(path)
+    return path
+
+
+def test_the_footer_says_which_values_are_all_there_were(tmp_path: Path) -> None:
+    path = _ebpf_trace(tmp_path, {"socket": [1, 0], "clone": [0]})
+    footer = json.loads(path.read_text().splitlines()[-1])
+    assert footer["every_value"] == {"clone": [0], "socket": [0, 1]}
+    reader = read_trace(path)
+    assert reader.every_value() == {"clone": frozenset({0}), "socket": frozenset({0, 1})}
+
+
+@pytest.mark.parametrize(
+    ("every", "known"),
+    [
+        ({"socket": [0, 1]}, {0, 1}),
+        ({"socket": [0]}, {0}),
+        ({}, set()),  # the map filled up: the footer vouches for nothing
+        (None, set()),  # an ebpf trace from before: samples only
+    ],
+)
+def test_only_vouched_for_values_of_a_sampled_trace_reach_the_graph(
+    tmp_path: Path, every: dict[str, list[int]] | None, known: set[int]
+) -> None:
+    from seccompgen.pipeline._shared import observed_args
+    from seccompgen.store import TraceStore
+
+    _ebpf_trace(tmp_path, every)
+    graph = TraceStore(tmp_path / "store").load_graph()
+    args = graph.usage("svc")["socket"].args
+    for i, values in enumerate(args):
+        assert values.many is (i not in known), (i, values)
+    obs = observed_args(graph, ["svc"])["socket"]
+    assert obs.complete is (0 in known), obs
+    if obs.complete:
+        assert obs.values == {2}
+
+
+def test_a_bad_every_value_names_the_line(tmp_path: Path) -> None:
+    path = _ebpf_trace(tmp_path, {"socket": [0]})
+    lines = path.read_text().splitlines()
+    lines[-1] = lines[-1].replace('"every_value":{"socket":[0]}', '"every_value":{"socket":[9]}')
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(TraceFileError) as err:
+        list(read_trace(path))
+    assert f"{path}:{len(lines)}" in err.value.message and "0..5" in err.value.message

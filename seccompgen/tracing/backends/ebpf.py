@@ -64,7 +64,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -81,6 +81,8 @@ from seccompgen.tracing.bpf.counts import (
     BpftraceState,
     counted_events,
     exit_status,
+    watched_args,
+    watched_numbers,
 )
 from seccompgen.tracing.bpf.launchers import BPF_LAUNCHER, LAUNCHER
 from seccompgen.tracing.bpf.preconditions import (
@@ -160,9 +162,16 @@ class _BpftraceRecorder:
     """The bpftrace engine's :class:`~seccompgen.tracing.session.Recorder`: folds bpftrace's
     map prints into counted events."""
 
-    def __init__(self, *, arch: str, name_of: Callable[[int], str | None]) -> None:
+    def __init__(
+        self,
+        *,
+        arch: str,
+        name_of: Callable[[int], str | None],
+        watched: Mapping[int, tuple[int, ...]],
+    ) -> None:
         self.arch = arch
         self.name_of = name_of
+        self.watched = watched
         self.state = BpftraceState()
         # CLOCK_MONOTONIC (bpf_ktime_get_ns, time.monotonic) to the wall clock of the trace.
         self.wall_offset = time.time() - time.monotonic()
@@ -201,14 +210,30 @@ class _BpftraceRecorder:
         return ExitEvent(pid, pid, status, sig, ts, PHASES.get(ph, Phase.SHUTDOWN))
 
     def _write_all(self, session: Session) -> None:
+        if len(self.state.distinct) >= MAP_KEYS_MAX:
+            self.state.distinct_full = True
         total = 0
         names: set[str] = set()
         for event, n in counted_events(
-            self.state, arch=self.arch, name_of=self.name_of, wall_offset=self.wall_offset
+            self.state,
+            arch=self.arch,
+            name_of=self.name_of,
+            wall_offset=self.wall_offset,
+            watched=self.watched,
         ):
             session.writer.write(event, n)
             total += n
             names.add(event.name)
+        if not self.state.distinct_full:
+            # Every distinct value of the watched arguments is in the events just written;
+            # with the map full some may be missing, and the footer then says nothing (the
+            # values count as a sample).
+            every: dict[str, tuple[int, ...]] = {}
+            for nr, indexes in self.watched.items():
+                name = self.name_of(nr)
+                if name is not None:
+                    every[name] = indexes
+            session.writer.note_every_value(every)
         for pid, code, ph, ns in self.state.exits:
             session.writer.write(self._exit_event(pid, code, ph, ns))
         counts = session.counts
@@ -263,8 +288,9 @@ class _BpfRecorder(_BpftraceRecorder):
         processes: _BpfProcesses,
         arch: str,
         name_of: Callable[[int], str | None],
+        watched: Mapping[int, tuple[int, ...]],
     ) -> None:
-        super().__init__(arch=arch, name_of=name_of)
+        super().__init__(arch=arch, name_of=name_of, watched=watched)
         self.counter = counter
         self.processes = processes
 
@@ -419,6 +445,8 @@ class EbpfTracer:
             tempfile.TemporaryDirectory(prefix="seccompgen-ebpf-", dir=self.tmp_dir) as tmp,
         ):
             self.engine_used = "bpf"
+            watched = _watched(arch)
+            counter.watch(watched)
             d = Path(tmp)
             launcher = d / "launch.py"
             launcher.write_text(BPF_LAUNCHER)
@@ -430,6 +458,7 @@ class EbpfTracer:
                 json.dumps({"path": str(target), "argv": list(request.argv), "env": env})
             )
             processes = _BpfProcesses(counter, fifo)
+            name_of = _syscall_names(arch)
             session = Session(
                 request=request,
                 writer=writer,
@@ -438,7 +467,11 @@ class EbpfTracer:
                 niceness=10,
                 processes=processes,
                 recorder=_BpfRecorder(
-                    counter=counter, processes=processes, arch=arch, name_of=_syscall_names(arch)
+                    counter=counter,
+                    processes=processes,
+                    arch=arch,
+                    name_of=name_of,
+                    watched=watched,
                 ),
             )
             return session.run(
@@ -460,6 +493,7 @@ class EbpfTracer:
         self.engine_used = "bpftrace"
         name_of = _syscall_names(arch)
         prctl_nr = _number(arch, "prctl")
+        watched = _watched(arch)
         bpftrace = shutil.which(self.bpftrace)
         env_cmd = shutil.which("env")
         if bpftrace is None or env_cmd is None:
@@ -479,6 +513,7 @@ class EbpfTracer:
                     own_pid=os.getpid(),
                     token=token,
                     args_samples=self.args_samples,
+                    watched=watched,
                 )
             )
             launcher = d / "launch.py"
@@ -511,7 +546,7 @@ class EbpfTracer:
                 output=output,
                 niceness=10,
                 processes=_EbpfProcesses(token),
-                recorder=_BpftraceRecorder(arch=arch, name_of=name_of),
+                recorder=_BpftraceRecorder(arch=arch, name_of=name_of, watched=watched),
             )
             return session.run(cmd)
 
@@ -530,6 +565,19 @@ def _syscall_names(arch: str) -> Callable[[int], str | None]:
         return cache[nr]
 
     return name_of
+
+
+def _watched(arch: str) -> dict[int, tuple[int, ...]]:
+    """The watched arguments (:func:`watched_args`) by syscall number on ``arch``."""
+    from seccompgen.syscalls import resolve_name
+
+    def number_of(name: str) -> int | None:
+        try:
+            return resolve_name(arch, name)
+        except SyscallTableError:
+            return None
+
+    return watched_numbers(watched_args(), number_of)
 
 
 def _number(arch: str, name: str) -> int:

@@ -7,7 +7,10 @@ do the same):
   syscall number, phase), remembers when each such key was first seen, and keeps a bounded sample
   of argument tuples: the distinct tuples among the first
   :data:`~seccompgen.tracing.bpf.counts.ARGS_SAMPLES` calls of each key, all six argument
-  registers as seccomp(2) sees them in ``struct seccomp_data``.
+  registers as seccomp(2) sees them in ``struct seccomp_data``; and, for the syscalls whose
+  arguments ``emit --args auto`` conditions
+  (:func:`~seccompgen.tracing.bpf.counts.watched_args`), every distinct value of those
+  arguments, whatever the call's place in the count.
 - ``tracepoint:raw_syscalls:sys_exit`` counts failures (a negative return) per errno.
 - ``tracepoint:sched:sched_process_fork`` adds a child to the tracked set when its parent is in
   it; the probe runs in the parent, before the child is first woken (kernel_clone()), so the
@@ -22,6 +25,7 @@ bpftrace prints the maps as ``-f json`` lines, which
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from seccompgen.tracing.bpf.counts import ARGS_SAMPLES
@@ -36,7 +40,12 @@ NOT_FOUND_MESSAGE: Final = (
 
 
 def bpftrace_script(
-    *, prctl_nr: int, own_pid: int, token: int = 0, args_samples: int = ARGS_SAMPLES
+    *,
+    prctl_nr: int,
+    own_pid: int,
+    token: int = 0,
+    args_samples: int = ARGS_SAMPLES,
+    watched: Mapping[int, tuple[int, ...]] | None = None,
 ) -> str:
     """The bpftrace program (see the module docstring).
 
@@ -44,10 +53,21 @@ def bpftrace_script(
     set the phase (seccompgen's) when their third argument is ``token`` (one run's own number,
     so that two runs in one process do not move each other's phases), ``args_samples`` the
     bound of :data:`~seccompgen.tracing.bpf.counts.ARGS_SAMPLES`. Tracking starts with the
-    marker call of bpftrace's child (``cpid``, the launcher).
+    marker call of bpftrace's child (``cpid``, the launcher). ``watched`` (syscall number ->
+    argument indexes) are the arguments whose every distinct value goes into ``@v``, the
+    others zero (``(uint64)0``: a map's keys must all have one type).
     """
     key = "pid, tid, args->id, $ph"
     argkey = f"{key}, " + ", ".join(f"args->args[{i}]" for i in range(6))
+    watch = ""
+    for nr, indexes in sorted((watched or {}).items()):
+        vkey = f"{key}, " + ", ".join(
+            f"args->args[{i}]" if i in indexes else "(uint64)0" for i in range(6)
+        )
+        watch += f"    if (args->id == {nr}) {{ if (@v[{vkey}] == 0) {{ @v[{vkey}] = nsecs; }} }}\n"
+    maps = ["@n", "@t", "@e", "@a"] + (["@v"] if watch else [])
+    printed = " ".join(f"print({m});" for m in maps)
+    cleared = " ".join(f"clear({m});" for m in maps)
     return f"""\
 BEGIN {{ @phase = 0; }}
 
@@ -63,7 +83,7 @@ tracepoint:raw_syscalls:sys_enter
     if ($c < {args_samples}) {{
       if (@a[{argkey}] == 0) {{ @a[{argkey}] = nsecs; }}
     }}
-  }} else if (args->id == {prctl_nr} && args->args[0] == {MARKER}) {{
+{watch}  }} else if (args->id == {prctl_nr} && args->args[0] == {MARKER}) {{
     if (pid == cpid) {{
       @track[pid] = 2;
       printf("start %d %llu\\n", pid, nsecs);
@@ -92,8 +112,8 @@ interval:s:1 {{ print(@n); }}
 
 END
 {{
-  print(@n); print(@t); print(@e); print(@a);
+  {printed}
   printf("end\\n");
-  clear(@n); clear(@t); clear(@e); clear(@a); clear(@track); clear(@phase);
+  {cleared} clear(@track); clear(@phase);
 }}
 """

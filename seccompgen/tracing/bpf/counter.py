@@ -20,6 +20,12 @@ update. Maps:
 - ``errors`` (per-CPU hash, {tgid, tid, nr, phase, errno} -> count): calls that returned < 0.
 - ``samples`` (hash, {tgid, tid, nr, phase, args[6]} -> ns): argument tuples, inserted (never
   replaced) while this CPU's count of the key is below the sample bound.
+- ``watch`` (array, syscall number -> bit mask of argument indexes): the arguments whose every
+  distinct value is recorded (:func:`seccompgen.tracing.bpf.counts.watched_args`), written from
+  user space before the run.
+- ``distinct`` (hash, {tgid, tid, nr, phase, args[6]} -> ns): for a watched syscall, every
+  distinct tuple of its watched arguments (the other five or so zero), inserted on every call
+  (never replaced): an insert of a key already there fails, at the cost of one hash lookup.
 - ``exits`` (hash, tgid -> {exit code, phase, ns}): ``task_struct.exit_code`` when a tracked
   process's main thread ends, read with ``bpf_probe_read_kernel`` at the member's offset in the
   kernel's BTF (the tracepoint's record does not carry it).
@@ -42,6 +48,7 @@ from typing import TYPE_CHECKING, Final
 from seccompgen.tracing.bpf import loader
 from seccompgen.tracing.bpf.asm import (
     ADD,
+    AND,
     FP,
     JEQ,
     JGE,
@@ -73,10 +80,15 @@ from seccompgen.tracing.bpf.loader import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from seccompgen.tracing.bpf.counts import BpftraceState
 
 TRACKED: Final = 1
 ARMED: Final = 2
+
+WATCH_NUMBERS: Final = 1024
+"""Syscall numbers the ``watch`` map covers (0 .. this - 1); every native number is below."""
 
 _COUNT_KEY: Final = struct.Struct("<IIII")
 _ERROR_KEY: Final = struct.Struct("<IIIII")
@@ -167,7 +179,8 @@ def _phase_to(p: Program, scratch_off: int, dst_off: int) -> None:
 
 
 def sys_enter_program(maps: dict[str, int], lay: Layout, execve_nr: int, samples: int) -> Program:
-    """``raw_syscalls:sys_enter``: count the call, sample its arguments."""
+    """``raw_syscalls:sys_enter``: count the call, sample its arguments, and record the
+    distinct values of its watched arguments (the ``watch`` map)."""
     p = Program(maps)
     # Stack: FP-64 .. FP-48 the count key, FP-48 .. FP the six arguments (together the sample
     # key), FP-80 the value to insert, FP-84 scratch.
@@ -217,7 +230,7 @@ def sys_enter_program(maps: dict[str, int], lay: Layout, execve_nr: int, samples
     p.alui(ADD, R1, 1)
     p.stx(8, R0, 0, R1)
     p.label("sample")
-    p.jmpi(JGE, R8, samples, "out")
+    p.jmpi(JGE, R8, samples, "watch")
     if lay.regs_args is None:
         for i in range(6):
             p.ldx(8, R1, R6, lay.enter_args + 8 * i)
@@ -230,6 +243,30 @@ def sys_enter_program(maps: dict[str, int], lay: Layout, execve_nr: int, samples
     p.call(KTIME_GET_NS)
     p.stx(8, FP, -80, R0)
     _update(p, "samples", -64, -80, NOEXIST)
+    # Every call of a watched syscall: its watched arguments (the others zero) into
+    # ``distinct``, once per distinct tuple; the count key above stays the key's first half.
+    p.label("watch")
+    p.ldx(8, R1, R6, lay.enter_id)
+    p.stx(4, FP, -84, R1)
+    _lookup(p, "watch", -84)
+    p.jmpi(JEQ, R0, 0, "out")
+    p.ldx(4, R9, R0, 0)
+    p.jmpi(JEQ, R9, 0, "out")
+    lo = _read_regs(p, lay) if lay.regs_args is not None else 0
+    for i in range(6):
+        p.st(8, FP, -48 + 8 * i, 0)
+        p.mov(R1, R9)
+        p.alui(AND, R1, 1 << i)
+        p.jmpi(JEQ, R1, 0, f"unwatched_{i}")
+        if lay.regs_args is None:
+            p.ldx(8, R1, R6, lay.enter_args + 8 * i)
+        else:
+            p.ldx(8, R1, FP, _REGS_BUF + lay.regs_args[i] - lo)
+        p.stx(8, FP, -48 + 8 * i, R1)
+        p.label(f"unwatched_{i}")
+    p.call(KTIME_GET_NS)
+    p.stx(8, FP, -80, R0)
+    _update(p, "distinct", -64, -80, NOEXIST)
     p.label("out")
     p.exit()
     return p
@@ -406,6 +443,8 @@ class BpfCounter:
             self._map("counts", loader.MAP_PERCPU_HASH, 16, 16, max_keys)
             self._map("errors", loader.MAP_PERCPU_HASH, 20, 8, max_keys)
             self._map("samples", loader.MAP_HASH, 64, 8, max_keys)
+            self._map("watch", loader.MAP_ARRAY, 4, 4, WATCH_NUMBERS)
+            self._map("distinct", loader.MAP_HASH, 64, 8, max_keys)
             self._map("exits", loader.MAP_HASH, 4, 16, max_keys)
             fds = {name: m.fd for name, m in self.maps.items()}
             raw_lay = layout(tracefs, btf, raw=raw is not False)
@@ -501,6 +540,13 @@ class BpfCounter:
         """Track the launcher ``pid`` from its next ``execve`` on."""
         self.maps["track"].update(_U32.pack(pid), _U32.pack(ARMED))
 
+    def watch(self, watched: Mapping[int, tuple[int, ...]]) -> None:
+        """Record every distinct value of these arguments (syscall number -> indexes)."""
+        for nr, indexes in watched.items():
+            if 0 <= nr < WATCH_NUMBERS:
+                mask = sum(1 << i for i in indexes)
+                self.maps["watch"].update(_U32.pack(nr), _U32.pack(mask))
+
     def set_phase(self, number: int) -> None:
         """Count the calls from now on in phase ``number``."""
         self.maps["phase"].update(_U32.pack(0), _U32.pack(number))
@@ -539,6 +585,11 @@ class BpfCounter:
         for raw, values in self.maps["samples"].items():
             samples[_SAMPLE_KEY.unpack(raw)] = _U64.unpack(values[0])[0]
         state.samples = samples
+        distinct: dict[tuple[int, ...], int] = {}
+        for raw, values in self.maps["distinct"].items():
+            distinct[_SAMPLE_KEY.unpack(raw)] = _U64.unpack(values[0])[0]
+        state.distinct = distinct
+        state.distinct_full = len(distinct) >= self.maps["distinct"].max_entries
         exits = []
         for raw, values in self.maps["exits"].items():
             code, phase, ns = _EXIT_VALUE.unpack(values[0])

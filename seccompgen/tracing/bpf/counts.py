@@ -12,10 +12,12 @@ from __future__ import annotations
 import errno as errno_module
 import json
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Final
 
+from seccompgen.errors import TracerError
 from seccompgen.events import Phase, SyscallEvent
 from seccompgen.syscalls import KERNEL_ERRNOS
 
@@ -38,6 +40,47 @@ _NO_RETURN: Final = frozenset({"exit", "exit_group"})
 CountKey = tuple[int, int, int, int]
 """(pid, tid, syscall number, phase number)."""
 
+_ARG_RULES: Final = "arg-rules.json"
+
+
+def watched_args() -> dict[str, tuple[int, ...]]:
+    """The argument indexes whose every distinct value both engines record, by syscall name.
+
+    They are the arguments ``emit --args auto`` draws rules from (each entry's ``index`` and
+    ``pairIndex`` in ``seccompgen/data/arg-rules.json``): a rule drawn from a sample would
+    refuse the values of the calls after it. The file is read here by name and index only, so
+    tracing does not depend on the profile layer that interprets the rest.
+    """
+    resource = resources.files("seccompgen") / "data" / _ARG_RULES
+    try:
+        data = json.loads(resource.read_text(encoding="utf-8"))
+        out: dict[str, tuple[int, ...]] = {}
+        for e in data["syscalls"]:
+            indexes = {int(e["index"])}
+            if "pairIndex" in e:
+                indexes.add(int(e["pairIndex"]))
+            if not all(0 <= i < 6 for i in indexes):
+                raise ValueError(f"argument index out of 0..5 for {e['name']}")
+            out[str(e["name"])] = tuple(sorted(indexes))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise TracerError(
+            f"bundled {_ARG_RULES} is unreadable: {e}", hint="reinstall seccompgen"
+        ) from e
+    return out
+
+
+def watched_numbers(
+    watched: Mapping[str, tuple[int, ...]], number_of: Callable[[str], int | None]
+) -> dict[int, tuple[int, ...]]:
+    """:func:`watched_args` by syscall number (names without a number on the arch are left
+    out)."""
+    out: dict[int, tuple[int, ...]] = {}
+    for name, indexes in watched.items():
+        nr = number_of(name)
+        if nr is not None:
+            out[nr] = indexes
+    return out
+
 
 @dataclass
 class BpftraceState:
@@ -53,6 +96,11 @@ class BpftraceState:
     first_seen: dict[CountKey, int] = field(default_factory=dict)
     errors: dict[tuple[int, int, int, int, int], int] = field(default_factory=dict)
     samples: dict[tuple[int, ...], int] = field(default_factory=dict)
+    distinct: dict[tuple[int, ...], int] = field(default_factory=dict)
+    """(pid, tid, nr, phase, args[6]) -> first ns: every distinct value of the watched
+    arguments (:func:`watched_args`), the others zero."""
+    distinct_full: bool = False
+    """The map of distinct values filled up: some may be missing."""
     started: list[tuple[int, int]] = field(default_factory=list)
     exits: list[tuple[int, int, int, int]] = field(default_factory=list)
     ended: bool = False
@@ -95,6 +143,8 @@ class BpftraceState:
                     self.errors = {k: v for k, v in parsed.items() if len(k) == 5}
                 elif name == "@a":
                     self.samples = {k: v for k, v in parsed.items() if len(k) == 10}
+                elif name == "@v":
+                    self.distinct = {k: v for k, v in parsed.items() if len(k) == 10}
                 else:
                     continue
                 return str(name)
@@ -128,6 +178,7 @@ def counted_events(
     arch: str,
     name_of: Callable[[int], str | None],
     wall_offset: float,
+    watched: Mapping[int, tuple[int, ...]] | None = None,
 ) -> Iterator[tuple[SyscallEvent, int]]:
     """The trace events for ``state``: ``(event, count)`` pairs, in first-seen order.
 
@@ -137,13 +188,21 @@ def counted_events(
     since the epoch. A call that spans a phase boundary and fails is counted as entered in one
     phase and as failed in the next; the counts of a phase then add up to at most one more call
     per such crossing. Syscall numbers that ``name_of`` does not know are left out.
+
+    ``watched`` (syscall number -> argument indexes, :func:`watched_numbers`) adds the distinct
+    values of ``state.distinct`` that no sample of the same key carries: one more single event
+    per such combination of the watched arguments, with the other arguments unknown (None).
+    Each stands for a call no sample came from (its values differ from every sample's), so the
+    events of a key never outnumber its count.
     """
     errors: dict[CountKey, dict[int, int]] = {}
     for (pid, tid, nr, ph, err), n in state.errors.items():
         errors.setdefault((pid, tid, nr, ph), {})[err] = n
-    samples: dict[CountKey, list[tuple[int, tuple[int, ...]]]] = {}
+    samples: dict[CountKey, list[tuple[int, tuple[int | None, ...]]]] = {}
     for k, when in state.samples.items():
         samples.setdefault((k[0], k[1], k[2], k[3]), []).append((when, k[4:]))
+    for key, extra in _distinct_events(state, watched or {}, samples).items():
+        samples.setdefault(key, []).extend(extra)
 
     def wall(ns: int | None) -> float | None:
         return None if ns is None else round(ns / 1e9 + wall_offset, 6)
@@ -163,7 +222,7 @@ def counted_events(
         buckets: list[tuple[int | None, str | None, int]] = [
             (-1, errno_name(err), n) for err, n in sorted(fails.items())
         ]
-        for sample_ns, args in sorted(samples.get(key, [])):
+        for sample_ns, args in sorted(samples.get(key, []), key=_sample_order):
             # A sample stands for one of the counted calls: from the successes if any are
             # left, else from the largest failure bucket.
             ret: int | None
@@ -192,3 +251,35 @@ def counted_events(
     rows.sort(key=lambda r: (r[0], r[2].pid, r[2].tid, r[2].name, r[1], r[2].errno or ""))
     for _order, _kind, event, n in rows:
         yield event, n
+
+
+def _sample_order(sample: tuple[int, tuple[int | None, ...]]) -> tuple[int, tuple[int, ...]]:
+    return sample[0], tuple(-1 if a is None else a for a in sample[1])
+
+
+def _distinct_events(
+    state: BpftraceState,
+    watched: Mapping[int, tuple[int, ...]],
+    samples: Mapping[CountKey, list[tuple[int, tuple[int | None, ...]]]],
+) -> dict[CountKey, list[tuple[int, tuple[int | None, ...]]]]:
+    """The argument tuples (watched positions only, None elsewhere) of ``state.distinct`` that
+    no sample of their key already carries, by key, with their first-seen times."""
+    out: dict[CountKey, list[tuple[int, tuple[int | None, ...]]]] = {}
+    seen: dict[CountKey, set[tuple[int | None, ...]]] = {}
+    for k, when in sorted(state.distinct.items(), key=lambda kv: (kv[1], kv[0])):
+        key = (k[0], k[1], k[2], k[3])
+        indexes = watched.get(k[2])
+        if indexes is None:
+            continue
+        have = seen.get(key)
+        if have is None:
+            have = seen[key] = {tuple(a[i] for i in indexes) for _ns, a in samples.get(key, ())}
+        values = tuple(k[4 + i] for i in indexes)
+        if values in have:
+            continue
+        have.add(values)
+        args: list[int | None] = [None] * 6
+        for i, v in zip(indexes, values, strict=True):
+            args[i] = v
+        out.setdefault(key, []).append((when, tuple(args)))
+    return out

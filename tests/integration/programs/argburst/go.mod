@@ -1,0 +1,3 @@
+module argburst
+
+go 1.22
