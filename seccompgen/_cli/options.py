@@ -146,6 +146,18 @@ def network_option(help: str, *, default: str | None = "none") -> Callable[[F], 
     )
 
 
+def engine_option(help: str, *, default: str | None = "docker") -> Callable[[F], F]:
+    """--engine docker|podman: the container engine, through its Docker-compatible API
+    (:mod:`seccompgen.containers.podman`). ``default=None`` lets a command tell "not given"."""
+    return click.option(
+        "--engine",
+        type=click.Choice(["docker", "podman"]),
+        default=default,
+        show_default=True if default is not None else None,
+        help=help,
+    )
+
+
 def duration_option(help: str) -> Callable[[F], F]:
     """--duration SECONDS a service is kept running after the exercise."""
     return click.option("--duration", type=click.FloatRange(min=0), help=help)

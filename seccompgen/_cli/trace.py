@@ -17,6 +17,7 @@ from seccompgen._cli.options import (
     Command,
     container_option,
     duration_option,
+    engine_option,
     exercise_option,
     image_option,
     network_option,
@@ -162,6 +163,11 @@ Examples:
     help="Run --exercise inside the container (docker exec /bin/sh -c) instead of on the host.",
 )
 @volume_option("into the container (with --container/--image; repeatable)")
+@engine_option(
+    "Container engine (with --container/--image) [default: docker]; podman is reached "
+    "through its Docker-compatible API socket, started for the run when none answers.",
+    default=None,
+)
 @store_option
 def trace(
     target: str | None,
@@ -184,6 +190,7 @@ def trace(
     network: str | None,
     exercise_in_container: bool,
     volumes: tuple[str, ...],
+    engine: str | None,
     store: Path | None,
 ) -> None:
     """Run TARGET under a tracer and record every system call it and its threads and children make.
@@ -224,6 +231,8 @@ def trace(
             )
         if volumes:
             raise click.BadParameter("only with --container or --image", param_hint="'--volume'")
+        if engine is not None:
+            raise click.BadParameter("only with --container or --image", param_hint="'--engine'")
     if exercise_in_container and exercise is None:
         raise click.BadParameter("needs --exercise", param_hint="'--exercise-in-container'")
     program, argv = resolve_target(target, args, image)
@@ -250,6 +259,7 @@ def trace(
         container=container,
         image=image,
         network=network or "none",
+        engine=engine or "docker",
         exercise_in_container=exercise_in_container,
         volumes=volumes,
         known=known,

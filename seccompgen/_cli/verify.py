@@ -12,6 +12,7 @@ from seccompgen import pipeline
 from seccompgen._cli.options import (
     Command,
     duration_option,
+    engine_option,
     exercise_option,
     image_option,
     network_option,
@@ -70,6 +71,10 @@ Examples:
     help="On failure, do not rerun under the staging variant to find the refused calls.",
 )
 @store_option
+@engine_option(
+    "Container engine; podman is reached through its Docker-compatible API socket, started "
+    "for the run when none answers."
+)
 @click.option(
     "--strict",
     is_flag=True,
@@ -93,6 +98,7 @@ def verify(
     records: Path | None,
     no_diagnose: bool,
     store: Path | None,
+    engine: str,
     strict: bool,
 ) -> None:
     """Prove PROFILE: run the workload in a container with it enforced.
@@ -128,9 +134,11 @@ def verify(
         records=records,
         diagnose=not no_diagnose,
         strict=strict,
+        engine=engine,
     )
     nnp = ", no-new-privileges" if no_new_privileges else ""
-    click.echo(f"verifying {profile} on {image or target} (network {network}{nnp})", err=True)
+    on = f", {engine}" if engine != "docker" else ""
+    click.echo(f"verifying {profile} on {image or target} (network {network}{nnp}{on})", err=True)
     report = pipeline.verify(req, log=lambda line: click.echo(line, err=True))
     run = report.enforce
     if report.passed:

@@ -130,7 +130,7 @@ class ContainerTracer:
             raise TracerError("nothing to trace: the command is empty")
         from seccompgen.containers.image import docker_client
 
-        client = docker_client()
+        client = docker_client(spec.engine)
         engine_arch = str(client.info().get("Architecture", ""))
         # The container goes first (the stack exits before the directory it mounts).
         with (

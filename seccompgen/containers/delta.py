@@ -146,8 +146,9 @@ class ContainerDeltaTracer:
         if spec.image is None and not request.argv:
             raise TracerError("nothing to run: the command is empty")
         from seccompgen.containers.image import docker_client
+        from seccompgen.containers.podman import seccomp_option
 
-        client = docker_client()
+        client = docker_client(spec.engine)
         with (
             tempfile.TemporaryDirectory(prefix="seccompgen-delta-") as tmp,
             contextlib.ExitStack() as stack,
@@ -159,10 +160,11 @@ class ContainerDeltaTracer:
             plan = self._plan(client, request, spec)
             staging = render(staging_variant(self.profile))
             self.log(f"creating a container of {plan.image} under the staging profile")
-            container = create_container(
-                client, plan, spec, plan.argv, writer.header.trace_id, stack,
-                security_opt=[f"seccomp={staging}"],
-            )  # fmt: skip
+            with seccomp_option(client, staging) as seccomp:
+                container = create_container(
+                    client, plan, spec, plan.argv, writer.header.trace_id, stack,
+                    security_opt=[seccomp],
+                )  # fmt: skip
             # The same checks as a traced container: the program exists in it, is built for the
             # engine's machine and finds its loader and libraries.
             ContainerTracer(log=self.log).preflight(

@@ -57,8 +57,10 @@ _START_HINT = "start it: `scripts/docker-up.sh` or `systemctl start docker`"
 Progress = Callable[[str], None]
 
 
-def docker_client() -> docker.DockerClient:
-    """A client for the engine that ``DOCKER_HOST`` (or the default socket) names.
+def docker_client(engine: str = "docker") -> docker.DockerClient:
+    """A client for the engine that ``DOCKER_HOST`` (or the default socket) names, or with
+    ``engine="podman"`` for podman's Docker-compatible API
+    (:func:`seccompgen.containers.podman.podman_client`).
 
     The API version is negotiated with the daemon (``version="auto"``), so a newer SDK talks to
     an older engine such as Debian's 20.10 (API 1.41).
@@ -68,14 +70,21 @@ def docker_client() -> docker.DockerClient:
         import docker.errors  # type: ignore[import-untyped]
     except ImportError as e:
         raise TracerError(f"{DOCKER_MISSING}: {e}", hint=DOCKER_MISSING_HINT) from e
+    if engine == "podman":
+        from seccompgen.containers.podman import podman_client
+
+        return podman_client()
+    if engine != "docker":
+        raise TracerError(f"unknown container engine {engine!r}", hint="use docker or podman")
     try:
         client = docker.from_env(version="auto")
         client.ping()
     except docker.errors.DockerException as e:
         where = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-        raise TracerError(
-            f"the Docker daemon at {where} is unreachable: {e}", hint=_START_HINT
-        ) from e
+        hint = _START_HINT
+        if shutil.which("podman"):
+            hint += ", or use podman instead (--engine podman)"
+        raise TracerError(f"the Docker daemon at {where} is unreachable: {e}", hint=hint) from e
     return client
 
 

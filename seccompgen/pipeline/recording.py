@@ -56,6 +56,7 @@ class TraceOptions:
     container: bool = False
     image: str | None = None
     network: str = "none"
+    engine: str = "docker"
     exercise_in_container: bool = False
     volumes: tuple[str, ...] = ()
     """Bind mounts ``HOST:CONTAINER[:ro|rw]`` for the container (with ``container``/``image``)."""
@@ -101,6 +102,7 @@ def trace(
             network=opts.network,
             exercise_in_container=opts.exercise_in_container,
             volumes=opts.volumes,
+            engine=opts.engine,
         )
     argv: tuple[str, ...]
     if opts.image is not None:

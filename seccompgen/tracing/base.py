@@ -32,12 +32,15 @@ class ContainerSpec:
       of ``/bin/sh -c``) instead of on the host.
     - ``volumes``: bind mounts, ``HOST:CONTAINER[:ro|rw]`` (``docker run -v``), e.g. a batch
       job's input and output directory, as ``seccompgen verify -V`` mounts them.
+    - ``engine``: ``"docker"`` or ``"podman"`` (its Docker-compatible API,
+      :mod:`seccompgen.containers.podman`).
     """
 
     image: str | None = None
     network: str = "none"
     exercise_in_container: bool = False
     volumes: tuple[str, ...] = ()
+    engine: str = "docker"
 
 
 @dataclass(frozen=True, slots=True)

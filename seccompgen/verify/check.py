@@ -50,7 +50,7 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
     staging_json = render(staging_variant(profile))
     volumes = dict(parse_volume(v) for v in req.volumes)
     run_id = uuid.uuid4().hex[:12]
-    client = engine_client()
+    client = engine_client(req.engine)
     with sigterm_as_interrupt(), contextlib.ExitStack() as stack:
         stack.callback(client.close)
         if req.program is not None:

@@ -63,6 +63,7 @@ class VerifyRequest:
     store: Path | None = None
     records: Path | None = None
     diagnose: bool = True
+    engine: str = "docker"
     strict: bool = False
 
 

@@ -40,10 +40,10 @@ _GO_CRASH: Final = re.compile(r"^(?:panic: |fatal error: )", re.MULTILINE)
 # ---------------------------------------------------------------------- docker plumbing
 
 
-def engine_client() -> Any:
+def engine_client(engine: str = "docker") -> Any:
     from seccompgen.containers.image import docker_client
 
-    return docker_client()
+    return docker_client(engine)
 
 
 def build_scratch_image(client: Any, program: Path, run_id: str, *, path: str = APP_PATH) -> str:
@@ -139,27 +139,30 @@ def run_container(
     """One run of the workload under ``profile_json``; the container is always removed."""
     import docker.errors
 
+    from seccompgen.containers.podman import seccomp_option
     from seccompgen.tracing.host import start_host_exercise
 
-    security = [f"seccomp={profile_json}"]
-    if req.no_new_privileges:
-        security.append("no-new-privileges")
     try:
-        container = client.containers.create(
-            plan.image,
-            command=plan.command,
-            security_opt=security,
-            network_mode=req.network,
-            volumes=plan.volumes,
-            labels={VERIFY_LABEL: run_id},
-            detach=True,
-            stdin_open=False,
-            tty=False,
-        )
+        with seccomp_option(client, profile_json) as seccomp:
+            security = [seccomp]
+            if req.no_new_privileges:
+                security.append("no-new-privileges")
+            container = client.containers.create(
+                plan.image,
+                command=plan.command,
+                security_opt=security,
+                network_mode=req.network,
+                volumes=plan.volumes,
+                labels={VERIFY_LABEL: run_id},
+                detach=True,
+                stdin_open=False,
+                tty=False,
+            )
     except docker.errors.ImageNotFound as e:
         raise TracerError(
-            f"the image {plan.image} is not present in the Docker engine; nothing is pulled",
-            hint=f"build it (`docker build -t {plan.image} .`) or load it (`docker load`)",
+            f"the image {plan.image} is not present in the {req.engine} engine; nothing is pulled",
+            hint=f"build it (`{req.engine} build -t {plan.image} .`) or load it "
+            f"(`{req.engine} load`)",
         ) from e
     except docker.errors.DockerException as e:
         raise TracerError(f"cannot create a container of {plan.image}: {e}") from e

@@ -62,8 +62,8 @@ def _trace_and_emit(work: Path, program: Path, backend: str, env: dict[str, str]
     out = work / "argburst.json"
     # No-new-privileges: without it runc's own prctl and fcntl calls keep those two
     # unconditioned (see seccompgen/profile/args.py).
-    emitted = sg("emit", "-w", "argburst", "--args", "auto", "--no-new-privileges", "--store", store,
-                 "-o", str(out), cwd=work, env=run_env)  # fmt: skip
+    emitted = sg("emit", "-w", "argburst", "--args", "auto", "--no-new-privileges",
+                 "--store", store, "-o", str(out), cwd=work, env=run_env)  # fmt: skip
     assert emitted.returncode == 0, emitted.stdout + emitted.stderr
     rules: dict[str, Any] = {"_emit": emitted.stdout + emitted.stderr, "_store": Path(store)}
     for rule in json.loads(out.read_text())["syscalls"]:

@@ -1,0 +1,122 @@
+"""podman as a second engine (``--engine podman``): trace, delta and verify through its
+Docker-compatible API socket with the same Docker SDK, on Debian's podman.
+
+The example service is imported into podman's storage as a ``FROM scratch`` image, once as root
+and once as distroless's non-root user (``USER 65532:65532``). seccompgen starts podman's API
+service itself (no socket answers here) and stops it when it exits; the tests check that no
+service, container or image of theirs is left. Each command runs with the tests'
+containers.conf (modest rlimits, see ``tests/integration/_podman.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from _podman import Podman
+from _support import free_port, sg
+
+pytestmark = [pytest.mark.podman, pytest.mark.go, pytest.mark.root]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Setup:
+    def __init__(self, podman: Podman, root_image: str, nonroot_image: str, work: Path) -> None:
+        self.podman = podman
+        self.root_image = root_image
+        self.nonroot_image = nonroot_image
+        self.work = work
+
+    def sg(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return sg(*args, cwd=self.work, env=self.podman.env)
+
+
+def _service_pids() -> set[str]:
+    out = subprocess.run(
+        ["pgrep", "-f", "podman system service --time=0 unix://"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return set(out.stdout.split())
+
+
+@pytest.fixture(scope="module")
+def setup(
+    build_example: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Setup]:
+    work = tmp_path_factory.mktemp("podman-engine")
+    podman = Podman(work / "podman")
+    services = _service_pids()
+    try:
+        binary = build_example("httpservice")
+        root = podman.import_binary(binary, "httpservice")
+        nonroot = f"{root.rsplit(':', 1)[0]}-nonroot:{podman.token}"
+        # USER on a copy: podman commit of a created (never started) container.
+        cid = podman.run("create", root).strip().splitlines()[-1]
+        podman.run("commit", "--change", "USER 65532:65532", cid, nonroot)
+        podman.run("rm", "--force", cid)
+        yield Setup(podman, root, nonroot, work)
+    finally:
+        podman.cleanup()
+        left = podman.leftovers()
+        assert not left, left
+        assert _service_pids() <= services, "a podman API service was left running"
+
+
+def _load(port: int) -> tuple[str, ...]:
+    return ("--probe", f"http://127.0.0.1:{port}/healthz", "--probe-requests", "3")
+
+
+@pytest.mark.parametrize("which", ["root", "nonroot"])
+def test_trace_image_and_delta_through_podman(setup: Setup, which: str) -> None:
+    image = setup.root_image if which == "root" else setup.nonroot_image
+    store = str(setup.work / f"store-{which}")
+    port = free_port()
+    traced = setup.sg("trace", "--image", image, "--engine", "podman", "--network", "host",
+                      "-w", "svc", "--store", store, *_load(port),
+                      "--", "-addr", f"127.0.0.1:{port}")  # fmt: skip
+    assert traced.returncode == 0, traced.stdout + traced.stderr
+    assert "trace complete" in traced.stdout + traced.stderr
+    config = json.loads(setup.podman.run("image", "inspect", image))[0]["Config"]
+    assert (config.get("User") or "") == ("65532:65532" if which == "nonroot" else "")
+    profile = setup.work / f"svc-{which}.json"
+    emitted = setup.sg("emit", "-w", "svc", "--store", store, "--no-new-privileges",
+                       "-o", str(profile))  # fmt: skip
+    assert emitted.returncode == 0, emitted.stdout + emitted.stderr
+    # Delta: the same service against its own profile, through podman: nothing new.
+    port = free_port()
+    delta = setup.sg("trace", "--delta", str(profile), "--image", image, "--engine", "podman",
+                     "--network", "host", "-w", "svc", "--store", store, *_load(port),
+                     "--", "-addr", f"127.0.0.1:{port}")  # fmt: skip
+    out = delta.stdout + delta.stderr
+    assert delta.returncode == 0, out
+    assert "no new syscalls" in out, out
+
+
+def test_a_missing_engine_is_one_line_naming_both(setup: Setup, tmp_path: Path) -> None:
+    shutil.copy(REPO / "profiles" / "httpservice.json", tmp_path / "x.json")
+    # No podman on PATH and no podman socket: the message says so and names docker.
+    env = {**setup.podman.env, "PATH": str(tmp_path), "CONTAINER_HOST": ""}
+    proc = subprocess.run(
+        [sys.executable, "-m", "seccompgen", "verify", "x.json", "--image", "none:x",
+         "--engine", "podman"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    first = proc.stderr.strip().splitlines()
+    assert any("podman is not installed" in line for line in first), proc.stderr
+    assert any("--engine docker" in line for line in first), proc.stderr
+    # No Docker daemon at DOCKER_HOST: the message names podman as the way out.
+    proc = sg("verify", "x.json", "--image", "none:x", cwd=tmp_path,
+              env={**setup.podman.env, "DOCKER_HOST": f"unix://{tmp_path}/no.sock"})  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "Docker daemon" in proc.stderr and "--engine podman" in proc.stderr, proc.stderr
