@@ -42,6 +42,8 @@ Examples:
   seccompgen verify profiles/batch.json ./batch -V $PWD/data:/data \\
       -- -in /data/in.txt -out /data/out.json
   seccompgen verify profiles/httpservice.json --image httpservice:local --duration 3 --strict
+  seccompgen verify profiles/httpservice.crun.json --image httpservice:local --runtime crun \\
+      --duration 3
 """,
 )
 @click.argument("profile", type=click.Path(dir_okay=False, exists=True, path_type=Path))
@@ -49,6 +51,13 @@ Examples:
 @image_option
 @exercise_option("Shell command run on the host while the workload runs; it must exit 0.")
 @no_new_privileges_option("Run with --security-opt no-new-privileges.")
+@runtime_option(
+    "Run under this runtime configured in the Docker engine (docker run --runtime NAME, "
+    "e.g. crun) [default: the engine's default runtime]. Emit the profile with the same "
+    "--runtime: each runtime makes its own calls under the filter.",
+    choices=None,
+    default=None,
+)
 @network_option("Container network; host lets the exercise reach the workload on 127.0.0.1.")
 @duration_option("Keep a service running this many seconds (after the exercise), then SIGTERM it.")
 @timeout_option("Limit for each run, in seconds.", default=300.0)
@@ -83,6 +92,7 @@ def verify(
     image: str | None,
     exercise: str | None,
     no_new_privileges: bool,
+    runtime: str | None,
     network: str,
     duration: float | None,
     timeout: float,
@@ -128,9 +138,11 @@ def verify(
         records=records,
         diagnose=not no_diagnose,
         strict=strict,
+        runtime=runtime,
     )
     nnp = ", no-new-privileges" if no_new_privileges else ""
-    click.echo(f"verifying {profile} on {image or target} (network {network}{nnp})", err=True)
+    on = f", runtime {runtime}" if runtime is not None else ""
+    click.echo(f"verifying {profile} on {image or target} (network {network}{nnp}{on})", err=True)
     report = pipeline.verify(req, log=lambda line: click.echo(line, err=True))
     run = report.enforce
     if report.passed:

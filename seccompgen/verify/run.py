@@ -144,6 +144,8 @@ def run_container(
     security = [f"seccomp={profile_json}"]
     if req.no_new_privileges:
         security.append("no-new-privileges")
+    # HostConfig.Runtime, as `docker run --runtime`; unset, the engine uses its default.
+    runtime: dict[str, Any] = {"runtime": req.runtime} if req.runtime is not None else {}
     try:
         container = client.containers.create(
             plan.image,
@@ -155,6 +157,7 @@ def run_container(
             detach=True,
             stdin_open=False,
             tty=False,
+            **runtime,
         )
     except docker.errors.ImageNotFound as e:
         raise TracerError(
@@ -167,7 +170,8 @@ def run_container(
     try:
         if collector is not None:
             collector.container_id = container.id
-        log(f"{variant}: starting {plan.image} (network {req.network})")
+        on = f", runtime {req.runtime}" if req.runtime is not None else ""
+        log(f"{variant}: starting {plan.image} (network {req.network}{on})")
         try:
             container.start()
         except docker.errors.APIError as e:
