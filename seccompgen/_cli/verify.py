@@ -195,6 +195,7 @@ Examples:
   seccompgen runtime-baseline                        # the engine's runtime, without NNP
   seccompgen runtime-baseline --no-new-privileges    # the same with no-new-privileges
   seccompgen runtime-baseline --runtime runc --rounds 5 -o runtime-blocks
+  seccompgen runtime-baseline --runtime crun --no-new-privileges   # crun, registered as crun
 """,
 )
 @runtime_option(  # the runtime to measure, not the block to merge: no auto
