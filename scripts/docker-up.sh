@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Make a Docker engine answer on this machine, idempotently, for the docker tests.
 #
-# - Installs Debian's docker.io (dockerd, containerd, runc) and mmdebstrap (for the local base
-#   image, scripts/build-base-image.sh) with apt-get when they are missing. Needs root for that.
-# - When an engine already answers (`docker info`), leaves it alone and records nothing, so
-#   scripts/docker-down.sh will not stop it.
+# - Installs Debian's docker.io (dockerd, containerd, runc), crun (a second OCI runtime, for the
+#   tests that run containers under it) and mmdebstrap (for the local base image,
+#   scripts/build-base-image.sh) with apt-get when they are missing. Needs root for that.
+# - On a hybrid cgroup layout (v1 controllers under /sys/fs/cgroup, cgroup2 at
+#   /sys/fs/cgroup/unified) whose cgroup2 root still holds a controller, mounts a v1 hierarchy for
+#   it: crun runs no container otherwise (see release_cgroup2_controllers). The mount stays.
+# - When an engine already answers (`docker info`), does not start one and records nothing, so
+#   scripts/docker-down.sh will not stop it. If that engine has no runtime named crun and this
+#   script started it, registers crun by a configuration reload (SIGHUP); for an engine it did not
+#   start it only says what is missing and how to add it.
 # - Otherwise starts dockerd in the background with the default bridge disabled
 #   (--bridge=none): containers get only `--network none` or `--network host`, never a
 #   non-loopback address of their own. With no bridge there is nothing for dockerd to NAT, so it
@@ -12,6 +18,9 @@
 #   $SECCOMPGEN_DOCKER_STATE (default /run/seccompgen-docker); docker-down.sh stops only a daemon
 #   whose marker is there, and, when $SECCOMPGEN_DOCKER_OWNER is set, only one started by a
 #   docker-up.sh run with the same owner (so a test run stops only the engine it started).
+#   crun is registered as the runtime "crun" (`--add-runtime crun=/usr/bin/crun`, or through the
+#   "runtimes" of /etc/docker/daemon.json when that file declares any: dockerd refuses a flag and
+#   a file key for the same option).
 # - Waits (bounded by $SECCOMPGEN_DOCKER_WAIT seconds, default 60) until `docker info` answers;
 #   on failure prints the tail of the daemon's log and exits 1.
 #
@@ -58,16 +67,113 @@ need=()
 [[ -x /usr/sbin/dockerd ]] || command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v docker >/dev/null 2>&1 || [[ " ${need[*]} " == *" docker.io "* ]] || need+=(docker.io)
 command -v mmdebstrap >/dev/null 2>&1 || need+=(mmdebstrap)
+command -v crun >/dev/null 2>&1 || need+=(crun)
 if ((${#need[@]})); then
     install_debian_packages "${need[@]}"
 fi
+crun_bin=$(command -v crun)
+
+# crun 1.8 refuses to create a container's cgroup on a hybrid layout whose cgroup2 root has any
+# controller: "cgroups in hybrid mode not supported, drop all controllers from cgroupv2" (crun
+# src/libcrun/cgroup.c, libcrun_cgroup_enter, which reads /sys/fs/cgroup/unified/cgroup.controllers).
+# A controller that no v1 hierarchy has bound is the cgroup2 root's; mounting a v1 hierarchy for it
+# moves it there ("a cgroup v2 controller is available only if it is not currently in use via a
+# mount against a cgroup v1 hierarchy", cgroups(7)), which the kernel allows while no cgroup2 group
+# below the root has it enabled. runc works either way. Nothing is done on a pure v1 or v2 layout.
+release_cgroup2_controllers() {
+    local unified=/sys/fs/cgroup/unified controllers c
+    [[ -r $unified/cgroup.controllers ]] || return 0
+    controllers=$(cat "$unified/cgroup.controllers")
+    [[ -n $controllers ]] || return 0
+    if [[ $(id -u) -ne 0 ]]; then
+        log "warning: cgroup2 at $unified holds controllers ($controllers): crun will refuse to run containers; as root, mount a cgroup v1 hierarchy for each (mount -t cgroup -o NAME cgroup /sys/fs/cgroup/NAME)"
+        return 0
+    fi
+    for c in $controllers; do
+        if mkdir -p "/sys/fs/cgroup/$c" && mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c"; then
+            log "mounted the cgroup v1 hierarchy $c at /sys/fs/cgroup/$c (crun runs no container while cgroup2 holds a controller on a hybrid layout)"
+        else
+            log "warning: could not move the $c controller from cgroup2 to a v1 hierarchy: crun will refuse to run containers"
+        fi
+    done
+}
+release_cgroup2_controllers
+
+has_crun_runtime() {
+    local names
+    names=$(timeout 10 docker info --format '{{range $name, $_ := .Runtimes}} {{$name}}{{end}}' 2>/dev/null) || return 1
+    [[ " $names " == *" crun "* ]]
+}
+
+# The configuration file a running dockerd reads (and rereads on SIGHUP): its --config-file, else
+# /etc/docker/daemon.json (dockerd(8)).
+dockerd_config_file() {
+    local pid=$1 prev= arg file=/etc/docker/daemon.json
+    while IFS= read -r -d '' arg; do
+        case $arg in
+            --config-file=*) file=${arg#--config-file=} ;;
+            *) [[ $prev == --config-file ]] && file=$arg ;;
+        esac
+        prev=$arg
+    done <"/proc/$pid/cmdline"
+    printf '%s\n' "$file"
+}
+
+# Register crun with a running dockerd that this script started, without restarting it: add it to
+# the "runtimes" of the configuration file and send SIGHUP, on which dockerd reloads `runtimes`
+# ("Configuration reload behavior", dockerd(8)). Containers keep running.
+register_crun() {
+    local pid file
+    pid=$(cat "$state_dir/dockerd.pid" 2>/dev/null || true)
+    if [[ -z $pid ]] || [[ $(cat "/proc/$pid/comm" 2>/dev/null) != dockerd ]]; then
+        log "warning: the engine has no crun runtime and its dockerd pid is unknown; the crun tests will fail"
+        return 0
+    fi
+    if [[ $(tr '\0' '\n' <"/proc/$pid/cmdline") == *$'\n'--add-runtime* ]]; then
+        log "warning: dockerd (pid $pid) has --add-runtime flags but no crun; a \"runtimes\" key in its configuration file would conflict with them. Restart it with scripts/docker-down.sh and scripts/docker-up.sh to get crun"
+        return 0
+    fi
+    file=$(dockerd_config_file "$pid")
+    log "registering crun ($crun_bin) with dockerd (pid $pid): \"runtimes\" in $file, then SIGHUP"
+    mkdir -p "$(dirname "$file")"
+    python3 - "$file" "$crun_bin" <<'PY'
+import json, os, sys
+path, crun = sys.argv[1], sys.argv[2]
+try:
+    with open(path, encoding="utf-8") as f:
+        config = json.load(f)
+except FileNotFoundError:
+    config = {}
+config.setdefault("runtimes", {}).setdefault("crun", {"path": crun})
+tmp = path + ".seccompgen.tmp"
+with open(tmp, "w", encoding="utf-8") as f:
+    json.dump(config, f, indent=2)
+    f.write("\n")
+os.replace(tmp, path)
+PY
+    kill -HUP "$pid"
+    local deadline=$((SECONDS + 15))
+    until has_crun_runtime; do
+        if ((SECONDS >= deadline)); then
+            log "warning: dockerd did not list crun after the reload; last lines of $state_dir/dockerd.log:"
+            tail -n 5 "$state_dir/dockerd.log" >&2 || true
+            return 0
+        fi
+        sleep 0.5
+    done
+    log "crun registered with the engine (runtime \"crun\")"
+}
 
 client=$(command -v docker)
 if engine_answers; then
     if [[ -f $state_dir/started ]]; then
         log "engine answers (dockerd pid $(cat "$state_dir/dockerd.pid" 2>/dev/null || echo '?'), started by this script); client $client"
+        has_crun_runtime || register_crun
     else
         log "engine already answers (not started by this script; left alone); client $client"
+        if ! has_crun_runtime; then
+            log "warning: that engine has no runtime named crun, which the crun tests need: add {\"runtimes\": {\"crun\": {\"path\": \"$crun_bin\"}}} to its daemon.json and send dockerd SIGHUP (or start it with --add-runtime crun=$crun_bin)"
+        fi
     fi
     exit 0
 fi
@@ -92,8 +198,19 @@ if [[ -f $pidfile ]]; then
     fi
 fi
 
+# crun as the runtime "crun": by flag, unless the configuration file dockerd reads by default
+# already has "runtimes" (a flag and a file key for the same option make dockerd refuse to start,
+# "the following directives are specified both as a flag and in the configuration file").
+runtime_flags=(--add-runtime "crun=$crun_bin")
+if [[ -f /etc/docker/daemon.json ]] && python3 -c 'import json,sys; sys.exit(0 if "runtimes" in json.load(open(sys.argv[1])) else 1)' /etc/docker/daemon.json; then
+    runtime_flags=()
+    if ! python3 -c 'import json,sys; sys.exit(0 if "crun" in json.load(open(sys.argv[1]))["runtimes"] else 1)' /etc/docker/daemon.json; then
+        log "warning: /etc/docker/daemon.json declares \"runtimes\" without crun; the crun tests need it there"
+    fi
+fi
+
 if [[ ! -f $pidfile ]]; then
-    log "starting $dockerd_bin (bridge disabled, no iptables); log: $logfile"
+    log "starting $dockerd_bin (bridge disabled, no iptables, runtimes runc and crun); log: $logfile"
     # dockerd starts and supervises its own containerd when none is configured
     # (dockerd(8), --containerd). setsid detaches it from this script's session so it outlives
     # the caller; --pidfile is what docker-down.sh signals.
@@ -104,6 +221,7 @@ if [[ ! -f $pidfile ]]; then
         --ip-forward=false \
         --pidfile="$pidfile" \
         --host=unix:///var/run/docker.sock \
+        "${runtime_flags[@]}" \
         </dev/null >>"$logfile" 2>&1 &
     echo $! >"$state_dir/started"
     # Who started it: docker-down.sh run with the same $SECCOMPGEN_DOCKER_OWNER stops it, and a

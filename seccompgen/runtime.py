@@ -12,6 +12,17 @@ capabilities and changes user when it is not (loading a filter without ``no_new_
 ``CAP_SYS_ADMIN``, seccomp(2)), so many more calls follow the filter then (``capset``,
 ``setuid``, ``prctl``, ...).
 
+crun (src/libcrun/container.c, 1.8.1) makes the same choice with less work on either side. It
+compiles the profile with libseccomp in ``crun create`` (seccomp.c, ``libcrun_generate_seccomp``,
+``seccomp_export_bpf``) and the container process loads the ready BPF with one ``seccomp(2)``
+``SECCOMP_SET_MODE_FILTER`` call (``libcrun_apply_seccomp``). With ``no_new_privileges`` that is
+in ``container_init`` after the wait on the exec fifo, right before ``execv``: only the ``close``
+of the filter's file follows. Without, it is in ``container_init_setup`` before
+``libcrun_set_caps`` (``prctl(PR_CAPBSET_DROP)`` per dropped capability, ``setresgid``,
+``setresuid``, ``capset``, ``prctl(PR_CAP_AMBIENT)``), then ``unblock_signals``
+(``rt_sigprocmask``, ``rt_sigaction`` for every signal), the sync ``write`` to ``crun create`` and
+the wait on the exec fifo (``pselect6``, ``read``, ``close``).
+
 These sets are measured, not guessed: ``seccompgen runtime-baseline`` runs a trivial static
 program under a profile that logs every call (``defaultAction: SCMP_ACT_LOG`` and no rules) and
 keeps the audit records of the runtime's init process up to its ``execve`` of the program
@@ -260,15 +271,17 @@ def local_runtime_version(name: str, path: str | None = None) -> str | None:
     return None
 
 
-def engine_runtime(info: dict[str, Any]) -> RuntimeInfo:
-    """The default runtime of a Docker engine from its ``docker info`` (``GET /info``).
+def engine_runtime(info: dict[str, Any], name: str | None = None) -> RuntimeInfo:
+    """A runtime of a Docker engine from its ``docker info`` (``GET /info``): the one the engine
+    calls ``name``, by default its ``DefaultRuntime``.
 
-    ``DefaultRuntime`` names an entry of ``Runtimes`` (whose ``path`` is the binary); the
-    version comes from that binary on this machine (``runc --version``: the engine is local,
-    the verify and trace commands need that anyway), else, for runc, from ``RuncCommit.ID``
-    (``1.1.5+ds1-1+deb12u1`` on Debian, a commit hash on some builds).
+    ``Runtimes`` maps each name to its binary (``path``); which runtime that is (runc, crun)
+    comes from the binary's name. The version comes from that binary on this machine (``runc
+    --version``, ``crun --version``: the engine is local, the verify and trace commands need that
+    anyway), else, for runc, from ``RuncCommit.ID`` (``1.1.5+ds1-1+deb12u1`` on Debian, a commit
+    hash on some builds).
     """
-    name = str(info.get("DefaultRuntime") or "runc")
+    name = name or str(info.get("DefaultRuntime") or "runc")
     runtimes = info.get("Runtimes") or {}
     path = str((runtimes.get(name) or {}).get("path") or name)
     kind = next((r for r in RUNTIMES if Path(path).name.startswith(r)), None) or name
@@ -278,6 +291,24 @@ def engine_runtime(info: dict[str, Any]) -> RuntimeInfo:
         commit = str((info.get("RuncCommit") or {}).get("ID") or "")
         version = commit if re.match(r"^v?\d+\.\d+", commit) else None
     return RuntimeInfo(kind, version)
+
+
+def require_engine_runtime(info: dict[str, Any], name: str) -> None:
+    """Raise :class:`TracerError` when the engine (``docker info``) has no runtime ``name``.
+
+    Docker itself would only refuse the container ("unknown or invalid runtime name"); this
+    says which runtimes the engine has and how to add one.
+    """
+    runtimes = sorted(info.get("Runtimes") or {})
+    if name in runtimes:
+        return
+    binary = shutil.which(name) or f"/usr/bin/{name}"
+    raise TracerError(
+        f"the Docker engine has no runtime named {name!r} (it has: {', '.join(runtimes) or '-'})",
+        hint=f"register it: start dockerd with --add-runtime {name}={binary}, or add "
+        f'{{"runtimes": {{"{name}": {{"path": "{binary}"}}}}}} to its daemon.json and send '
+        "dockerd SIGHUP (scripts/docker-up.sh does this for the engine it starts)",
+    )
 
 
 def resolve_runtime(
@@ -337,9 +368,13 @@ def is_runtime_init(record: AuditRecord) -> bool:
     ``runc:[1:CHILD]``, ``runc:[2:INIT]`` (libcontainer/nsenter/nsexec.c); the last one loads
     the filter and execs the workload, so its records carry ``comm="runc:[2:INIT]"`` until the
     exec completes (measured: its ``exe`` then shows ``/``, the cloned binary being unreachable
-    from the container's mount namespace). crun execs the workload from the ``crun`` process
-    itself (crun's src/libcrun/container.c), so its records carry ``comm="crun"`` or an ``exe``
-    named crun.
+    from the container's mount namespace). crun renames nothing: its container process is a
+    clone of ``crun create`` that loads the filter and ``execv``\\ s the workload itself
+    (src/libcrun/container.c, ``container_init``), so its records carry ``comm="crun"``
+    (measured with crun 1.8.1; ``exe`` shows ``/`` as for runc, crun running from a sealed
+    memfd copy of itself, src/libcrun/cloned_binary.c). In both the ``execve`` record is the
+    runtime's last (``comm`` is still the runtime's when the call is logged, on entry) and the
+    next record of that pid is the workload's.
     """
     comm = record.comm or ""
     exe = Path(record.exe or "").name

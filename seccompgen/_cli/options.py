@@ -215,13 +215,15 @@ def no_new_privileges_option(help: str) -> Callable[[F], F]:
 
 
 def runtime_option(
-    help: str, *, choices: Sequence[str] = RUNTIME_CHOICES, default: str | None = "auto"
+    help: str, *, choices: Sequence[str] | None = RUNTIME_CHOICES, default: str | None = "auto"
 ) -> Callable[[F], F]:
     """--runtime: the container runtime block a profile gets (emit, report: ``auto`` picks the
-    engine's), or with other ``choices`` and no default, the runtime runtime-baseline measures."""
+    engine's), or with other ``choices`` and no default, the runtime runtime-baseline measures;
+    with no ``choices``, any runtime NAME configured in the engine (verify runs under it)."""
     return click.option(
         "--runtime",
-        type=click.Choice(list(choices)),
+        type=click.Choice(list(choices)) if choices is not None else str,
+        metavar=None if choices is not None else "NAME",
         default=default,
         show_default=default is not None,
         help=help,

@@ -43,6 +43,8 @@ Examples:
   seccompgen verify profiles/batch.json ./batch -V $PWD/data:/data \\
       -- -in /data/in.txt -out /data/out.json
   seccompgen verify profiles/httpservice.json --image httpservice:local --duration 3 --strict
+  seccompgen verify profiles/httpservice.crun.json --image httpservice:local --runtime crun \\
+      --duration 3
 """,
 )
 @click.argument("profile", type=click.Path(dir_okay=False, exists=True, path_type=Path))
@@ -50,6 +52,13 @@ Examples:
 @image_option
 @exercise_option("Shell command run on the host while the workload runs; it must exit 0.")
 @no_new_privileges_option("Run with --security-opt no-new-privileges.")
+@runtime_option(
+    "Run under this runtime configured in the Docker engine (docker run --runtime NAME, "
+    "e.g. crun) [default: the engine's default runtime]. Emit the profile with the same "
+    "--runtime: each runtime makes its own calls under the filter.",
+    choices=None,
+    default=None,
+)
 @network_option("Container network; host lets the exercise reach the workload on 127.0.0.1.")
 @duration_option("Keep a service running this many seconds (after the exercise), then SIGTERM it.")
 @timeout_option("Limit for each run, in seconds.", default=300.0)
@@ -88,6 +97,7 @@ def verify(
     image: str | None,
     exercise: str | None,
     no_new_privileges: bool,
+    runtime: str | None,
     network: str,
     duration: float | None,
     timeout: float,
@@ -135,9 +145,11 @@ def verify(
         diagnose=not no_diagnose,
         strict=strict,
         engine=engine,
+        runtime=runtime,
     )
     nnp = ", no-new-privileges" if no_new_privileges else ""
     on = f", {engine}" if engine != "docker" else ""
+    on += f", runtime {runtime}" if runtime is not None else ""
     click.echo(f"verifying {profile} on {image or target} (network {network}{nnp}{on})", err=True)
     report = pipeline.verify(req, log=lambda line: click.echo(line, err=True))
     run = report.enforce
@@ -191,6 +203,7 @@ Examples:
   seccompgen runtime-baseline                        # the engine's runtime, without NNP
   seccompgen runtime-baseline --no-new-privileges    # the same with no-new-privileges
   seccompgen runtime-baseline --runtime runc --rounds 5 -o runtime-blocks
+  seccompgen runtime-baseline --runtime crun --no-new-privileges   # crun, registered as crun
 """,
 )
 @runtime_option(  # the runtime to measure, not the block to merge: no auto

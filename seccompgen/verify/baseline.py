@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from seccompgen.errors import TracerError
-from seccompgen.runtime import RuntimeBlock, engine_runtime, runtime_calls
+from seccompgen.runtime import RuntimeBlock, engine_runtime, require_engine_runtime, runtime_calls
 from seccompgen.syscalls import native_arch
 from seccompgen.verify.audit import RecordCollector
 from seccompgen.verify.model import VERIFY_LABEL, Log, log_everything_profile, quiet
@@ -54,8 +54,10 @@ def measure_runtime(req: BaselineRequest, log: Log | None = None) -> RuntimeBloc
     log = log or quiet
     client = engine_client()
     info = client.info()
-    engine = engine_runtime(info)
-    name = req.runtime or engine.name
+    if req.runtime is not None:
+        require_engine_runtime(info, req.runtime)
+    measured = engine_runtime(info, req.runtime)
+    name = measured.name
     run_id = uuid.uuid4().hex[:12]
     with sigterm_as_interrupt(), contextlib.ExitStack() as stack:
         stack.callback(client.close)
@@ -67,7 +69,7 @@ def measure_runtime(req: BaselineRequest, log: Log | None = None) -> RuntimeBloc
         if req.no_new_privileges:
             security.append("no-new-privileges")
         kwargs: dict[str, Any] = {}
-        if req.runtime is not None and req.runtime != engine.name:
+        if req.runtime is not None:
             kwargs["runtime"] = req.runtime
         try:
             container = client.containers.create(
@@ -111,14 +113,9 @@ def measure_runtime(req: BaselineRequest, log: Log | None = None) -> RuntimeBloc
             f"found no record of {name}'s init before its execve of the program",
             hint=f"is {name} a runtime whose init is named like runc's or crun's?",
         )
-    version = engine.version if name == engine.name else None
-    if version is None:
-        from seccompgen.runtime import local_runtime_version
-
-        version = local_runtime_version(name)
     return RuntimeBlock(
         runtime=name,
-        version=version or "unknown",
+        version=measured.version or "unknown",
         no_new_privileges=req.no_new_privileges,
         arch=init[0].arch or native_arch(),
         syscalls=tuple(sorted({r.name for r in init if r.name})),

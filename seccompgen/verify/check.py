@@ -8,7 +8,7 @@ import uuid
 
 from seccompgen.errors import TracerError
 from seccompgen.profile.emit import render
-from seccompgen.runtime import engine_runtime, is_runtime_init
+from seccompgen.runtime import engine_runtime, is_runtime_init, require_engine_runtime
 from seccompgen.verify.audit import RecordCollector, attribute
 from seccompgen.verify.fixes import fix_commands, fix_workloads
 from seccompgen.verify.model import (
@@ -53,6 +53,8 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
     client = engine_client(req.engine)
     with sigterm_as_interrupt(), contextlib.ExitStack() as stack:
         stack.callback(client.close)
+        if req.runtime is not None:
+            require_engine_runtime(client.info(), req.runtime)
         if req.program is not None:
             log(f"building a FROM scratch image holding {req.program}")
             tag = build_scratch_image(client, req.program, run_id)
@@ -74,7 +76,7 @@ def verify(req: VerifyRequest, log: Log | None = None) -> VerifyReport:
             return VerifyReport(True, enforce)
         runtime = None
         with contextlib.suppress(Exception):
-            runtime = engine_runtime(client.info())
+            runtime = engine_runtime(client.info(), req.runtime)
         if not req.diagnose and not enforce.passed:
             return VerifyReport(False, enforce, runtime=runtime)
         try:

@@ -44,7 +44,8 @@ class VerifyRequest:
     :func:`fix_workloads`). ``records`` is where the workload's staging records are written (for
     ``seccompgen learn --from``).
     ``strict`` also fails a run that passed but would have had calls refused (see the module
-    docstring); it needs the audit records (root).
+    docstring); it needs the audit records (root). ``runtime`` names a runtime configured in
+    the engine (``docker run --runtime``; None: the engine's default).
     """
 
     profile: Path
@@ -65,6 +66,7 @@ class VerifyRequest:
     diagnose: bool = True
     engine: str = "docker"
     strict: bool = False
+    runtime: str | None = None
 
 
 @dataclass(frozen=True)

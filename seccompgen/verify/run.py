@@ -142,6 +142,8 @@ def run_container(
     from seccompgen.containers.podman import seccomp_option
     from seccompgen.tracing.host import start_host_exercise
 
+    # HostConfig.Runtime, as `docker run --runtime`; unset, the engine uses its default.
+    runtime: dict[str, Any] = {"runtime": req.runtime} if req.runtime is not None else {}
     try:
         with seccomp_option(client, profile_json) as seccomp:
             security = [seccomp]
@@ -157,6 +159,7 @@ def run_container(
                 detach=True,
                 stdin_open=False,
                 tty=False,
+                **runtime,
             )
     except docker.errors.ImageNotFound as e:
         raise TracerError(
@@ -170,7 +173,8 @@ def run_container(
     try:
         if collector is not None:
             collector.container_id = container.id
-        log(f"{variant}: starting {plan.image} (network {req.network})")
+        on = f", runtime {req.runtime}" if req.runtime is not None else ""
+        log(f"{variant}: starting {plan.image} (network {req.network}{on})")
         try:
             container.start()
         except docker.errors.APIError as e:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from seccompgen.events import Event, Phase, SyscallEvent
+from seccompgen.runtime import RuntimeBlock
 from seccompgen.tracefile import read_trace
 from seccompgen.tracing.base import TraceOutcome, TraceProgress
 
@@ -130,3 +131,29 @@ def probe_rows(
         container.remove(force=True)
     assert status == 0, err
     return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def measure_block(tmp_path: Path, *extra: str) -> RuntimeBlock:
+    """``seccompgen runtime-baseline --rounds 2 -o TMP_PATH EXTRA``, which must pass; the block
+    it wrote."""
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "seccompgen",
+            "runtime-baseline",
+            "--rounds",
+            "2",
+            "-o",
+            str(tmp_path),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    print(proc.stdout)
+    (path,) = tmp_path.glob("*.json")
+    return RuntimeBlock.from_dict(json.loads(path.read_text()), source=str(path))

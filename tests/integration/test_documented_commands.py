@@ -51,7 +51,8 @@ SERVICE_URL = "http://127.0.0.1:8080/healthz"  # where `docker run ... httpservi
 #   programs        ./httpservice ./batch ./loadgen, built from examples/ (static Go)
 #   data            data/in.txt, the batch job's input
 #   store           ./traces holding a traced run of workloads httpservice and batch
-#   profiles        profiles/httpservice.json, profiles/httpservice.log.json, profiles/batch.json
+#   profiles        profiles/httpservice.json, profiles/httpservice.log.json, profiles/batch.json,
+#                   profiles/httpservice.crun.json (emitted with --runtime crun)
 #   image           the httpservice:local image (FROM scratch, the service as its ENTRYPOINT)
 #   batch.strace    an `strace -f -ttt -X raw` log of the batch job
 #   out/batch.*     `strace -ff` logs of the batch job
@@ -481,6 +482,12 @@ COMMANDS: dict[str, Run] = {
         marks=("docker", "root"),
         expect=(PASS, r"the exercise exited 0", r"stopped cleanly on SIGTERM"),
     ),
+    "seccompgen verify profiles/httpservice.crun.json --image httpservice:local --runtime crun "
+    "--duration 3": Run(
+        needs=("profiles", "image"),
+        marks=("docker", "root", "crun"),
+        expect=(r"runtime crun\)", PASS, r"stopped cleanly on SIGTERM"),
+    ),
     "seccompgen verify profiles/httpservice.json ./httpservice --duration 3": Run(
         needs=("programs", "profiles"),
         marks=("docker", "root"),
@@ -501,6 +508,27 @@ COMMANDS: dict[str, Run] = {
         marks=("docker", "root", "go"),
         expect=(r"(?m)^round 5: ", r"-> runtime-blocks/runc-"),
         files=("runtime-blocks/runc-*-no-nnp.json",),
+    ),
+    "seccompgen runtime-baseline --runtime crun": Run(
+        marks=("docker", "root", "go", "crun"),
+        expect=(r"(?m)^round 3: \d+ distinct", r"crun \S+ \(no NNP\): \d+ distinct syscalls"),
+        files=("profiles/runtime/crun-*-no-nnp.json",),
+    ),
+    "seccompgen runtime-baseline --runtime crun --no-new-privileges": Run(
+        marks=("docker", "root", "go", "crun"),
+        expect=(r"crun \S+ \(NNP\): \d+ distinct syscalls after the filter",),
+        files=("profiles/runtime/crun-*-nnp.json",),
+    ),
+    "seccompgen emit -w httpservice --runtime crun -o profiles/httpservice.crun.json": Run(
+        needs=("store",),
+        expect=(r"runtime: measured block crun \S+ \(no NNP\)",),
+        files=("profiles/httpservice.crun.json",),
+    ),
+    "seccompgen verify profiles/httpservice.crun.json ./httpservice --runtime crun --network host "
+    f"--exercise '{LOAD_8080}'": Run(
+        needs=("programs", "profiles"),
+        marks=("docker", "root", "crun"),
+        expect=(r"runtime crun\)", PASS, r"the exercise exited 0", r"stopped cleanly on SIGTERM"),
     ),
     # ------------------------------------------------------------------ attach
     "docker run --rm --network host --security-opt "
@@ -662,14 +690,15 @@ def traced(doc_programs: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
         proc = sg(args[0], "--store", str(store), *args[1:], cwd=work)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "target exit status: 0" in proc.stdout, proc.stdout + proc.stderr
-    for workload, mode, name in (
-        ("httpservice", "enforce", "httpservice.json"),
-        ("httpservice", "log", "httpservice.log.json"),
-        ("batch", "enforce", "batch.json"),
+    for workload, mode, name, extra in (
+        ("httpservice", "enforce", "httpservice.json", ()),
+        ("httpservice", "log", "httpservice.log.json", ()),
+        ("batch", "enforce", "batch.json", ()),
+        ("httpservice", "enforce", "httpservice.crun.json", ("--runtime", "crun")),
     ):
         out = profiles / name
         proc = sg("emit", "-w", workload, "--mode", mode, "--store", str(store), "-o", str(out),
-                  cwd=work)  # fmt: skip
+                  *extra, cwd=work)  # fmt: skip
         assert proc.returncode == 0, proc.stdout + proc.stderr
     return Traced(store, profiles)
 

@@ -3,16 +3,14 @@ bundled ones (seccompgen/data/runtime/), and the no-NNP set contains the NNP set
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from _rules import missing_tool
+from _support import measure_block as measure
 
-from seccompgen.runtime import BUNDLED_DIR, RuntimeBlock, load_blocks
+from seccompgen.runtime import BUNDLED_DIR, load_blocks
 from seccompgen.verify import VERIFY_LABEL
 
 pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.root]
@@ -20,30 +18,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.root]
 STORED = BUNDLED_DIR
 # runc is a Go program: its runtime makes these in some runs only (signals, scheduling).
 GO_RUNTIME_NOISE = {"rt_sigreturn", "nanosleep", "sched_yield", "tgkill", "getpid", "mmap"}
-
-
-def measure(tmp_path: Path, *extra: str) -> RuntimeBlock:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "seccompgen",
-            "runtime-baseline",
-            "--rounds",
-            "2",
-            "-o",
-            str(tmp_path),
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    print(proc.stdout)
-    (path,) = tmp_path.glob("*.json")
-    return RuntimeBlock.from_dict(json.loads(path.read_text()), source=str(path))
 
 
 def test_measured_blocks_match_the_stored_ones(tmp_path: Path, docker_client: Any) -> None:

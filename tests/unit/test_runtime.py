@@ -179,3 +179,123 @@ def test_emit_merges_the_runtime_block_and_says_which_names(
     assert m and set(m.group(2).split()) == added and int(m.group(1)) == len(added), out
     code, out, _ = _emit(tmp_path / "c", "--runtime", "runc")  # no block without NNP stored
     assert code == 1 and "runtime-baseline --runtime runc" in out
+
+
+# ---------------------------------------------------------------------- crun
+
+CRUN_INFO = {
+    "DefaultRuntime": "crun",
+    "Runtimes": {"crun": {"path": "/usr/bin/crun"}, "runc": {"path": "runc"}},
+    "RuncCommit": {"ID": "1.1.5+ds1-1+deb12u1"},
+}
+
+
+def _versions(monkeypatch: pytest.MonkeyPatch, **versions: str) -> list[tuple[str, str | None]]:
+    """``local_runtime_version`` answering ``versions`` by runtime, and the calls it got."""
+    calls: list[tuple[str, str | None]] = []
+
+    def fake(name: str, path: str | None = None) -> str | None:
+        calls.append((name, path))
+        return versions.get(name)
+
+    monkeypatch.setattr(runtime, "local_runtime_version", fake)
+    return calls
+
+
+def test_engine_runtime_reads_a_crun_default_and_a_named_runtime(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = _versions(monkeypatch, crun="1.8.1", runc="1.1.5+ds1")
+    assert runtime.engine_runtime(CRUN_INFO) == RuntimeInfo("crun", "1.8.1")
+    assert calls[-1] == ("crun", "/usr/bin/crun")  # the engine's binary, asked for its version
+    assert runtime.engine_runtime(CRUN_INFO, "runc") == RuntimeInfo("runc", "1.1.5+ds1")
+    # A runtime registered under another name is still crun, by its binary.
+    info = {"DefaultRuntime": "fast", "Runtimes": {"fast": {"path": "/opt/crun-1.8/bin/crun"}}}
+    assert runtime.engine_runtime(info) == RuntimeInfo("crun", "1.8.1")
+    assert calls[-1] == ("crun", "/opt/crun-1.8/bin/crun")
+    # crun has no RuncCommit fallback: the version stays unknown without the binary.
+    _versions(monkeypatch)
+    assert runtime.engine_runtime(CRUN_INFO) == RuntimeInfo("crun", None)
+    assert runtime.engine_runtime(CRUN_INFO, "runc") == RuntimeInfo("runc", "1.1.5+ds1-1+deb12u1")
+
+
+class _Engine:
+    def __init__(self, info: dict[str, object]) -> None:
+        self._info = info
+        self.closed = False
+
+    def info(self) -> dict[str, object]:
+        return self._info
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("nnp", [False, True], ids=["no-nnp", "nnp"])
+def test_auto_picks_the_bundled_crun_block_when_the_engine_defaults_to_crun(
+    monkeypatch: pytest.MonkeyPatch, nnp: bool
+) -> None:
+    import seccompgen.containers.image as image
+
+    engine = _Engine(CRUN_INFO)
+    monkeypatch.setattr(image, "docker_client", lambda: engine)
+    _versions(monkeypatch, crun="1.8.1")
+    sel = runtime.resolve_runtime("auto", nnp, blocks=load_blocks([STORED]))
+    assert sel is not None and engine.closed
+    assert (sel.block.runtime, sel.block.version, sel.block.no_new_privileges) == (
+        "crun",
+        "1.8.1",
+        nnp,
+    )
+    assert sel.exact and "the local Docker engine's default runtime" in sel.note
+    # The same engine with runc as its default gets runc's block.
+    engine = _Engine({**CRUN_INFO, "DefaultRuntime": "runc"})
+    _versions(monkeypatch, runc="1.1.5+ds1")
+    sel = runtime.resolve_runtime("auto", nnp, blocks=load_blocks([STORED]))
+    assert sel is not None and sel.block.runtime == "runc"
+
+
+def test_a_runtime_the_engine_lacks_is_named_with_the_way_to_add_it() -> None:
+    from seccompgen.errors import TracerError
+
+    runtime.require_engine_runtime(CRUN_INFO, "crun")
+    with pytest.raises(TracerError) as e:
+        runtime.require_engine_runtime({"Runtimes": {"runc": {"path": "runc"}}}, "crun")
+    text = e.value.explain()
+    assert "no runtime named 'crun' (it has: runc)" in text
+    assert "--add-runtime crun=" in text and "SIGHUP" in text
+
+
+def test_crun_init_records_end_at_its_execve() -> None:
+    # As measured with crun 1.8.1: the container process keeps crun's comm until its execve,
+    # and its exe shows "/" (crun runs from a memfd copy of itself).
+    recs = [
+        record(7, "crun", "/", "close", 1),
+        record(7, "crun", "/", "capset", 2),
+        record(7, "crun", "/", "execve", 3),
+        record(7, "seccompgen-noop", "/seccompgen-noop", "arch_prctl", 4),
+    ]
+    assert [r.name for r in runtime_calls(recs, 7)] == ["close", "capset", "execve"]
+    assert [(d.name, d.process, d.comm) for d in attribute(recs)] == [
+        ("capset", "runtime", "crun"),
+        ("close", "runtime", "crun"),
+        ("execve", "runtime", "crun"),
+        ("arch_prctl", "workload", "seccompgen-noop"),
+    ]
+
+
+def test_stored_crun_blocks_differ_by_nnp() -> None:
+    blocks = {b.no_new_privileges: b for b in load_blocks([STORED]) if b.runtime == "crun"}
+    assert set(blocks) == {False, True}
+    # Without NNP crun loads the filter before libcrun_set_caps and unblock_signals
+    # (src/libcrun/container.c, container_init_setup); with it, right before execv.
+    assert {"capset", "setresuid", "setresgid", "prctl", "rt_sigaction"} <= set(
+        blocks[False].syscalls
+    )
+    assert set(blocks[True].syscalls) == {"close", "execve"}
+    runc = {b.no_new_privileges: b for b in load_blocks([STORED]) if b.runtime == "runc"}
+    # runc's NNP block covers crun's; crun's no-NNP block has names runc's lacks.
+    assert set(blocks[True].syscalls) <= set(runc[True].syscalls)
+    assert {"setresuid", "setresgid", "pselect6"} <= set(blocks[False].syscalls) - set(
+        runc[False].syscalls
+    )
