@@ -120,3 +120,64 @@ def test_a_missing_engine_is_one_line_naming_both(setup: Setup, tmp_path: Path) 
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
     assert "Docker daemon" in proc.stderr and "--engine podman" in proc.stderr, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def host_store(setup: Setup, build_example: Callable[[str], Path]) -> Path:
+    """The example service traced on the host with strace (the profile's source)."""
+    binary = build_example("httpservice")
+    store = setup.work / "host-store"
+    port = free_port()
+    traced = setup.sg("trace", str(binary), "-w", "httpservice", "--store", str(store),
+                      *_load(port), "--", "-addr", f"127.0.0.1:{port}")  # fmt: skip
+    assert traced.returncode == 0, traced.stdout + traced.stderr
+    return store
+
+
+def _verify(setup: Setup, profile: Path, image: str, nnp: bool) -> subprocess.CompletedProcess[str]:
+    port = free_port()
+    exercise = (
+        f'{sys.executable} -c "import urllib.request; '
+        f"urllib.request.urlopen('http://127.0.0.1:{port}/healthz', timeout=5)\""
+    )
+    flag = ("--no-new-privileges",) if nnp else ()
+    return setup.sg("verify", str(profile), "--image", image, "--engine", "podman",
+                    "--network", "host", *flag, "--exercise", exercise, "--ready-delay", "1",
+                    "--", "-addr", f"127.0.0.1:{port}")  # fmt: skip
+
+
+@pytest.mark.parametrize("nnp", [False, True], ids=["no-nnp", "nnp"])
+@pytest.mark.parametrize("which", ["root", "nonroot"])
+def test_verify_through_podman_with_its_runtime_block(
+    setup: Setup, host_store: Path, nnp: bool, which: str
+) -> None:
+    # podman runs containers with crun here (its default runtime): the profile gets crun's block.
+    assert "crun" in setup.podman.run("info", "--format", "{{.Host.OCIRuntime.Name}}")
+    image = setup.root_image if which == "root" else setup.nonroot_image
+    flag = ("--no-new-privileges",) if nnp else ()
+    profile = setup.work / f"crun-{which}-{'nnp' if nnp else 'no-nnp'}.json"
+    emitted = setup.sg("emit", "-w", "httpservice", "--store", str(host_store),
+                       "--runtime", "crun", *flag, "-o", str(profile))  # fmt: skip
+    assert emitted.returncode == 0, emitted.stdout + emitted.stderr
+    proc = _verify(setup, profile, image, nnp)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "PASS" in out and ", podman" in out, out
+
+
+def test_verify_through_podman_names_a_removed_runtime_call(setup: Setup, host_store: Path) -> None:
+    profile = setup.work / "crun-broken.json"
+    emitted = setup.sg("emit", "-w", "httpservice", "--store", str(host_store),
+                       "--runtime", "crun", "-o", str(profile))  # fmt: skip
+    assert emitted.returncode == 0, emitted.stdout + emitted.stderr
+    data = json.loads(profile.read_text())
+    for rule in data["syscalls"]:
+        if rule["action"] == "SCMP_ACT_ALLOW" and "pselect6" in rule["names"]:
+            rule["names"].remove("pselect6")  # crun's init waits in it; the service never does
+    profile.write_text(json.dumps(data))
+    proc = _verify(setup, profile, setup.root_image, nnp=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "FAIL" in out, out
+    refused = [line for line in out.splitlines() if line.strip().startswith("pselect6")]
+    assert refused and "crun" in refused[0], out
