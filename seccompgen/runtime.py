@@ -90,6 +90,9 @@ class RuntimeBlock:
     engine: str = ""
     kernel: str = ""
     records: int = 0
+    users: tuple[str, ...] = ()
+    """The container users the block was measured as (``root``, ``65532:65532``); empty for a
+    block stored before the user was recorded (measured as root)."""
 
     @property
     def file_name(self) -> str:
@@ -110,7 +113,12 @@ class RuntimeBlock:
             "version": self.version,
             "noNewPrivileges": self.no_new_privileges,
             "arch": self.arch,
-            "measured": {"engine": self.engine, "kernel": self.kernel, "records": self.records},
+            "measured": {
+                "engine": self.engine,
+                "kernel": self.kernel,
+                "records": self.records,
+                **({"users": list(self.users)} if self.users else {}),
+            },
             "comment": (
                 "syscalls the runtime's init process made after installing the seccomp filter "
                 "and up to its execve of the workload; measured by `seccompgen runtime-baseline`"
@@ -137,6 +145,7 @@ class RuntimeBlock:
                 engine=str(measured.get("engine", "")),
                 kernel=str(measured.get("kernel", "")),
                 records=int(measured.get("records", 0)),
+                users=tuple(str(u) for u in measured.get("users", ())),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ProfileError(

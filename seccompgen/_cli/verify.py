@@ -221,6 +221,14 @@ Examples:
     "--rounds", type=click.IntRange(min=1), default=3, show_default=True, help="Runs to unite."
 )
 @click.option(
+    "--user",
+    "users",
+    multiple=True,
+    metavar="USER",
+    help="Container user to measure as (docker run --user; repeatable; the names are united) "
+    "[default: root and 65532:65532, distroless's nonroot: runc does more for a non-root user].",
+)
+@click.option(
     "-o",
     "--output-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -233,6 +241,7 @@ def runtime_baseline(
     no_new_privileges: bool,
     program: Path | None,
     rounds: int,
+    users: tuple[str, ...],
     output_dir: Path | None,
 ) -> None:
     """Measure what the container runtime does after installing the seccomp filter.
@@ -251,11 +260,13 @@ def runtime_baseline(
         no_new_privileges=no_new_privileges,
         program=program,
         rounds=rounds,
+        **({"users": tuple(dict.fromkeys(users))} if users else {}),
     )
     report = pipeline.runtime_baseline(opts, log=lambda line: click.echo(line, err=True))
     b = report.block
-    for i, names in enumerate(report.per_round, 1):
-        click.echo(f"round {i}: {len(names)} distinct: {' '.join(names)}")
+    per_user = len(opts.users)
+    for i, (user, names) in enumerate(report.per_round):
+        click.echo(f"round {i // per_user + 1} as {user}: {len(names)} distinct: {' '.join(names)}")
     click.echo(
         f"{b.label}: {len(b.syscalls)} distinct syscalls after the filter "
         f"({b.records} records) -> {report.path}"

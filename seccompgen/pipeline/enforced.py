@@ -121,6 +121,9 @@ class BaselineOptions:
     no_new_privileges: bool = False
     program: Path | None = None
     rounds: int = 3
+    users: tuple[str, ...] = ("root", "65532:65532")
+    """Each round measures as each of these container users (see
+    :data:`seccompgen.verify.baseline.BASELINE_USERS`)."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,8 @@ class BaselineReport:
 
     block: RuntimeBlock
     path: Path
-    per_round: tuple[tuple[str, ...], ...]
+    per_round: tuple[tuple[str, tuple[str, ...]], ...]
+    """(the container user, the names) of each run, in order."""
 
 
 def runtime_baseline(
@@ -148,10 +152,19 @@ def runtime_baseline(
             if log is not None:
                 log(f"building {src}")
             program = build_go(src, Path(tmp) / "noop")
-        request = BaselineRequest(
-            program=program, runtime=opts.runtime, no_new_privileges=opts.no_new_privileges
-        )
-        blocks = [measure_runtime(request, log) for _ in range(max(1, opts.rounds))]
+        blocks = [
+            measure_runtime(
+                BaselineRequest(
+                    program=program,
+                    runtime=opts.runtime,
+                    no_new_privileges=opts.no_new_privileges,
+                    user=user,
+                ),
+                log,
+            )
+            for _ in range(max(1, opts.rounds))
+            for user in opts.users
+        ]
     first = blocks[0]
     union = sorted({n for b in blocks for n in b.syscalls})
     block = RuntimeBlock(
@@ -163,6 +176,9 @@ def runtime_baseline(
         engine=first.engine,
         kernel=first.kernel,
         records=max(b.records for b in blocks),
+        users=tuple(dict.fromkeys(opts.users)),
     )
     path = write_block(block, opts.output_dir)
-    return BaselineReport(block=block, path=path, per_round=tuple(b.syscalls for b in blocks))
+    return BaselineReport(
+        block=block, path=path, per_round=tuple((b.users[0], b.syscalls) for b in blocks)
+    )

@@ -36,6 +36,18 @@ class BaselineRequest:
     runtime: str | None = None
     no_new_privileges: bool = False
     timeout: float = 60.0
+    user: str = "root"
+    """The container's user (``docker run --user``): the runtime's init switches to it, and
+    what it does on the way depends on it (see :data:`BASELINE_USERS`)."""
+
+
+BASELINE_USERS: Final = ("root", "65532:65532")
+"""The users ``runtime-baseline`` measures as by default, their names united: root, and the
+non-root user of distroless's ``nonroot`` images. Measured with runc 1.1.5 without
+no-new-privileges: for a non-root user its init also calls ``fchown`` (fixStdioPermissions in
+libcontainer/init_linux.go hands the container's stdio to the user; it ignores EPERM, so a
+profile without it still starts, but ``verify --strict`` fails on it). crun 1.8.1 makes the same
+calls for both users."""
 
 
 #: Where the measured program lives in its image; a path no runtime uses.
@@ -78,6 +90,7 @@ def measure_runtime(req: BaselineRequest, log: Log | None = None) -> RuntimeBloc
                 network_mode="none",
                 labels={VERIFY_LABEL: run_id},
                 detach=True,
+                user="" if req.user == "root" else req.user,
                 **kwargs,
             )
         except docker.errors.DockerException as e:
@@ -87,7 +100,7 @@ def measure_runtime(req: BaselineRequest, log: Log | None = None) -> RuntimeBloc
         # The program exits at once: its records can all arrive after it is gone, when its
         # cgroup can no longer be read; its exe (and so its pid, the init's) still places them.
         collector.workload_exe = NOOP_PATH
-        log(f"running {req.program.name} under {name} with a log-everything profile")
+        log(f"running {req.program.name} under {name} as {req.user} with a log-everything profile")
         try:
             container.start()
         except docker.errors.DockerException as e:
@@ -122,4 +135,5 @@ def measure_runtime(req: BaselineRequest, log: Log | None = None) -> RuntimeBloc
         engine=f"docker {info.get('ServerVersion', '?')}",
         kernel=str(info.get("KernelVersion", "")),
         records=len(init),
+        users=(req.user,),
     )

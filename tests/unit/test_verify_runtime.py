@@ -70,7 +70,7 @@ def test_a_runtime_the_engine_lacks_stops_verify_before_any_run(
     profile = tmp_path / "p.json"
     write_profile(profile, build_profile(["read", "execve"], ["x86_64"], Mode.ENFORCE).profile)
     client = Client(runtimes=("runc",))
-    monkeypatch.setattr(check, "engine_client", lambda: client)
+    monkeypatch.setattr(check, "engine_client", lambda engine="docker": client)
     req = VerifyRequest(profile=profile, image="img:local", runtime="crun")
     with pytest.raises(TracerError) as e:
         verify(req)
