@@ -10,7 +10,9 @@
 // "index" and "value" name the one argument that tells the pair apart, as the raw number a
 // tracer records (seccomp(2) filters compare raw 64-bit values). Every other argument of an
 // unobserved call is one its observed partner also passes (pointers aside), so a refusal can
-// only come from the rule on that argument. "errno" and "verdict" mean what they mean in the
+// only come from the rule on that argument. For socket that is the family (index 0) for
+// AF_PACKET and AF_NETLINK, and the type (index 1) for socket-unix-seqpacket, whose partner is
+// socket-unix-stream: an observed family with a type no observed call used. "errno" and "verdict" mean what they mean in the
 // default mode: EPERM or ENOSYS is "denied", anything else reached the syscall's own code. Run
 // "probe -args" as root without seccomp first: every unobserved call must be "allowed" there
 // (this is checked in tests/integration/test_probe_args.py), so that "denied" under a profile
@@ -18,7 +20,8 @@
 //
 // Every call is harmless and undoes itself:
 //   - socket: each descriptor that opens is closed at once. AF_PACKET with protocol 0 receives
-//     no packets; AF_NETLINK/NETLINK_ROUTE only opens a socket.
+//     no packets; AF_NETLINK/NETLINK_ROUTE only opens a socket; an unbound AF_UNIX
+//     SOCK_SEQPACKET socket needs no capability and reaches nothing.
 //   - clone: a fork-like clone (flags SIGCHLD only: no CLONE_VM, no stack, no TID pointers).
 //     The child runs only the nosplit return path of syscall.RawSyscall6 and exit_group(0): no
 //     Go code that could grow the stack, allocate or take a lock (the same discipline as
@@ -74,14 +77,15 @@ type argProbe struct {
 }
 
 const (
-	afUnix       = 1
-	afInet       = 2
-	afNetlink    = 16
-	afPacket     = 17
-	sockStream   = 1
-	sockDgram    = 2
-	sockFlags    = 0x80800 // SOCK_NONBLOCK|SOCK_CLOEXEC, as Go's net package opens sockets
-	netlinkRoute = 0
+	afUnix        = 1
+	afInet        = 2
+	afNetlink     = 16
+	afPacket      = 17
+	sockStream    = 1
+	sockDgram     = 2
+	sockSeqpacket = 5
+	sockFlags     = 0x80800 // SOCK_NONBLOCK|SOCK_CLOEXEC, as Go's net package opens sockets
+	netlinkRoute  = 0
 
 	sigchld      = 17
 	cloneNewNet  = 0x40000000
@@ -166,7 +170,7 @@ func argProbes() []argProbe {
 	return []argProbe{
 		// What a Go HTTP service makes (net.Listen/Dial over TCP, the resolver's UDP, a unix
 		// socket) against the packet and netlink families, with a type and protocol of the
-		// observed calls.
+		// observed calls, and against an observed family with a type never observed.
 		{"socket-inet-stream", "socket", true, "domain AF_INET", 0, afInet,
 			"socket(AF_INET, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0)", sock(afInet, sockStream)},
 		{"socket-inet-dgram", "socket", true, "domain AF_INET", 0, afInet,
@@ -177,6 +181,8 @@ func argProbes() []argProbe {
 			"socket(AF_PACKET, SOCK_DGRAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0)", sock(afPacket, sockDgram)},
 		{"socket-netlink", "socket", false, "domain AF_NETLINK", 0, afNetlink,
 			"socket(AF_NETLINK, SOCK_DGRAM|SOCK_NONBLOCK|SOCK_CLOEXEC, NETLINK_ROUTE)", sock(afNetlink, sockDgram)},
+		{"socket-unix-seqpacket", "socket", false, "type SOCK_SEQPACKET", 1, sockSeqpacket | sockFlags,
+			"socket(AF_UNIX, SOCK_SEQPACKET|SOCK_NONBLOCK|SOCK_CLOEXEC, 0)", sock(afUnix, sockSeqpacket)},
 
 		{"clone-fork", "clone", true, "flags SIGCHLD", 0, sigchld,
 			"clone(SIGCHLD, NULL, NULL, NULL, 0); child exit_group(0)", clone(sigchld)},

@@ -84,7 +84,7 @@ Examples:
 )
 @click.option("--no-go-runtime", is_flag=True, help="Same as --go-runtime off.")
 @args_option(
-    "auto: restrict the arguments of a curated set of syscalls (socket families, clone "
+    "auto: restrict the arguments of a curated set of syscalls (socket families and types, clone "
     "namespace flags, personality, prctl options, W+X mappings, ioctl requests, fcntl "
     "commands, socket option levels) to the values observed, where the observed set is small "
     "and complete; emit says why each other curated name stays unconditioned. Off by default: "

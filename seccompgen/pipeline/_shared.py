@@ -4,11 +4,12 @@ has, and the Go runtime safety net."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from seccompgen.errors import StoreError
 from seccompgen.goruntime import go_runtime_names, workload_go_versions
-from seccompgen.graph import SyscallGraph
+from seccompgen.graph import SyscallGraph, SyscallUsage
 from seccompgen.profile.args import ObservedArg, arg_rules
 from seccompgen.store import TraceStore, check_workload_name
 
@@ -57,27 +58,31 @@ def go_runtime_additions(
 
 def observed_args(graph: SyscallGraph, chosen: Sequence[str]) -> dict[str, ObservedArg]:
     """For each curated name (:func:`arg_rules`) the chosen workloads made, the values seen at
-    its entry's argument index, united over the workloads; incomplete when one of them has no
-    values recorded there (a backend that records names only, an imported profile) or more than
-    the graph keeps."""
+    its entry's argument index, united over the workloads, and likewise at its ``pairIndex``
+    (``ObservedArg.pair``); incomplete when one of them has no values recorded there (a backend
+    that records names only, an imported profile) or more than the graph keeps."""
     out: dict[str, ObservedArg] = {}
     for name, entry in arg_rules().items():
-        values: set[int] = set()
-        why = ""
-        seen = False
-        for w in chosen:
-            usage = graph.usage(w).get(name)
-            if usage is None:
-                continue
-            seen = True
-            if usage.imported:
-                why = why or f"allowed by an imported profile for {w}: values unknown"
-            elif len(usage.args) <= entry.index:
-                why = why or f"no {entry.what} values recorded for {w} (the trace has names only)"
-            elif usage.args[entry.index].many:
-                why = why or f"more distinct {entry.what} values than the graph keeps"
-            else:
-                values.update(usage.args[entry.index].values)
-        if seen:
-            out[name] = ObservedArg(frozenset(values), not why, why)
+        usages = [(w, u) for w in chosen if (u := graph.usage(w).get(name)) is not None]
+        if not usages:
+            continue
+        obs = _values_at(usages, entry.index, entry.what)
+        if entry.pair_index is not None:
+            obs = replace(obs, pair=_values_at(usages, entry.pair_index, entry.pair_what))
+        out[name] = obs
     return out
+
+
+def _values_at(usages: Sequence[tuple[str, SyscallUsage]], index: int, what: str) -> ObservedArg:
+    values: set[int] = set()
+    why = ""
+    for w, usage in usages:
+        if usage.imported:
+            why = why or f"allowed by an imported profile for {w}: values unknown"
+        elif len(usage.args) <= index:
+            why = why or f"no {what} values recorded for {w} (the trace has names only)"
+        elif usage.args[index].many:
+            why = why or f"more distinct {what} values than the graph keeps"
+        else:
+            values.update(usage.args[index].values)
+    return ObservedArg(frozenset(values), not why, why)

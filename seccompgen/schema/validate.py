@@ -7,8 +7,11 @@
    of the installed libseccomp: unknown syscall names, duplicate names, rules that repeat the
    default action, profiles that confine nothing, a missing ``defaultAction``, two
    conditions on one argument in one rule, ``SCMP_CMP_MASKED_EQ`` conditions that match no
-   value (a datum with bits outside the mask) or every value (mask 0), and conditions that do
-   nothing because an unconditional rule with the same action names the same syscall.
+   value (a datum with bits outside the mask) or every value (mask 0), conditions that compare
+   flags a caller sets at will beside the value they are about (socket's type with
+   ``SOCK_NONBLOCK``/``SOCK_CLOEXEC``, :func:`seccompgen.profile.args.free_flags_compared`), and
+   conditions that do nothing because an unconditional rule with the same action names the
+   same syscall.
 3. Warnings, which do not make a profile invalid: a profile that refuses the exit syscalls
    (:func:`seccompgen.profile.build.refused_exits`), so a process under it cannot end cleanly.
 
@@ -37,6 +40,7 @@ from referencing.jsonschema import DRAFT4
 
 from seccompgen import syscalls
 from seccompgen.errors import ProfileError
+from seccompgen.profile.args import U32, arg_rules, free_flags_compared
 from seccompgen.profile.build import (
     effective_action,
     is_unconfined,
@@ -218,6 +222,27 @@ def _masked(profile: Profile, source: str) -> list[str]:
     return problems
 
 
+def _free_flags(profile: Profile, source: str) -> list[str]:
+    problems: list[str] = []
+    arches = _arches(profile)
+    for i, rule in enumerate(profile.syscalls):
+        for name in rule.names:
+            for j, c in enumerate(rule.args):
+                flags = free_flags_compared(name, c, arches)
+                if not flags:
+                    continue
+                entry = arg_rules()[name]
+                mask = (c.value if c.op is Operator.MASKED_EQ else U32) & ~entry.free_mask
+                problems.append(
+                    f"{source}: $.syscalls[{i}].args[{j}]: {name}'s {entry.pair_what} "
+                    f"(argument {c.index}) is compared with {entry.free_words(flags)}, flags "
+                    f"callers set at will (Go always does), so setting one changes the answer; "
+                    f"leave them out of the comparison: SCMP_CMP_MASKED_EQ with value "
+                    f"{mask:#x} and the {entry.pair_what} in valueTwo"
+                )
+    return problems
+
+
 def _void_conditions(profile: Profile, source: str) -> list[str]:
     unconditional: dict[tuple[object, str], int] = {}
     for i, rule in enumerate(profile.syscalls):
@@ -290,6 +315,7 @@ def check_profile_data(data: object, *, source: str) -> Validation:
     problems += _redundant_rules(profile, source)
     problems += _shared_args(profile, source)
     problems += _masked(profile, source)
+    problems += _free_flags(profile, source)
     problems += _void_conditions(profile, source)
     return Validation(tuple(problems), tuple(_refused_exits(profile, source)))
 

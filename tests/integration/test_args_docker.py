@@ -4,8 +4,9 @@
 plain fork-like clone, personality queries, PR_GET_NAME, mprotect read+write, FIONREAD,
 F_GETFL) is traced on the host with strace, its profile emitted with argument rules, and the
 whole ``probe -args`` run in a ``FROM scratch`` container under it: every observed call must get
-through and every unobserved one (AF_PACKET/AF_NETLINK, CLONE_NEWUSER/CLONE_NEWNET,
-READ_IMPLIES_EXEC, PR_GET_SECUREBITS, PROT_WRITE|PROT_EXEC, TIOCGWINSZ, F_SETPIPE_SZ) that a
+through and every unobserved one (AF_PACKET/AF_NETLINK, an AF_UNIX SOCK_SEQPACKET socket (the
+family observed, the type not), CLONE_NEWUSER/CLONE_NEWNET, READ_IMPLIES_EXEC,
+PR_GET_SECUREBITS, PROT_WRITE|PROT_EXEC, TIOCGWINSZ, F_SETPIPE_SZ) that a
 default container can make at all must be refused with the profile's errno (EPERM), except where
 the name stays unconditioned because the container runtime calls it after loading the filter
 with values the workload never passed (``prctl`` and ``fcntl`` under runc without
@@ -61,6 +62,8 @@ def test_probe_args_under_argument_rules_and_docker_default(
         for line in emitted.stdout.splitlines()
         if line.startswith("arguments: ") and ": unconditioned: the container runtime" in line
     }
+    # The observed sockets: AF_INET and AF_UNIX, SOCK_STREAM and SOCK_DGRAM (with Go's flags).
+    assert "arguments: socket: AF_INET, AF_UNIX × SOCK_DGRAM, SOCK_STREAM\n" in emitted.stdout
     checked = sg("validate", str(profile), cwd=traced)
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
@@ -88,6 +91,9 @@ def test_probe_args_under_argument_rules_and_docker_default(
             assert ours[name]["verdict"] == "allowed", (name, ours[name])
         else:
             assert ours[name]["errno"] == "EPERM", (name, ours[name])
+    # An observed family with an unobserved type: refused by the type condition alone.
+    assert reach["socket-unix-seqpacket"]["errno"] == "OK"
+    assert ours["socket-unix-seqpacket"]["errno"] == "EPERM"
     # Docker's default profile lets some unobserved-argument calls through that ours refuses.
     through = [
         n

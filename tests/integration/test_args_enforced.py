@@ -15,7 +15,8 @@ from seccompgen.profile.model import Action
 
 ARCH = syscalls.native_arch()
 AF_UNIX, AF_INET, AF_INET6, AF_NETLINK = 1, 2, 10, 16
-SOCK_STREAM, SOCK_RAW = 1, 3
+SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET = 1, 2, 3, 5
+SOCK_NONBLOCK, SOCK_CLOEXEC = 0x800, 0x80000
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
 MAP_PRIVATE_ANON = 0x02 | 0x20
 ADDR_NO_RANDOMIZE = 0x0040000
@@ -28,6 +29,13 @@ CALLS = [
     ("socket", (AF_UNIX, SOCK_STREAM, 0)),
     ("socket", (AF_INET6, SOCK_STREAM, 0)),
     ("socket", (AF_NETLINK, SOCK_RAW, 0)),
+    # The type: only SOCK_STREAM was observed (with Go's flags), the flags are free.
+    ("socket", (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)),
+    ("socket", (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)),
+    ("socket", (AF_INET, SIGN_EXTENDED | SOCK_STREAM | SOCK_NONBLOCK, 0)),
+    ("socket", (AF_INET, SOCK_DGRAM, 0)),
+    ("socket", (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)),
+    ("socket", (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)),
     ("personality", (0xFFFFFFFF,)),
     ("personality", (0xFFFFFFFFFFFFFFFF,)),
     ("personality", (ADDR_NO_RANDOMIZE,)),
@@ -51,12 +59,17 @@ print(json.dumps(out))
 
 def test_libseccomp_filter_answers_as_the_evaluator_predicts() -> None:
     observed = {
-        "socket": ObservedArg(frozenset({AF_UNIX, AF_INET}), True),
+        "socket": ObservedArg(
+            frozenset({AF_UNIX, AF_INET}),
+            True,
+            pair=ObservedArg(frozenset({SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC}), True),
+        ),
         "personality": ObservedArg(frozenset({-1}), True),
         "mmap": ObservedArg(frozenset({PROT_READ | PROT_WRITE, PROT_READ | PROT_EXEC}), True),
     }
     plan = plan_args(list(observed), observed, arches=[ARCH])
     assert plan.names == set(observed)
+    assert dict(plan.conditioned)["socket"] == "AF_INET, AF_UNIX × SOCK_STREAM"
     names = [n for n in syscalls.known_names(ARCH) if n not in plan.names]
     profile = build_profile(
         [*names, *plan.names], [ARCH], Mode.ENFORCE, enosys=False, conditioned=plan.rules
@@ -67,7 +80,8 @@ def test_libseccomp_filter_answers_as_the_evaluator_predicts() -> None:
     got = json.loads(proc.stdout)
     predicted = [answer(profile, ARCH, n, a) for n, a in CALLS]
     assert [p[0] is Action.ALLOW for p in predicted] == [
-        True, True, True, False, False, True, True, False, True, True, False
+        True, True, True, False, False, True, True, True, False, False, False,
+        True, True, False, True, True, False,
     ]  # fmt: skip
     for (name, args), errno, (action, errno_ret) in zip(CALLS, got, predicted, strict=True):
         if action is Action.ALLOW:

@@ -1,6 +1,6 @@
 """emit --args auto on a real strace trace of the example service (Go): the profile passes
-validate, the socket rule lists the address families the service used, and clone refuses the
-namespace flags."""
+validate, the socket rules list the address families and socket types the service used, and
+clone refuses the namespace flags."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ from seccompgen.profile.model import Operator
 
 pytestmark = [pytest.mark.strace, pytest.mark.go, pytest.mark.slow]
 
+MASKED_EQ = Operator.MASKED_EQ.value
+TYPE_MASK = U32 & ~(socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
+
 
 @pytest.fixture(scope="module")
 def traced(build_example: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -32,25 +35,30 @@ def traced(build_example: Callable[[str], Path], tmp_path_factory: pytest.TempPa
     return work
 
 
-def test_socket_rule_lists_the_observed_families_and_validate_passes(traced: Path) -> None:
+def test_socket_rules_list_the_observed_families_and_types_and_validate_passes(
+    traced: Path,
+) -> None:
     proc = sg("emit", "-w", "httpservice", "--args", "auto", "-o", "args.json", cwd=traced)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     graph = SyscallGraph.from_json((traced / "traces" / "graph.json").read_text())
-    families = graph.usage("httpservice")["socket"].args[0]
-    assert not families.many and families.values
-    words = {socket.AddressFamily(v).name for v in families.values}
+    families, types = graph.usage("httpservice")["socket"].args[:2]
+    assert not families.many and families.values and not types.many and types.values
+    kinds = {t & TYPE_MASK for t in types.values}
     data = json.loads((traced / "args.json").read_text())
     socket_rules = [r for r in data["syscalls"] if r["names"] == ["socket"]]
-    # One rule per family (runc ORs only within an index), each on the low 32 bits.
-    assert sorted(r["args"][0].get("valueTwo", 0) for r in socket_rules) == sorted(families.values)
+    # One rule per (family, type): the family on its low 32 bits, ANDed with the type compared
+    # without SOCK_NONBLOCK|SOCK_CLOEXEC (Go sets both on every socket).
+    got = set()
     for r in socket_rules:
-        assert r["args"] == [
-            {"index": 0, "value": U32, **({"valueTwo": r["args"][0]["valueTwo"]}
-                                          if r["args"][0].get("valueTwo") else {}),
-             "op": Operator.MASKED_EQ.value}
-        ]  # fmt: skip
-    assert f"arguments: socket: {', '.join(sorted(words))}" in out
+        family, kind = r["args"]
+        assert (family["index"], family["value"], family["op"]) == (0, U32, MASKED_EQ)
+        assert (kind["index"], kind["value"], kind["op"]) == (1, TYPE_MASK, MASKED_EQ)
+        got.add((family.get("valueTwo", 0), kind.get("valueTwo", 0)))
+    assert got == {(f, k) for f in families.values for k in kinds}
+    words = ", ".join(sorted(socket.AddressFamily(v).name for v in families.values))
+    kind_words = ", ".join(sorted(socket.SocketKind(k).name for k in kinds))
+    assert f"arguments: socket: {words} × {kind_words}\n" in out
     assert "arguments: clone: no namespace flags" in out
     unconditional = next(r for r in data["syscalls"] if "args" not in r and r["action"] ==
                          "SCMP_ACT_ALLOW")  # fmt: skip
@@ -60,7 +68,7 @@ def test_socket_rule_lists_the_observed_families_and_validate_passes(traced: Pat
     from seccompgen.profile.model import load_profile
 
     described = dict(describe_profile(load_profile(traced / "args.json")))
-    assert described["socket"] == ", ".join(sorted(words))
+    assert described["socket"] == f"{words} × {kind_words}"
 
 
 def test_args_off_is_the_default(traced: Path) -> None:

@@ -3,6 +3,8 @@ judged by (OR within an index, masks, 32-bit arguments)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,6 +21,7 @@ from seccompgen.profile.args import (
     describe_profile,
     no_bits_rule,
     not_together_rules,
+    pair_rules,
     plan_args,
     rule_matches,
     value_rules,
@@ -34,6 +37,11 @@ CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x20000, 0x10000000, 0x40000000
 # Go src/runtime/os_linux.go cloneFlags: how the Go runtime starts every thread.
 GO_CLONE_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x40000 | 0x10000
 PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_SEQPACKET = 1, 2, 3, 5
+SOCK_NONBLOCK, SOCK_CLOEXEC = 0x800, 0x80000
+GO_SOCK = SOCK_NONBLOCK | SOCK_CLOEXEC  # Go src/net/sock_cloexec.go: every socket it opens
+TYPE_MASK = U32 & ~GO_SOCK
+SIGN_EXTENDED = 0xFFFFFFFF_00000000
 
 
 def built(
@@ -46,6 +54,11 @@ def built(
 
 def seen(*values: int) -> ObservedArg:
     return ObservedArg(frozenset(values), True)
+
+
+def sock(families: set[int], types: set[int]) -> ObservedArg:
+    """What observed_args gathers for socket: the families, and the types at pairIndex 1."""
+    return ObservedArg(frozenset(families), True, pair=ObservedArg(frozenset(types), True))
 
 
 def allowed(profile: Profile, name: str, *args: int) -> bool:
@@ -86,12 +99,85 @@ def test_conditions_on_one_index_in_one_rule_are_ored_as_runc_installs_them() ->
 
 def test_the_emitted_profile_allows_the_families_seen_and_refuses_the_others() -> None:
     plan, profile = built([*BASE, "socket"], {"socket": seen(AF_INET, AF_INET6)})
-    assert plan.conditioned == (("socket", "AF_INET, AF_INET6"),)
+    assert plan.conditioned == (
+        ("socket", "AF_INET, AF_INET6 (any type: no type value was recorded)"),
+    )
     assert allowed(profile, "socket", AF_INET, 1, 0) and allowed(profile, "socket", AF_INET6)
     assert answer(profile, ARCH, "socket", [AF_NETLINK]) == (Action.ERRNO, EPERM)
     unconditional = profile.syscalls[0]
     assert not unconditional.args and "socket" not in unconditional.names
     assert validate_profile_data(profile.to_dict(), source="p") == []
+
+
+# ------------------------------------------------------------------ AND across indexes
+
+
+def test_one_rule_per_family_and_type_with_two_anded_conditions() -> None:
+    entry = arg_rules()["socket"]
+    assert entry.pair_index == 1 and entry.pair_what == "type"
+    rules = pair_rules(entry, [AF_INET, AF_UNIX], [SOCK_STREAM | GO_SOCK, SOCK_DGRAM, SOCK_STREAM])
+    assert [tuple((c.index, c.value, c.op, c.value_two) for c in r.args) for r in rules] == [
+        ((0, U32, Operator.MASKED_EQ, f), (1, TYPE_MASK, Operator.MASKED_EQ, t))
+        for f in (AF_UNIX, AF_INET)
+        for t in (SOCK_STREAM, SOCK_DGRAM)
+    ]
+    assert describe(entry, rules) == "AF_INET, AF_UNIX × SOCK_DGRAM, SOCK_STREAM"
+    # Two indexes, no index repeated: runc and crun AND them.
+    assert rule_matches(rules[0], [AF_UNIX, SOCK_STREAM])
+    assert not rule_matches(rules[0], [AF_UNIX, SOCK_DGRAM])
+
+
+def test_pair_shapes_it_does_not_make_are_spelt_as_comparisons() -> None:
+    entry = arg_rules()["socket"]
+    rules = pair_rules(entry, [AF_INET, AF_UNIX], [SOCK_STREAM, SOCK_DGRAM])
+    # Not every family with every type: the words would claim more than the rules allow.
+    assert describe(entry, rules[:3]).startswith("arg0 & 0xffffffff == 0x1 and arg1 & ")
+    pinned = SyscallRule(
+        names=("socket",),
+        action=Action.ALLOW,
+        args=(rules[0].args[0], ArgCondition(1, U32, Operator.MASKED_EQ, SOCK_STREAM)),
+    )
+    assert describe(entry, [pinned]) == "arg0 & 0xffffffff == 0x1 and arg1 & 0xffffffff == 0x1"
+
+
+def test_socket_types_are_restricted_with_the_flags_left_free() -> None:
+    plan, profile = built([*BASE, "socket"], {"socket": sock({AF_INET}, {SOCK_STREAM | GO_SOCK})})
+    assert plan.conditioned == (("socket", "AF_INET × SOCK_STREAM"),)
+    for flags in (0, SOCK_NONBLOCK, SOCK_CLOEXEC, GO_SOCK):
+        assert allowed(profile, "socket", AF_INET, SOCK_STREAM | flags, 0)
+    # Sign-extended by a C caller, zero-extended by Go: the kernel reads the same ints.
+    assert allowed(profile, "socket", SIGN_EXTENDED | AF_INET, SIGN_EXTENDED | SOCK_STREAM)
+    for family, type_ in ((AF_INET, SOCK_DGRAM), (AF_INET, SOCK_RAW), (AF_UNIX, SOCK_STREAM)):
+        assert answer(profile, ARCH, "socket", [family, type_ | GO_SOCK]) == (Action.ERRNO, EPERM)
+    # A bit the kernel would refuse with EINVAL is not a free flag.
+    assert not allowed(profile, "socket", AF_INET, SOCK_STREAM | 0x100)
+    assert validate_profile_data(profile.to_dict(), source="p") == []
+    assert describe_profile(profile) == (("socket", "AF_INET × SOCK_STREAM"),)
+
+
+def test_the_type_stays_free_when_the_pairs_are_unknown_or_too_many() -> None:
+    families = {AF_UNIX, AF_INET, AF_INET6}
+    cases = {
+        "more distinct type values than the graph keeps": ObservedArg(
+            frozenset(families),
+            True,
+            pair=ObservedArg(frozenset(), False, "more distinct type values than the graph keeps"),
+        ),
+        (
+            "3 address family values × 6 type values are 18 rules, more than the 16 a pair "
+            "list takes"
+        ): sock(families, {1, 2, 3, 4, 5, 6 | GO_SOCK, 6}),
+    }
+    for why, obs in cases.items():
+        plan, profile = built([*BASE, "socket"], {"socket": obs})
+        assert plan.conditioned == (("socket", f"AF_INET, AF_INET6, AF_UNIX (any type: {why})"),)
+        assert all(len(r.args) == 1 for r in plan.rules) and len(plan.rules) == 3
+        assert allowed(profile, "socket", AF_INET, SOCK_RAW)
+        assert not allowed(profile, "socket", AF_NETLINK, SOCK_STREAM)
+    mips = plan_args(["socket"], {"socket": sock({AF_INET}, {2})}, arches=["mipsel"])
+    assert mips.conditioned == (
+        ("socket", "AF_INET (any type: on mipsel the type values or flags differ)"),
+    )
 
 
 # ------------------------------------------------------------------ masks
@@ -224,6 +310,33 @@ def test_every_curated_name_is_known_to_libseccomp() -> None:
 
 # ------------------------------------------------------------------ property: exactly the values
 
+families32 = st.integers(min_value=-(2**31), max_value=2**32 - 1)
+types32 = st.integers(min_value=0, max_value=15)
+flag_sets = st.sampled_from([0, SOCK_NONBLOCK, SOCK_CLOEXEC, GO_SOCK])
+uppers = st.sampled_from([0, SIGN_EXTENDED])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    families=st.sets(families32, min_size=1, max_size=4),
+    types=st.sets(st.tuples(types32, flag_sets), min_size=1, max_size=4),
+    probes=st.lists(st.tuples(families32, types32, flag_sets, uppers, uppers), max_size=20),
+)
+def test_pair_rules_allow_exactly_the_observed_families_times_types(
+    families: set[int],
+    types: set[tuple[int, int]],
+    probes: list[tuple[int, int, int, int, int]],
+) -> None:
+    observed = sock(families, {t | f for t, f in types})
+    _, profile = built([*BASE, "socket"], {"socket": observed})
+    fams, kinds = {f & U32 for f in families}, {t for t, _ in types}
+    every = [(f, t, 0, 0, 0) for f in families for t in kinds]
+    for family, type_, flags, up0, up1 in [*every, *probes]:
+        args = ((family & U32) | up0, type_ | flags | up1, 0)
+        # NONBLOCK/CLOEXEC and the upper halves are free; family and type must be observed.
+        assert allowed(profile, "socket", *args) == ((family & U32) in fams and type_ in kinds)
+
+
 values32 = st.integers(min_value=-(2**31), max_value=2**32 - 1)
 
 
@@ -284,9 +397,13 @@ def test_each_curated_entry_has_a_reason_and_a_source(name: str) -> None:
 def test_diff_names_the_argument_rules_of_both_sides() -> None:
     from seccompgen.profile.diff import diff_profiles, docker_default_profile
 
-    _, profile = built([*BASE, "socket", "clone"], {"socket": seen(AF_INET6, AF_INET)})
+    observed = {"socket": sock({AF_INET6, AF_INET}, {SOCK_STREAM | GO_SOCK, SOCK_DGRAM})}
+    _, profile = built([*BASE, "socket", "clone"], observed)
     d = diff_profiles(profile, docker_default_profile(), arch=ARCH)
-    assert d.a_args == (("clone", "no namespace flags"), ("socket", "AF_INET, AF_INET6"))
+    assert d.a_args == (
+        ("clone", "no namespace flags"),
+        ("socket", "AF_INET, AF_INET6 × SOCK_DGRAM, SOCK_STREAM"),
+    )
     docker = dict(d.b_args)
     assert docker["clone"] == "no namespace flags"
     assert docker["personality"] == (
@@ -298,7 +415,7 @@ def test_report_lists_what_emit_args_auto_would_restrict() -> None:
     from seccompgen.graph import SyscallGraph
     from seccompgen.report import build_report, render_json, render_text
 
-    plan = plan_args(["socket", "prctl"], {"socket": seen(AF_UNIX)}, arches=[ARCH])
+    plan = plan_args(["socket", "prctl"], {"socket": sock({AF_UNIX}, {GO_SOCK | 1})}, arches=[ARCH])
     report = build_report(
         SyscallGraph(),
         [],
@@ -308,9 +425,10 @@ def test_report_lists_what_emit_args_auto_would_restrict() -> None:
         args=(plan.conditioned, plan.unconditioned),
     )
     text = render_text(report)
-    assert "argument rules with emit --args auto (1):\n  socket: AF_UNIX\n" in text
+    assert "argument rules with emit --args auto (1):\n  socket: AF_UNIX × SOCK_STREAM\n" in text
     assert "  prctl: unconditioned: no option value was recorded\n" in text
-    assert '"condition": "AF_UNIX"' in render_json(report)
+    conditioned = json.loads(render_json(report))["arguments"]["conditioned"]
+    assert conditioned == [{"name": "socket", "condition": "AF_UNIX × SOCK_STREAM"}]
 
 
 def test_observed_values_are_united_over_workloads_and_incomplete_ones_say_why() -> None:
@@ -323,12 +441,14 @@ def test_observed_values_are_united_over_workloads_and_incomplete_ones_say_why()
 
     table = {
         "a": {
-            "socket": usage("socket", ArgValues.of([AF_INET])),
+            "socket": usage("socket", ArgValues.of([AF_INET]), ArgValues.of([SOCK_STREAM])),
             "ioctl": usage("ioctl", ArgValues.of([3]), MANY),
             "prctl": usage("prctl"),
         },
         "b": {
-            "socket": usage("socket", ArgValues.of([AF_UNIX])),
+            "socket": usage(
+                "socket", ArgValues.of([AF_UNIX]), ArgValues.of([SOCK_DGRAM | GO_SOCK])
+            ),
             "fcntl": usage("fcntl", ArgValues.of([3]), ArgValues.of([1]), imported=True),
         },
     }
@@ -338,7 +458,16 @@ def test_observed_values_are_united_over_workloads_and_incomplete_ones_say_why()
             return table[w]
 
     got = observed_args(Graph(), ["a", "b"])  # type: ignore[arg-type]
-    assert got["socket"] == ObservedArg(frozenset({AF_INET, AF_UNIX}), True)
+    assert got["socket"] == sock({AF_INET, AF_UNIX}, {SOCK_STREAM, SOCK_DGRAM | GO_SOCK})
+    table["b"]["socket"] = usage("socket", ArgValues.of([AF_UNIX]))
+    got = observed_args(Graph(), ["a", "b"])  # type: ignore[arg-type]
+    assert got["socket"].complete and got["socket"].pair == ObservedArg(
+        frozenset({SOCK_STREAM}), False, "no type values recorded for b (the trace has names only)"
+    )
+    table["b"]["socket"] = usage("socket", ArgValues.of([AF_UNIX]), MANY)
+    got = observed_args(Graph(), ["a", "b"])  # type: ignore[arg-type]
+    assert got["socket"].pair is not None
+    assert got["socket"].pair.why == "more distinct type values than the graph keeps"
     assert got["ioctl"].why == "more distinct request values than the graph keeps"
     assert got["prctl"].why == "no option values recorded for a (the trace has names only)"
     assert got["fcntl"].why == "allowed by an imported profile for b: values unknown"

@@ -275,3 +275,58 @@ def test_allowed_or_logged_exits_give_no_warning() -> None:
 
 def test_docker_default_profile_lets_a_process_end() -> None:
     assert check_profile_file(DATA / "docker-default-seccomp.json").warnings == ()
+
+
+SOCK_PAIR = {
+    "names": ["socket"],
+    "action": "SCMP_ACT_ALLOW",
+    "args": [
+        {"index": 0, "value": 4294967295, "valueTwo": 2, "op": "SCMP_CMP_MASKED_EQ"},
+        {"index": 1, "value": 0xFFF7F7FF, "valueTwo": 1, "op": "SCMP_CMP_MASKED_EQ"},
+    ],
+}
+
+
+def test_a_family_and_type_rule_is_valid() -> None:
+    assert _with_rule(copy.deepcopy(SOCK_PAIR)) == []
+
+
+@pytest.mark.parametrize(
+    ("cond", "flags"),
+    [
+        # The type's whole low word: SOCK_STREAM|SOCK_CLOEXEC would be refused.
+        ({"index": 1, "value": 4294967295, "valueTwo": 1, "op": "SCMP_CMP_MASKED_EQ"},
+         "SOCK_NONBLOCK|SOCK_CLOEXEC"),
+        # Only SOCK_NONBLOCK stripped.
+        ({"index": 1, "value": 0xFFFFF7FF, "valueTwo": 1, "op": "SCMP_CMP_MASKED_EQ"},
+         "SOCK_CLOEXEC"),
+        ({"index": 1, "value": 1, "op": "SCMP_CMP_EQ"}, "SOCK_NONBLOCK|SOCK_CLOEXEC"),
+    ],
+)  # fmt: skip
+def test_a_type_condition_that_compares_the_free_flags_is_caught(
+    cond: dict[str, Any], flags: str
+) -> None:
+    rule = copy.deepcopy(SOCK_PAIR)
+    rule["args"][1] = cond
+    problems = _with_rule(rule)
+    assert len(problems) == 1, problems
+    _one(problems, "$.syscalls[4].args[1]", f"compared with {flags}", "value 0xfff7f7ff")
+
+
+def test_a_type_condition_on_mips_only_is_left_alone() -> None:
+    # There SOCK_NONBLOCK is O_NONBLOCK (0x80) and the type numbers differ: no fixed mask.
+    rule = copy.deepcopy(SOCK_PAIR)
+    rule["args"][1] = {"index": 1, "value": 1, "op": "SCMP_CMP_EQ"}
+    rules = [*copy.deepcopy(GOOD["syscalls"]), rule]
+    data = _bad(syscalls=rules, architectures=["SCMP_ARCH_MIPSEL"])
+    assert not any("compared with" in p for p in validate_profile_data(data, source="src"))
+
+
+def test_a_family_and_type_rule_with_two_families_is_caught() -> None:
+    rule = copy.deepcopy(SOCK_PAIR)
+    rule["args"].append(
+        {"index": 0, "value": 4294967295, "valueTwo": 10, "op": "SCMP_CMP_MASKED_EQ"}
+    )
+    problems = _with_rule(rule)
+    assert len(problems) == 1, problems
+    _one(problems, "$.syscalls[4].args", "argument 0", "OR")
