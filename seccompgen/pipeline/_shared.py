@@ -82,7 +82,12 @@ def _values_at(usages: Sequence[tuple[str, SyscallUsage]], index: int, what: str
         elif len(usage.args) <= index:
             why = why or f"no {what} values recorded for {w} (the trace has names only)"
         elif usage.args[index].many:
-            why = why or f"more distinct {what} values than the graph keeps"
+            # ``many``: more values than the graph keeps, or a sample (an ebpf trace whose
+            # footer does not vouch for them, seccompgen.store.SAMPLED_ARGS_BACKENDS).
+            why = why or (
+                f"not every {what} value is known for {w} (more than the graph keeps, or "
+                "a sample from an ebpf trace that does not vouch for them)"
+            )
         else:
             values.update(usage.args[index].values)
     return ObservedArg(frozenset(values), not why, why)

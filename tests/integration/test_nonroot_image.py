@@ -31,9 +31,7 @@ NONROOT = "65532:65532"
 @pytest.fixture(scope="module")
 def image(docker_client: Any, build_example: Callable[[str], Path]) -> Iterator[str]:
     binary = build_example("httpservice")
-    dockerfile = (
-        f'FROM scratch\nCOPY app /app\nUSER {NONROOT}\nENTRYPOINT ["/app"]\n'
-    ).encode()
+    dockerfile = (f'FROM scratch\nCOPY app /app\nUSER {NONROOT}\nENTRYPOINT ["/app"]\n').encode()
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         info = tarfile.TarInfo("Dockerfile")
@@ -59,7 +57,7 @@ def traced(image: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     uid = work / "uid.txt"
     exercise = (
         f"sleep 0.5; grep Uid /proc/$SECCOMPGEN_TARGET_PID/status > {uid}; "
-        f"python3 -c \"import urllib.request; "
+        f'python3 -c "import urllib.request; '
         f"urllib.request.urlopen('http://127.0.0.1:{port}/healthz', timeout=5)\""
     )
     proc = sg("trace", "--image", image, "--network", "host", "-w", "nonroot",
@@ -73,7 +71,7 @@ def traced(image: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _verify(work: Path, profile: Path, image: str, nnp: bool) -> str:
     port = free_port()
     exercise = (
-        f"python3 -c \"import urllib.request; "
+        f'python3 -c "import urllib.request; '
         f"urllib.request.urlopen('http://127.0.0.1:{port}/healthz', timeout=5)\""
     )
     flag = ("--no-new-privileges",) if nnp else ()

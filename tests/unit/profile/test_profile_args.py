@@ -467,7 +467,10 @@ def test_observed_values_are_united_over_workloads_and_incomplete_ones_say_why()
     table["b"]["socket"] = usage("socket", ArgValues.of([AF_UNIX]), MANY)
     got = observed_args(Graph(), ["a", "b"])  # type: ignore[arg-type]
     assert got["socket"].pair is not None
-    assert got["socket"].pair.why == "more distinct type values than the graph keeps"
+    assert got["socket"].pair.why == (
+        "not every type value is known for b (more than the graph keeps, or a sample from an "
+        "ebpf trace that does not vouch for them)"
+    )
     assert got["ioctl"].why == "more distinct request values than the graph keeps"
     assert got["prctl"].why == "no option values recorded for a (the trace has names only)"
     assert got["fcntl"].why == "allowed by an imported profile for b: values unknown"
