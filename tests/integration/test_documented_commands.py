@@ -52,7 +52,8 @@ SERVICE_URL = "http://127.0.0.1:8080/healthz"  # where `docker run ... httpservi
 #   data            data/in.txt, the batch job's input
 #   store           ./traces holding a traced run of workloads httpservice and batch
 #   profiles        profiles/httpservice.json, profiles/httpservice.log.json, profiles/batch.json,
-#                   profiles/httpservice.crun.json (emitted with --runtime crun)
+#                   profiles/httpservice.crun.json and httpservice.podman.json (emitted with
+#                   --runtime crun), profiles/httpservice.nonroot.json
 #   image           the httpservice:local image (FROM scratch, the service as its ENTRYPOINT)
 #   batch.strace    an `strace -f -ttt -X raw` log of the batch job
 #   out/batch.*     `strace -ff` logs of the batch job
@@ -63,9 +64,15 @@ SERVICE_URL = "http://127.0.0.1:8080/healthz"  # where `docker run ... httpservi
 #   base-image      the local Debian base image the tracer image is built on
 #   repo            run in this checkout itself, not in a scratch directory
 #   deployment.yaml a Kubernetes Deployment with comments (tests/data/manifests/deployment.yaml)
+#   nonroot-image   httpservice:nonroot in Docker, made by the README's `docker import` line
+#                   (USER 65532:65532)
+#   podman-image    localhost/httpservice:local in podman's storage, made by the README's
+#                   `podman import` line; the command runs with a containers.conf of modest
+#                   rlimits (CONTAINERS_CONF, as the README says sandboxes need)
 SETUPS = frozenset(
     {"programs", "data", "store", "profiles", "image", "batch.strace", "out/batch.*",
-     "staging-traffic", "base-image", "repo", "deployment.yaml", "spo"}
+     "staging-traffic", "base-image", "repo", "deployment.yaml", "spo", "nonroot-image",
+     "podman-image"}
 )  # fmt: skip
 
 # What the set-ups need from the machine (markers, see tests/conftest.py).
@@ -78,6 +85,8 @@ _SETUP_MARKS = {
     "batch.strace": ("go", "strace"),
     "out/batch.*": ("go", "strace"),
     "staging-traffic": ("go", "root"),
+    "nonroot-image": ("go", "docker"),
+    "podman-image": ("go", "podman"),
 }
 
 
@@ -107,6 +116,14 @@ class Run:
 PASS = r"(?m)^PASS: "
 TRACED = r"trace complete: [\d,]+ syscalls, \d+ distinct -> \S*/traces/"
 LOAD_8080 = "./loadgen -d 2s http://127.0.0.1:8080/healthz"
+NONROOT_IMPORT = (
+    "tar -c httpservice | docker import -c 'ENTRYPOINT [\"/httpservice\"]' "
+    "-c 'USER 65532:65532' - httpservice:nonroot"
+)
+PODMAN_IMPORT = (
+    "tar -c httpservice | podman import -c 'ENTRYPOINT [\"/httpservice\"]' - "
+    "localhost/httpservice:local"
+)
 
 COMMANDS: dict[str, Run] = {
     # ------------------------------------------------------------------ README: quick start
@@ -530,6 +547,59 @@ COMMANDS: dict[str, Run] = {
         marks=("docker", "root", "crun"),
         expect=(r"runtime crun\)", PASS, r"the exercise exited 0", r"stopped cleanly on SIGTERM"),
     ),
+    # ------------------------------------------------------------------ non-root images
+    NONROOT_IMPORT: Run(
+        needs=("programs", "nonroot-image"),
+        marks=("docker",),
+        tools=("tar", "docker"),
+        expect=(r"sha256:[0-9a-f]{64}", r"^65532:65532$"),
+        after="docker image inspect httpservice:nonroot --format '{{.Config.User}}'",
+    ),
+    "seccompgen trace --image httpservice:nonroot --network host "
+    "--probe http://127.0.0.1:8082/healthz -- -addr 127.0.0.1:8082": Run(
+        needs=("nonroot-image",),
+        marks=("docker", "strace"),
+        expect=(TRACED + "httpservice/", r"target exit status: 0"),
+    ),
+    "seccompgen emit -w httpservice -o profiles/httpservice.nonroot.json": Run(
+        needs=("store",),
+        expect=(r"profiles/httpservice.nonroot.json",),
+        files=("profiles/httpservice.nonroot.json",),
+    ),
+    "seccompgen verify profiles/httpservice.nonroot.json --image httpservice:nonroot "
+    "--network host --strict --exercise './loadgen -d 2s http://127.0.0.1:8082/healthz' "
+    "-- -addr 127.0.0.1:8082": Run(
+        needs=("programs", "profiles", "nonroot-image"),
+        marks=("docker", "root"),
+        expect=(PASS, r"the exercise exited 0", r"strict: the staging variant logged no call"),
+    ),
+    # ------------------------------------------------------------------ podman
+    PODMAN_IMPORT: Run(
+        needs=("programs", "podman-image"),
+        marks=("podman",),
+        tools=("tar", "podman"),
+        expect=(r"^sha256:[0-9a-f]{64}$", r'\["/httpservice"\]'),
+        after="podman image inspect localhost/httpservice:local "
+        "--format '{{json .Config.Entrypoint}}'",
+    ),
+    "seccompgen trace --image localhost/httpservice:local --engine podman --network host "
+    "--probe http://127.0.0.1:8083/healthz -- -addr 127.0.0.1:8083": Run(
+        needs=("podman-image",),
+        marks=("podman", "strace", "root"),
+        expect=(TRACED + "httpservice/", r"target exit status: 0"),
+    ),
+    "seccompgen emit -w httpservice --runtime crun -o profiles/httpservice.podman.json": Run(
+        needs=("store",),
+        expect=(r"profiles/httpservice.podman.json", r"crun"),
+        files=("profiles/httpservice.podman.json",),
+    ),
+    "seccompgen verify profiles/httpservice.podman.json --image localhost/httpservice:local "
+    "--engine podman --network host "
+    "--exercise './loadgen -d 2s http://127.0.0.1:8083/healthz' -- -addr 127.0.0.1:8083": Run(
+        needs=("programs", "profiles", "podman-image"),
+        marks=("podman", "root"),
+        expect=(PASS, r", podman\)", r"the exercise exited 0"),
+    ),
     # ------------------------------------------------------------------ attach
     "docker run --rm --network host --security-opt "
     "seccomp=$PWD/profiles/httpservice.json httpservice:local": Run(
@@ -695,6 +765,8 @@ def traced(doc_programs: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
         ("httpservice", "log", "httpservice.log.json", ()),
         ("batch", "enforce", "batch.json", ()),
         ("httpservice", "enforce", "httpservice.crun.json", ("--runtime", "crun")),
+        ("httpservice", "enforce", "httpservice.nonroot.json", ()),
+        ("httpservice", "enforce", "httpservice.podman.json", ("--runtime", "crun")),
     ):
         out = profiles / name
         proc = sg("emit", "-w", workload, "--mode", mode, "--store", str(store), "-o", str(out),
@@ -754,6 +826,87 @@ class ImageTag:
             _docker("rmi", "-f", image_id, check=False)
 
 
+PODMAN_CONF = '[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n'
+
+
+class Imported:
+    """An image a README line imports (``docker import`` or ``podman import``), made once by that
+    line and removed at the end with every ID its tag named."""
+
+    def __init__(self, engine: str, tag: str, line: str, program: Path, work: Path) -> None:
+        self.engine, self.tag, self.line = engine, tag, line
+        self.program, self.work = program, work
+        self.ids: set[str] = set()
+
+    def _cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [self.engine, *args], capture_output=True, text=True, timeout=300, check=False,
+            env=podman_env() if self.engine == "podman" else None,
+        )  # fmt: skip
+
+    def current(self) -> str | None:
+        proc = self._cli("image", "inspect", self.tag, "--format", "{{.Id}}")
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    def ensure(self) -> None:
+        if self.current() not in self.ids:
+            shutil.copy2(self.program, self.work / "httpservice")
+            proc = subprocess.run(
+                self.line, shell=True, cwd=self.work, capture_output=True, text=True,
+                timeout=300, check=False,
+            )  # fmt: skip
+            assert proc.returncode == 0, proc.stderr
+        self.note()
+
+    def note(self) -> None:
+        now = self.current()
+        if now is not None:
+            self.ids.add(now)
+
+    def remove(self) -> None:
+        for image_id in sorted(self.ids):
+            listed = self._cli("ps", "-aq", "--filter", f"ancestor={image_id}")
+            for cid in listed.stdout.split():
+                self._cli("rm", "-f", cid)
+            self._cli("rmi", "-f", image_id)
+
+
+def podman_env() -> dict[str, str]:
+    """The environment podman commands run with here: a containers.conf of modest rlimits."""
+    conf = Path(os.environ.get("TMPDIR", "/tmp")) / f"seccompgen-doc-{os.getpid()}.conf"
+    if not conf.exists():
+        conf.write_text(PODMAN_CONF)
+    return {**os.environ, "CONTAINERS_CONF": str(conf)}
+
+
+@pytest.fixture(scope="session")
+def nonroot_image(
+    doc_programs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Imported]:
+    if shutil.which("docker") is None:
+        missing_tool("the docker command is not on PATH")
+    work = tmp_path_factory.mktemp("doc-nonroot")
+    image = Imported(
+        "docker", "httpservice:nonroot", NONROOT_IMPORT, doc_programs["httpservice"], work
+    )
+    yield image
+    image.remove()
+
+
+@pytest.fixture(scope="session")
+def podman_image(
+    doc_programs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Imported]:
+    if shutil.which("podman") is None:
+        missing_tool("the podman command is not on PATH")
+    work = tmp_path_factory.mktemp("doc-podman")
+    image = Imported(
+        "podman", "localhost/httpservice:local", PODMAN_IMPORT, doc_programs["httpservice"], work
+    )
+    yield image
+    image.remove()
+
+
 @pytest.fixture(scope="session")
 def image_tag(
     doc_programs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
@@ -806,6 +959,10 @@ def _lay_out(root: Path, run: Run, request: pytest.FixtureRequest) -> None:
         shutil.copy2(REPO / "tests" / "data" / "spo" / "recorded.yaml", root / "deploy")
     if "image" in needs:
         request.getfixturevalue("image_tag").ensure()
+    if "nonroot-image" in needs:
+        request.getfixturevalue("nonroot_image").ensure()
+    if "podman-image" in needs:
+        request.getfixturevalue("podman_image").ensure()
     if "base-image" in needs:
         request.getfixturevalue("base_image")
     for log, argv in (
@@ -827,6 +984,8 @@ def _environment(run: Run) -> dict[str, str]:
     venv_bin = str(_venv() / "bin")
     path = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != venv_bin]
     env["PATH"] = os.pathsep.join([venv_bin, *path] if run.activated else path)
+    if "podman-image" in run.needs:
+        env = {**env, "CONTAINERS_CONF": podman_env()["CONTAINERS_CONF"]}
     return env
 
 
@@ -947,6 +1106,9 @@ def test_documented_command(
         status, out = proc.returncode, stdout + seen + stderr
     if "image" in run.needs:
         request.getfixturevalue("image_tag").note()
+    for need, fixture in (("nonroot-image", "nonroot_image"), ("podman-image", "podman_image")):
+        if need in run.needs:
+            request.getfixturevalue(fixture).note()
     print(out)
     assert status == run.status, f"`{shown.text}` exited {status}, not {run.status}:\n{out}"
     for pattern in run.expect:
