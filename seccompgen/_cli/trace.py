@@ -15,6 +15,7 @@ import click
 from seccompgen import pipeline
 from seccompgen._cli.options import (
     Command,
+    arch_option,
     container_option,
     duration_option,
     exercise_option,
@@ -370,10 +371,9 @@ Examples:
     "recorders made) or Docker/OCI JSON profiles. What each allows is added to the workload, "
     "marked imported (no counts or phases).",
 )
-@click.option(
-    "--arch",
-    help="Architecture of the traced program, or with --spo of the profiles' names "
-    "[default: this machine's, or a profile's first listed one].",
+@arch_option(
+    "Architecture of the traced program, or with --spo of the profiles' names "
+    "[default: this machine's, or a profile's first listed one]."
 )
 @store_option
 def import_(

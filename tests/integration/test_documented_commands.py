@@ -350,6 +350,31 @@ COMMANDS: dict[str, Run] = {
         ),
         files=("build/httpservice.args.json",),
     ),
+    "seccompgen emit -w httpservice --arch aarch64 -o build/httpservice.arm64.json": Run(
+        needs=("store",),
+        expect=(
+            r"wrote enforce profile build/httpservice\.arm64\.json: \d+ syscalls allowed",
+            r"warning: arch_prctl has no counterpart on aarch64, left out: x86 only",
+            r'"SCMP_ARCH_AARCH64"',
+        ),
+        files=("build/httpservice.arm64.json",),
+        after="cat build/httpservice.arm64.json",
+        reject=(EXERCISE_FAILED, r'"arch_prctl"', r"SCMP_ARCH_X86_64"),
+    ),
+    "seccompgen emit -w httpservice --arch x86_64 --arch aarch64 -o build/httpservice.multi.json": (
+        Run(
+            needs=("store",),
+            expect=(
+                r"wrote enforce profile build/httpservice\.multi\.json: \d+ syscalls allowed",
+                r"warning: arch_prctl has no counterpart on aarch64",
+                r'"SCMP_ARCH_X86_64",\s*"SCMP_ARCH_AARCH64"',
+                r'"arch_prctl"',
+                r'"epoll_pwait"',
+            ),
+            files=("build/httpservice.multi.json",),
+            after="cat build/httpservice.multi.json",
+        )
+    ),
     # ------------------------------------------------------------------ learn
     "seccompgen learn --listen 10 --workload httpservice --comm httpservice": Run(
         needs=("store", "programs", "staging-traffic"),
