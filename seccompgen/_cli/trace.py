@@ -32,7 +32,7 @@ from seccompgen._cli.options import (
 from seccompgen._cli.render import EXIT_INTERRUPTED, next_steps, store_flag
 from seccompgen.exercise.prober import ProbeError, exercise_command
 from seccompgen.parsing.audit import AuditRecord
-from seccompgen.registry import backend_names
+from seccompgen.registry import backend_names, emulated_arches
 from seccompgen.store import TraceStore
 from seccompgen.tracing.backends.delta import DeltaOutcome
 from seccompgen.tracing.base import TraceProgress
@@ -89,6 +89,8 @@ Examples:
       --exercise './loadgen -d 2s http://127.0.0.1:8081/healthz' -- -addr 127.0.0.1:8081
   seccompgen trace --delta profiles/httpservice.json --image httpservice:local --network host \\
       --exercise './loadgen -d 2s http://127.0.0.1:8080/healthz' --learn
+  seccompgen trace --emulate aarch64 ./httpservice-arm64 \\
+      --exercise './loadgen -d 2s http://127.0.0.1:8092/healthz' -- -addr 127.0.0.1:8092
 """,
 )
 @target_arguments
@@ -163,6 +165,15 @@ Examples:
     help="Run --exercise inside the container (docker exec /bin/sh -c) instead of on the host.",
 )
 @volume_option("into the container (with --container/--image; repeatable)")
+@click.option(
+    "--emulate",
+    metavar="ARCH",
+    type=click.Choice(list(emulated_arches())),
+    help="TARGET is built for ARCH (aarch64): run it under qemu-user's -strace "
+    "(qemu-aarch64-static, Debian's qemu-user-static) and record the calls the emulated "
+    "program makes, with ARCH's names, as a trace of ARCH. Records names only; enforcement "
+    "cannot be checked this way (a filter on this host sees qemu's calls).",
+)
 @store_option
 def trace(
     target: str | None,
@@ -185,6 +196,7 @@ def trace(
     network: str | None,
     exercise_in_container: bool,
     volumes: tuple[str, ...],
+    emulate: str | None,
     store: Path | None,
 ) -> None:
     """Run TARGET under a tracer and record every system call it and its threads and children make.
@@ -200,6 +212,11 @@ def trace(
     """
     if container and image:
         raise click.UsageError("--container and --image exclude each other")
+    if emulate is not None and (container or image or known is not None):
+        raise click.UsageError(
+            "--emulate runs TARGET on this host under qemu-user: leave out --container, "
+            "--image and --delta"
+        )
     if probes:
         if exercise is not None:
             raise click.UsageError("--probe and --exercise exclude each other")
@@ -255,9 +272,12 @@ def trace(
         volumes=volumes,
         known=known,
         learn=learn or known is None,
+        emulate=emulate,
     )
     printer = _ProgressPrinter()
     where = f"in a container (network {opts.network})" if container or image else f"with {backend}"
+    if emulate is not None:
+        where = f"as {emulate} under qemu-user -strace"
     if known is not None:
         where = (where + " " if container or image else "") + (
             f"against {known} (delta: only misses are recorded)"

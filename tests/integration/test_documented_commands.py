@@ -40,6 +40,7 @@ from _rules import missing_tool
 from _support import free_port, sg
 
 from seccompgen._cli import cli
+from seccompgen.tracing.gobuild import build_go
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -62,9 +63,10 @@ SERVICE_URL = "http://127.0.0.1:8080/healthz"  # where `docker run ... httpservi
 #   base-image      the local Debian base image the tracer image is built on
 #   repo            run in this checkout itself, not in a scratch directory
 #   deployment.yaml a Kubernetes Deployment with comments (tests/data/manifests/deployment.yaml)
+#   httpservice-arm64 ./httpservice-arm64, the service built with GOARCH=arm64 (static Go)
 SETUPS = frozenset(
     {"programs", "data", "store", "profiles", "image", "batch.strace", "out/batch.*",
-     "staging-traffic", "base-image", "repo", "deployment.yaml", "spo"}
+     "staging-traffic", "base-image", "repo", "deployment.yaml", "spo", "httpservice-arm64"}
 )  # fmt: skip
 
 # What the set-ups need from the machine (markers, see tests/conftest.py).
@@ -77,6 +79,7 @@ _SETUP_MARKS = {
     "batch.strace": ("go", "strace"),
     "out/batch.*": ("go", "strace"),
     "staging-traffic": ("go", "root"),
+    "httpservice-arm64": ("go", "qemu"),
 }
 
 
@@ -219,6 +222,17 @@ COMMANDS: dict[str, Run] = {
             r"(no new syscalls: profiles/httpservice\.json covers|kept as \S*/traces/httpservice/)",
             r"target exit status: 0",
         ),
+    ),
+    "seccompgen trace --emulate aarch64 ./httpservice-arm64 "
+    "--exercise './loadgen -d 2s http://127.0.0.1:8092/healthz' -- -addr 127.0.0.1:8092": Run(
+        needs=("programs", "httpservice-arm64"),
+        expect=(
+            r"tracing \./httpservice-arm64 -addr 127\.0\.0\.1:8092 as aarch64 under qemu-user",
+            TRACED + "httpservice-arm64/",
+            r"target exit status: 0",
+        ),
+        after='grep -c \'"arch": "aarch64"\' traces/httpservice-arm64/*.trace.jsonl',
+        files=("traces/httpservice-arm64/*.trace.jsonl",),
     ),
     # ------------------------------------------------------------------ import
     "strace -f -ttt -X raw -o batch.strace ./batch -in data/in.txt -out data/out.json": Run(
@@ -666,6 +680,13 @@ def doc_programs(build_example: Callable[[str], Path]) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def doc_httpservice_arm64(go_toolchain: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The service built for arm64, once."""
+    out = tmp_path_factory.mktemp("doc-arm64") / "httpservice-arm64"
+    return build_go(REPO / "examples" / "httpservice", out, goarch="arm64")
+
+
+@pytest.fixture(scope="session")
 def traced(doc_programs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Traced:
     """One traced run of the service (under load, then SIGTERM) and one of the batch job, in a
     store, and the profiles emitted from it; each command works on a copy."""
@@ -795,6 +816,9 @@ def _lay_out(root: Path, run: Run, request: pytest.FixtureRequest) -> None:
             shutil.copytree(traced.store, root / "traces", dirs_exist_ok=True, symlinks=True)
         if "profiles" in needs:
             shutil.copytree(traced.profiles, root / "profiles")
+    if "httpservice-arm64" in needs:
+        arm64: Path = request.getfixturevalue("doc_httpservice_arm64")
+        shutil.copy2(arm64, root / "httpservice-arm64")
     if "deployment.yaml" in needs:
         shutil.copy2(REPO / "tests" / "data" / "manifests" / "deployment.yaml", root)
     if "spo" in needs:
