@@ -63,7 +63,7 @@ def _bundled() -> dict[str, set[str]]:
         data = json.loads((DATA / name).read_text(encoding="utf-8"))
         found = set(_names(data))
         if name == "go-packages-syscalls.json":
-            for names in data["wrappers"].values():
+            for names in [*data["wrappers"].values(), *data["wrappers_aarch64"].values()]:
                 found.update(names)
         out[name] = found
     for block in sorted((DATA / "runtime").glob("*.json")):
