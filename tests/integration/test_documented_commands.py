@@ -223,6 +223,14 @@ COMMANDS: dict[str, Run] = {
             r"target exit status: 0",
         ),
     ),
+    'CGO_ENABLED=0 GOARCH=arm64 go build -C examples/httpservice -o "$PWD/httpservice-arm64" .': (
+        Run(
+            marks=("go",),
+            files=("httpservice-arm64",),
+            after="seccompgen inspect httpservice-arm64",
+            expect=(r"httpservice-arm64: ELF 64-bit LSB, aarch64",),
+        )
+    ),
     "seccompgen trace --emulate aarch64 ./httpservice-arm64 "
     "--exercise './loadgen -d 2s http://127.0.0.1:8092/healthz' -- -addr 127.0.0.1:8092": Run(
         needs=("programs", "httpservice-arm64"),
