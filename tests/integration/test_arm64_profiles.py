@@ -99,9 +99,10 @@ def test_the_arm64_build_makes_what_emit_arch_aarch64_predicts(traced: Path) -> 
     predicted, said = _emit(traced, work, "x86_64", *observed)
     measured, _ = _emit(traced, work, "arm64", *observed)
     # The numbers the README's table shows.
+    seen = {w: len(_observed(traced, w)) for w in ("x86_64", "arm64")}
     print(
-        f"observed: x86_64 {len(_observed(traced, 'x86_64'))}, arm64 {len(_observed(traced, 'arm64'))}"
-        f"; profiles for aarch64: from x86_64 {len(predicted)}, from arm64 {len(measured)}"
+        f"observed: {seen}; profiles for aarch64: from x86_64 {len(predicted)}, "
+        f"from arm64 {len(measured)}"
     )
     assert predicted - measured == ONLY_X86_64, sorted(predicted - measured)
     assert measured - predicted == ONLY_QEMU, sorted(measured - predicted)
@@ -118,7 +119,8 @@ def test_the_profile_for_aarch64_covers_the_arm64_build(traced: Path) -> None:
     assert measured - predicted == ONLY_QEMU
     defaults, _ = _emit(traced, traced.parent, "arm64")
     print(
-        f"profiles for aarch64 with defaults: from x86_64 {len(predicted)}, from arm64 {len(defaults)}"
+        f"profiles for aarch64 with defaults: from x86_64 {len(predicted)}, "
+        f"from arm64 {len(defaults)}"
     )
 
 
