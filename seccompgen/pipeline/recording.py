@@ -23,14 +23,22 @@ from seccompgen.pipeline._shared import check_workload, known_syscalls, stamp
 from seccompgen.registry import (
     CONTAINER_BACKEND,
     DELTA_BACKEND,
+    EMULATE_BACKEND,
     get_delta_tracer,
+    get_emulating_tracer,
     get_tracer,
     select_backend,
 )
 from seccompgen.store import TraceStore
 from seccompgen.syscalls import native_arch
 from seccompgen.tracefile import TraceHeader, TraceWriter
-from seccompgen.tracing.base import ContainerSpec, TraceOutcome, TraceProgress, TraceRequest
+from seccompgen.tracing.base import (
+    ContainerSpec,
+    TraceOutcome,
+    TraceProgress,
+    Tracer,
+    TraceRequest,
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,9 @@ class TraceOptions:
     the host or, with ``container``/``image``, in a container the engine starts under it."""
     learn: bool = True
     """Keep the trace in the store (always, except a delta re-check not asked to learn)."""
+    emulate: str | None = None
+    """Run a program built for this architecture (libseccomp name, ``aarch64``) under
+    qemu-user and record the guest's system calls, labelled with that architecture."""
 
 
 @dataclass(frozen=True)
@@ -134,18 +145,19 @@ def trace(
         container=spec,
     )
     backend, why = _choose_backend(opts, request, in_container)
-    tracer = (
-        get_delta_tracer(opts.known, container=in_container, log=log)
-        if opts.known is not None
-        else get_tracer(backend, log=log)
-    )
+    if opts.emulate is not None:
+        tracer = _emulating_tracer(opts, in_container)
+    elif opts.known is not None:
+        tracer = get_delta_tracer(opts.known, container=in_container, log=log)
+    else:
+        tracer = get_tracer(backend, log=log)
     reason = tracer.unavailable_reason()
     if reason:
         raise TracerError(f"the {backend} backend is not available: {reason}")
     before = known_syscalls(opts.store, opts.workload)
     header = TraceHeader.new(
         workload=opts.workload,
-        arch=native_arch(),
+        arch=opts.emulate or native_arch(),
         backend=tracer.name,
         command=((f"image:{opts.image}",) if opts.image else ()) + request.argv,
     )
@@ -183,10 +195,28 @@ def trace(
     )
 
 
+def _emulating_tracer(opts: TraceOptions, in_container: bool) -> Tracer:
+    """The qemu tracer for ``opts.emulate``, after the checks that need no run: a host
+    program of that architecture, and no option that needs another backend."""
+    from seccompgen.tracing.backends.qemu import check_program
+
+    assert opts.emulate is not None
+    if in_container or opts.known is not None:
+        raise TracerError(
+            f"--emulate {opts.emulate} runs the program on this host under qemu-user",
+            hint="leave out --container, --image and --delta",
+        )
+    assert opts.target is not None
+    check_program(opts.target, opts.emulate)
+    return get_emulating_tracer(opts.emulate)
+
+
 def _choose_backend(
     opts: TraceOptions, request: TraceRequest, in_container: bool
 ) -> tuple[str, str | None]:
     """The backend name, and why when it was chosen rather than named."""
+    if opts.emulate is not None:
+        return EMULATE_BACKEND, None
     if opts.known is not None:
         return DELTA_BACKEND, None
     if in_container:

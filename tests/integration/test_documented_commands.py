@@ -40,6 +40,7 @@ from _rules import missing_tool
 from _support import free_port, sg
 
 from seccompgen._cli import cli
+from seccompgen.tracing.gobuild import build_go
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -69,10 +70,11 @@ SERVICE_URL = "http://127.0.0.1:8080/healthz"  # where `docker run ... httpservi
 #   podman-image    localhost/httpservice:local in podman's storage, made by the README's
 #                   `podman import` line; the command runs with a containers.conf of modest
 #                   rlimits (CONTAINERS_CONF, as the README says sandboxes need)
+#   httpservice-arm64 ./httpservice-arm64, the service built with GOARCH=arm64 (static Go)
 SETUPS = frozenset(
     {"programs", "data", "store", "profiles", "image", "batch.strace", "out/batch.*",
      "staging-traffic", "base-image", "repo", "deployment.yaml", "spo", "nonroot-image",
-     "podman-image"}
+     "podman-image", "httpservice-arm64"}
 )  # fmt: skip
 
 # What the set-ups need from the machine (markers, see tests/conftest.py).
@@ -87,6 +89,7 @@ _SETUP_MARKS = {
     "staging-traffic": ("go", "root"),
     "nonroot-image": ("go", "docker"),
     "podman-image": ("go", "podman"),
+    "httpservice-arm64": ("go", "qemu"),
 }
 
 
@@ -238,6 +241,25 @@ COMMANDS: dict[str, Run] = {
             r"target exit status: 0",
         ),
     ),
+    'CGO_ENABLED=0 GOARCH=arm64 go build -C examples/httpservice -o "$PWD/httpservice-arm64" .': (
+        Run(
+            marks=("go",),
+            files=("httpservice-arm64",),
+            after="seccompgen inspect httpservice-arm64",
+            expect=(r"httpservice-arm64: ELF 64-bit LSB, aarch64",),
+        )
+    ),
+    "seccompgen trace --emulate aarch64 ./httpservice-arm64 "
+    "--exercise './loadgen -d 2s http://127.0.0.1:8092/healthz' -- -addr 127.0.0.1:8092": Run(
+        needs=("programs", "httpservice-arm64"),
+        expect=(
+            r"tracing \./httpservice-arm64 -addr 127\.0\.0\.1:8092 as aarch64 under qemu-user",
+            TRACED + "httpservice-arm64/",
+            r"target exit status: 0",
+        ),
+        after='grep -c \'"arch": "aarch64"\' traces/httpservice-arm64/*.trace.jsonl',
+        files=("traces/httpservice-arm64/*.trace.jsonl",),
+    ),
     # ------------------------------------------------------------------ import
     "strace -f -ttt -X raw -o batch.strace ./batch -in data/in.txt -out data/out.json": Run(
         needs=("programs", "data"),
@@ -367,6 +389,31 @@ COMMANDS: dict[str, Run] = {
             r"(?m)^arguments: clone: no namespace flags$",
         ),
         files=("build/httpservice.args.json",),
+    ),
+    "seccompgen emit -w httpservice --arch aarch64 -o build/httpservice.arm64.json": Run(
+        needs=("store",),
+        expect=(
+            r"wrote enforce profile build/httpservice\.arm64\.json: \d+ syscalls allowed",
+            r"warning: arch_prctl has no counterpart on aarch64, left out: x86 only",
+            r'"SCMP_ARCH_AARCH64"',
+        ),
+        files=("build/httpservice.arm64.json",),
+        after="cat build/httpservice.arm64.json",
+        reject=(EXERCISE_FAILED, r'"arch_prctl"', r"SCMP_ARCH_X86_64"),
+    ),
+    "seccompgen emit -w httpservice --arch x86_64 --arch aarch64 -o build/httpservice.multi.json": (
+        Run(
+            needs=("store",),
+            expect=(
+                r"wrote enforce profile build/httpservice\.multi\.json: \d+ syscalls allowed",
+                r"warning: arch_prctl has no counterpart on aarch64",
+                r'"SCMP_ARCH_X86_64",\s*"SCMP_ARCH_AARCH64"',
+                r'"arch_prctl"',
+                r'"epoll_pwait"',
+            ),
+            files=("build/httpservice.multi.json",),
+            after="cat build/httpservice.multi.json",
+        )
     ),
     # ------------------------------------------------------------------ learn
     "seccompgen learn --listen 10 --workload httpservice --comm httpservice": Run(
@@ -739,6 +786,13 @@ def doc_programs(build_example: Callable[[str], Path]) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
+def doc_httpservice_arm64(go_toolchain: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The service built for arm64, once."""
+    out = tmp_path_factory.mktemp("doc-arm64") / "httpservice-arm64"
+    return build_go(REPO / "examples" / "httpservice", out, goarch="arm64")
+
+
+@pytest.fixture(scope="session")
 def traced(doc_programs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Traced:
     """One traced run of the service (under load, then SIGTERM) and one of the batch job, in a
     store, and the profiles emitted from it; each command works on a copy."""
@@ -952,6 +1006,9 @@ def _lay_out(root: Path, run: Run, request: pytest.FixtureRequest) -> None:
             shutil.copytree(traced.store, root / "traces", dirs_exist_ok=True, symlinks=True)
         if "profiles" in needs:
             shutil.copytree(traced.profiles, root / "profiles")
+    if "httpservice-arm64" in needs:
+        arm64: Path = request.getfixturevalue("doc_httpservice_arm64")
+        shutil.copy2(arm64, root / "httpservice-arm64")
     if "deployment.yaml" in needs:
         shutil.copy2(REPO / "tests" / "data" / "manifests" / "deployment.yaml", root)
     if "spo" in needs:

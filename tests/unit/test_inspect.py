@@ -19,6 +19,7 @@ from seccompgen.inspect import (
 )
 from seccompgen.inspect.binary import _parse_modinfo, _varint_string
 from seccompgen.inspect.pclntab import read_pclntab
+from seccompgen.syscalls import known_names
 
 
 def _varint(n: int) -> bytes:
@@ -118,6 +119,14 @@ def test_table_entries_have_reason_source_and_sorted_syscalls() -> None:
         assert e.reason and e.source
         assert list(e.syscalls) == sorted(set(e.syscalls))
     assert table.wrappers["syscall.accept4"] == ("accept4",)
+    # The arm64 table (generated from the same tree for GOARCH=arm64) names aarch64's calls.
+    arm64 = table.wrappers_for("aarch64")
+    assert arm64 is not None and table.wrappers_for("riscv64") is None
+    assert arm64["syscall.EpollWait"] == ("epoll_pwait",)
+    assert arm64["syscall.fstatat"] == ("newfstatat",)
+    assert "syscall.Dup2" not in arm64 and "runtime.settls" not in arm64
+    known = known_names("aarch64")
+    assert all(set(names) <= known for names in arm64.values())
 
 
 def test_unobserved_lists_only_missing_syscalls_with_reasons() -> None:
