@@ -321,11 +321,16 @@ def require_engine_runtime(info: dict[str, Any], name: str) -> None:
 
 
 def resolve_runtime(
-    choice: str, nnp: bool, *, blocks: Sequence[RuntimeBlock] | None = None
+    choice: str,
+    nnp: bool,
+    *,
+    blocks: Sequence[RuntimeBlock] | None = None,
+    engine: str = "docker",
 ) -> RuntimeSelection | None:
     """The block ``emit --runtime CHOICE [--no-new-privileges]`` merges (None for ``none``).
 
-    ``auto``: the default runtime of the local Docker engine when it answers, else runc.
+    ``auto``: the default runtime of the local ``engine`` (``docker`` or ``podman``) when it
+    answers, else runc.
     ``runc``/``crun``: that runtime, at the version of its binary on this machine when there is
     one. Raises :class:`ProfileError` when no block of that runtime and mode is stored.
     """
@@ -338,15 +343,15 @@ def resolve_runtime(
         try:
             from seccompgen.containers.image import docker_client
 
-            client = docker_client()
+            client = docker_client(engine)
             try:
                 wanted = engine_runtime(client.info())
             finally:
                 client.close()
-            source = "the local Docker engine's default runtime"
+            source = f"the local {engine} engine's default runtime"
         except (TracerError, OSError):
             wanted = RuntimeInfo("runc", None)
-            source = "no Docker engine answered, so runc"
+            source = f"no {engine} engine answered, so runc"
     else:
         wanted = RuntimeInfo(choice, local_runtime_version(choice))
     stored = load_blocks() if blocks is None else list(blocks)

@@ -14,6 +14,7 @@ from seccompgen._cli.options import (
     Command,
     arch_option,
     args_option,
+    engine_option,
     format_option,
     go_runtime_option,
     kubelet_dir_option,
@@ -75,9 +76,10 @@ Examples:
 @spo_options
 @runtime_option(
     "Merge the measured calls this container runtime makes after installing the filter "
-    "(./profiles/runtime/, then the bundled ones); auto: the local Docker engine's default "
-    "runtime, else runc."
+    "(./profiles/runtime/, then the bundled ones); auto: the local engine's default "
+    "runtime (see --engine), else runc."
 )
+@engine_option("The engine whose default runtime --runtime auto reads.")
 @no_new_privileges_option(
     "The container runs with no-new-privileges (docker --security-opt "
     "no-new-privileges): pick the runtime block measured that way (runc then needs fewer calls)."
@@ -119,6 +121,7 @@ def emit(
     labels: tuple[tuple[str, str], ...],
     bindings: tuple[tuple[str | None, str], ...],
     runtime: str,
+    engine: str,
     no_new_privileges: bool,
     go_runtime: str,
     no_go_runtime: bool,
@@ -154,6 +157,7 @@ def emit(
         kubelet_dir=kubelet_dir,
         args=args_mode,
         arches=arches,
+        engine=engine,
     )
     if output_format is pipeline.OutputFormat.SPO:
         spo = pipeline.SpoOptions(

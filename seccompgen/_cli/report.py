@@ -14,6 +14,7 @@ from seccompgen import pipeline
 from seccompgen._cli.options import (
     Command,
     check_workload,
+    engine_option,
     format_option,
     go_runtime_option,
     no_new_privileges_option,
@@ -120,6 +121,7 @@ Examples:
 @format_option("text", "json", "dot", "svg", "png")
 @output_option("Write here instead of standard output (required for svg/png on a terminal).")
 @runtime_option("The runtime block emit would merge (see emit --runtime).")
+@engine_option("As for emit.")
 @no_new_privileges_option("As for emit.")
 @go_runtime_option("As for emit.")
 @click.option(
@@ -133,6 +135,7 @@ def report(
     fmt: str,
     output: Path | None,
     runtime: str,
+    engine: str,
     no_new_privileges: bool,
     go_runtime: str,
     binary: Path | None,
@@ -150,6 +153,7 @@ def report(
             no_new_privileges=no_new_privileges,
             go_runtime=go_runtime,
             binary=binary,
+            engine=engine,
         )
     )
     data: bytes

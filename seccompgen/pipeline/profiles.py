@@ -68,6 +68,8 @@ class EmitOptions:
     arches: tuple[str, ...] = ()
     """The profile's architectures (libseccomp names); observed names are translated to each
     (:mod:`seccompgen.profile.translate`). Empty: the traced architectures, untranslated."""
+    engine: str = "docker"
+    """The engine whose default runtime ``runtime="auto"`` reads (``docker`` or ``podman``)."""
 
 
 @dataclass(frozen=True)
@@ -245,7 +247,7 @@ def emit(opts: EmitOptions) -> EmitSummary:
     if opts.fmt is OutputFormat.SPO:
         raise ProfileError("internal: SPO resources are written by pipeline.emit_spo")
     graph, chosen = chosen_workloads(opts.store, opts.workloads)
-    selection = resolve_runtime(opts.runtime, opts.no_new_privileges)
+    selection = resolve_runtime(opts.runtime, opts.no_new_privileges, engine=opts.engine)
     built = build_from_store(opts, graph, chosen, selection)
     profile = built.result.profile
     if opts.fmt is OutputFormat.OCI:

@@ -105,7 +105,7 @@ def emit_spo(opts: EmitOptions, spo: SpoOptions) -> SpoEmitSummary:
     meta = SpoMeta(version=spo.version, namespace=spo.namespace, labels=spo.labels)
     graph, chosen = chosen_workloads(opts.store, opts.workloads)
     images = _images_by_workload(spo.bindings, chosen)
-    selection = resolve_runtime(opts.runtime, opts.no_new_privileges)
+    selection = resolve_runtime(opts.runtime, opts.no_new_privileges, engine=opts.engine)
     entries: list[SpoEntry] = []
     summaries: list[SpoProfileSummary] = []
     # In the stream's order (spo_resources): by object name.

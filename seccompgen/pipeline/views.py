@@ -98,6 +98,7 @@ class ReportOptions:
     no_new_privileges: bool = False
     go_runtime: str = "auto"
     binary: Path | None = None
+    engine: str = "docker"
 
 
 def report(opts: ReportOptions) -> Report:
@@ -115,7 +116,7 @@ def report(opts: ReportOptions) -> Report:
         )
     arches = graph.arches(list(chosen))
     observed = set(graph.syscalls(list(chosen)))
-    selection = resolve_runtime(opts.runtime, opts.no_new_privileges)
+    selection = resolve_runtime(opts.runtime, opts.no_new_privileges, engine=opts.engine)
     runtime_names = (
         sorted(set(selection.block.syscalls) - observed) if selection is not None else []
     )

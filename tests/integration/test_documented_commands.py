@@ -635,9 +635,14 @@ COMMANDS: dict[str, Run] = {
         marks=("podman", "strace", "root"),
         expect=(TRACED + "httpservice/", r"target exit status: 0"),
     ),
-    "seccompgen emit -w httpservice --runtime crun -o profiles/httpservice.podman.json": Run(
-        needs=("store",),
-        expect=(r"profiles/httpservice.podman.json", r"crun"),
+    "seccompgen emit -w httpservice --runtime auto --engine podman "
+    "-o profiles/httpservice.podman.json": Run(
+        needs=("store", "podman-image"),
+        marks=("podman", "root"),
+        expect=(
+            r"profiles/httpservice.podman.json",
+            r"measured block crun 1\.8\.1 \(no NNP\); the local podman engine's default runtime",
+        ),
         files=("profiles/httpservice.podman.json",),
     ),
     "seccompgen verify profiles/httpservice.podman.json --image localhost/httpservice:local "

@@ -306,7 +306,7 @@ def test_auto_picks_crun_on_an_engine_whose_default_is_crun(
     emitted = service.emit(profile, "--runtime", "auto", *flag, env=engine.env)
     mode = "NNP" if nnp else "no NNP"
     assert (
-        f"runtime: measured block crun 1.8.1 ({mode}); the local Docker engine's default runtime"
+        f"runtime: measured block crun 1.8.1 ({mode}); the local docker engine's default runtime"
         in emitted.stdout
     ), emitted.stdout
     block = set(bundled("crun", nnp).syscalls)

@@ -247,7 +247,7 @@ def test_auto_picks_the_bundled_crun_block_when_the_engine_defaults_to_crun(
         "1.8.1",
         nnp,
     )
-    assert sel.exact and "the local Docker engine's default runtime" in sel.note
+    assert sel.exact and "the local docker engine's default runtime" in sel.note
     # The same engine with runc as its default gets runc's block.
     engine = _Engine({**CRUN_INFO, "DefaultRuntime": "runc"})
     _versions(monkeypatch, runc="1.1.5+ds1")
