@@ -238,7 +238,7 @@ def test_auto_picks_the_bundled_crun_block_when_the_engine_defaults_to_crun(
     import seccompgen.containers.image as image
 
     engine = _Engine(CRUN_INFO)
-    monkeypatch.setattr(image, "docker_client", lambda: engine)
+    monkeypatch.setattr(image, "docker_client", lambda name="docker": engine)
     _versions(monkeypatch, crun="1.8.1")
     sel = runtime.resolve_runtime("auto", nnp, blocks=load_blocks([STORED]))
     assert sel is not None and engine.closed
