@@ -560,7 +560,10 @@ COMMANDS: dict[str, Run] = {
     # ------------------------------------------------------------------ runtime-baseline
     "seccompgen runtime-baseline": Run(
         marks=("docker", "root", "go"),
-        expect=(r"(?m)^round 3: \d+ distinct", r"runc \S+ \(no NNP\): \d+ distinct syscalls"),
+        expect=(
+            r"(?m)^round 3 as 65532:65532: \d+ distinct",
+            r"runc \S+ \(no NNP\): \d+ distinct syscalls",
+        ),
         files=("profiles/runtime/runc-*-no-nnp.json",),
     ),
     "seccompgen runtime-baseline --no-new-privileges": Run(
@@ -570,12 +573,15 @@ COMMANDS: dict[str, Run] = {
     ),
     "seccompgen runtime-baseline --runtime runc --rounds 5 -o runtime-blocks": Run(
         marks=("docker", "root", "go"),
-        expect=(r"(?m)^round 5: ", r"-> runtime-blocks/runc-"),
+        expect=(r"(?m)^round 5 as root: ", r"-> runtime-blocks/runc-"),
         files=("runtime-blocks/runc-*-no-nnp.json",),
     ),
     "seccompgen runtime-baseline --runtime crun": Run(
         marks=("docker", "root", "go", "crun"),
-        expect=(r"(?m)^round 3: \d+ distinct", r"crun \S+ \(no NNP\): \d+ distinct syscalls"),
+        expect=(
+            r"(?m)^round 3 as 65532:65532: \d+ distinct",
+            r"crun \S+ \(no NNP\): \d+ distinct syscalls",
+        ),
         files=("profiles/runtime/crun-*-no-nnp.json",),
     ),
     "seccompgen runtime-baseline --runtime crun --no-new-privileges": Run(
