@@ -157,8 +157,11 @@ func execChild() error {
 
 // threads blocks n goroutines in a system call at once; each blocked call holds its OS thread,
 // so the runtime starts new threads to run the rest (runtime/proc.go entersyscallblock, newm).
+// At least as many goroutines block as there are threads already: earlier paths leave idle
+// threads behind, which would otherwise take the blocked calls without any new thread.
 func threads(n int) error {
 	before := countThreads()
+	n = max(n, before)
 	var wg sync.WaitGroup
 	var fds [][2]int
 	for i := 0; i < n; i++ {
@@ -241,7 +244,7 @@ func main() {
 	doLockexit := flag.Bool("lockexit", false, "exit an OS thread through a locked goroutine")
 	doSignal := flag.Bool("signal", false, "signal.Notify and a self-sent SIGUSR1")
 	doExec := flag.Bool("exec", false, "run a child process with os/exec")
-	doThreads := flag.Int("threads", 0, "block this many goroutines in system calls at once")
+	doThreads := flag.Int("threads", 0, "block at least this many goroutines in system calls at once")
 	doNetpoll := flag.Bool("netpoll", false, "wait on a pipe in the network poller while idle")
 	flag.Parse()
 
