@@ -24,6 +24,7 @@ def test_every_entry_names_known_syscalls_with_a_reason_and_source() -> None:
     names = go_runtime_names("x86_64")
     assert names["rt_sigreturn"] == ("asynchronous preemption", "signal delivery")
     assert names["epoll_pwait"] == ("network poller wait",)
+    assert names["restart_syscall"] == ("interrupted sleeps resumed",)
     assert go_runtime_names("aarch64") == {}  # no data for other architectures yet
 
 
