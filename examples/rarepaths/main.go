@@ -13,6 +13,7 @@
 //	           qemu-user cannot exec itself without binfmt_misc, but can exec a host program)
 //	-threads   many goroutines block in system calls at once (the runtime starts OS threads)
 //	-netpoll   a goroutine waits on a pipe while main sleeps (the idle scheduler waits in netpoll)
+//	-restart   a child sleeping in nanosleep is stopped and continued (restart_syscall resumes it)
 //
 // Paths run in the order listed when several flags are given.
 package main
@@ -28,6 +29,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -164,8 +167,11 @@ func execChild(program string) error {
 
 // threads blocks n goroutines in a system call at once; each blocked call holds its OS thread,
 // so the runtime starts new threads to run the rest (runtime/proc.go entersyscallblock, newm).
+// At least as many goroutines block as there are threads already: earlier paths leave idle
+// threads behind, which would otherwise take the blocked calls without any new thread.
 func threads(n int) error {
 	before := countThreads()
+	n = max(n, before)
 	var wg sync.WaitGroup
 	var fds [][2]int
 	for i := 0; i < n; i++ {
@@ -239,6 +245,107 @@ func netpoll() error {
 	return <-got
 }
 
+// restart stops a child of this program (SIGSTOP) while it sleeps in nanosleep(2), then
+// continues it (SIGCONT). The stop interrupts the sleep with -ERESTART_RESTARTBLOCK; SIGCONT has
+// no handler in a Go program (_SigDefault in runtime/sigtab_linux_generic.go, so initsig
+// installs none), so no handler runs and the kernel resumes the sleep through
+// restart_syscall(2) (kernel/signal.c get_signal, arch_do_signal_or_restart). The sleeper is a
+// child because a container's process 1 is not stopped by a SIGSTOP it sends itself
+// (pid_namespaces(7)). The child must then finish its sleep: a restart that seccomp refuses
+// ends it with EPERM.
+func restart() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	child := exec.Command(self, "-sleep")
+	child.Stderr = os.Stderr
+	out, err := child.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := child.Start(); err != nil {
+		return err
+	}
+	pid := child.Process.Pid
+	exited := make(chan error, 1)
+	var printed []byte
+	go func() {
+		printed, _ = io.ReadAll(out)
+		exited <- child.Wait()
+	}()
+	abandon := func(err error) error {
+		child.Process.Kill()
+		<-exited
+		return err
+	}
+	// The stop must find the child inside nanosleep: /proc/PID/syscall starts with the number
+	// of the call its main thread (where main runs, see init) is blocked in, and the state in
+	// /proc/PID/stat turns to T (t under a tracer) once the stop took it out of that call
+	// (proc(5)).
+	inSleep := strconv.Itoa(syscall.SYS_NANOSLEEP) + " "
+	if err := await(pid, "syscall", func(s string) bool { return strings.HasPrefix(s, inSleep) }); err != nil {
+		return abandon(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		return abandon(err)
+	}
+	stopped := func(s string) bool {
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		return len(f) > 0 && (f[0] == "T" || f[0] == "t")
+	}
+	if err := await(pid, "stat", stopped); err != nil {
+		return abandon(err)
+	}
+	// SIGCONT until the child exits: under a tracer the stop can take effect after the first
+	// SIGCONT (the tracer delivers SIGSTOP late), and a later SIGCONT still ends it.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		syscall.Kill(pid, syscall.SIGCONT)
+		select {
+		case err := <-exited:
+			if err != nil {
+				return fmt.Errorf("sleeper: %w", err)
+			}
+			if string(printed) != "slept\n" {
+				return fmt.Errorf("sleeper printed %q", printed)
+			}
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// await polls /proc/PID/FILE every millisecond until ok holds for its text (5 s at most).
+func await(pid int, file string, ok func(string) bool) error {
+	path := fmt.Sprintf("/proc/%d/%s", pid, file)
+	var last []byte
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if ok(string(b)) {
+			return nil
+		}
+		last = b
+		time.Sleep(time.Millisecond)
+	}
+	return fmt.Errorf("%s stayed %q", path, last)
+}
+
+// sleep is the -restart child: one nanosleep(2) on the main thread, which must end without an
+// error (EINTR: no restart; EPERM: the restart was refused).
+func sleep() error {
+	ts := syscall.NsecToTimespec(int64(300 * time.Millisecond))
+	if err := syscall.Nanosleep(&ts, nil); err != nil {
+		return fmt.Errorf("nanosleep: %w", err)
+	}
+	fmt.Println("slept")
+	return nil
+}
+
 func main() {
 	child := flag.Bool("child", false, "print \"child\" and exit (the -exec child)")
 	doPreempt := flag.Bool("preempt", false, "force asynchronous preemption")
@@ -249,12 +356,21 @@ func main() {
 	doSignal := flag.Bool("signal", false, "signal.Notify and a self-sent SIGUSR1")
 	doExec := flag.Bool("exec", false, "run a child process with os/exec")
 	execProgram := flag.String("exec-program", "", "with -exec: run `PATH` child instead of this program")
-	doThreads := flag.Int("threads", 0, "block this many goroutines in system calls at once")
+	doThreads := flag.Int("threads", 0, "block at least this many goroutines in system calls at once")
 	doNetpoll := flag.Bool("netpoll", false, "wait on a pipe in the network poller while idle")
+	doRestart := flag.Bool("restart", false, "stop and continue a child sleeping in nanosleep")
+	sleeper := flag.Bool("sleep", false, "sleep 300 ms in one nanosleep and exit (the -restart child)")
 	flag.Parse()
 
 	if *child {
 		fmt.Println("child")
+		return
+	}
+	if *sleeper {
+		if err := sleep(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 		return
 	}
 	steps := []struct {
@@ -270,6 +386,7 @@ func main() {
 		{*doExec, "exec", func() error { return execChild(*execProgram) }},
 		{*doThreads > 0, "threads", func() error { return threads(*doThreads) }},
 		{*doNetpoll, "netpoll", netpoll},
+		{*doRestart, "restart", restart},
 	}
 	for _, s := range steps {
 		if !s.on {

@@ -52,9 +52,13 @@ def test_every_entry_has_a_proof_in_this_module() -> None:
         _flags(entry)
         assert f"tests/integration/{Path(__file__).name}" in entry["proof"], entry["path"]
         port = entry["aarch64"]
+        assert port["source"], entry["path"]
+        if "unproven" in port:  # said why, in the data and in docs/arm64.md
+            assert "qemu-aarch64-static" in port["unproven"] and "proof" not in port
+            continue
         _flags(entry, "aarch64")
         assert f"tests/integration/{Path(__file__).name}" in port["proof"], entry["path"]
-        assert "qemu-aarch64-static" in port["proof"] and port["source"], entry["path"]
+        assert "qemu-aarch64-static" in port["proof"], entry["path"]
 
 
 @pytest.mark.parametrize("entry", _entries(), ids=lambda e: e["path"])
@@ -122,7 +126,11 @@ def rarepaths_arm64(go_toolchain: Path, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.mark.qemu
-@pytest.mark.parametrize("entry", _entries(), ids=lambda e: e["path"])
+@pytest.mark.parametrize(
+    "entry",
+    [e for e in _entries() if "unproven" not in e["aarch64"]],  # unproven: see the test above
+    ids=lambda e: e["path"],
+)
 def test_the_arm64_path_makes_every_claimed_syscall(
     entry: dict[str, Any],
     rarepaths_arm64: Path,

@@ -3,10 +3,12 @@
 Each example is traced on the host with strace (``seccompgen trace``), its enforce profile is
 emitted with the local engine's runtime block (``--runtime auto``, the default) with and
 without no-new-privileges, and verify runs it in a ``FROM scratch`` container with the profile
-enforced. A profile with one needed call removed must fail and name it; the staging loop
-(verify's staging run -> learn -> emit) must repair a profile; an interrupted verify leaves no
-container or image; and the probe shows what each generated profile and Docker's default let
-through, side by side.
+enforced. ``examples/rarepaths`` runs with every flag a Go safety-net entry's proof names, so
+the trace and the verified run both take the runtime's rare paths (preemption, CPU profiling,
+thread exit, a child process, a stopped and resumed sleep, ...). A profile with one needed call
+removed must fail and name it; the staging loop (verify's staging run -> learn -> emit) must
+repair a profile; an interrupted verify leaves no container or image; and the probe shows what
+each generated profile and Docker's default let through, side by side.
 """
 
 from __future__ import annotations
@@ -32,6 +34,24 @@ pytestmark = [pytest.mark.docker, pytest.mark.go, pytest.mark.strace, pytest.mar
 
 EXAMPLES = ("httpservice", "batch", "threadonly")
 SCHEDULING_DEPENDENT = GO_SCHEDULING_DEPENDENT
+GO_RUNTIME_DATA = Path(__file__).resolve().parents[2] / "seccompgen" / "data" / "go-runtime.json"
+
+
+def _rarepaths_flags() -> tuple[str, ...]:
+    """Every ``examples/rarepaths`` flag the safety net's proofs name (``examples/rarepaths
+    -profile, tests/...``), sorted: the program runs its paths in its own order."""
+    data = json.loads(GO_RUNTIME_DATA.read_text(encoding="utf-8"))
+    flags = set()
+    for entry in [*data["entries"], *data.get("program_paths", [])]:
+        words = entry["proof"].split(",")[0].split()
+        assert words[0] == "examples/rarepaths", entry["path"]
+        flags.update(words[1:])
+    return tuple(sorted(flags))
+
+
+RAREPATHS_FLAGS = _rarepaths_flags()
+VERIFIED = (*EXAMPLES, "rarepaths")
+"""The examples traced and verified; the probe test compares the first three only."""
 
 
 def leftovers(client: Any) -> list[str]:
@@ -59,7 +79,7 @@ def cases(
     """Each example traced once on the host into its own store."""
     loadgen = build_example("loadgen")
     out: dict[str, Case] = {}
-    for name in EXAMPLES:
+    for name in VERIFIED:
         work = tmp_path_factory.mktemp(f"verify-{name}")
         binary = build_example(name)
         if name == "httpservice":
@@ -89,6 +109,9 @@ def cases(
                 "-out",
                 "/data/result.json",
             )
+        elif name == "rarepaths":
+            trace_args = ("--", *RAREPATHS_FLAGS)
+            verify_args = trace_args
         else:
             trace_args = ()
             verify_args = ()
@@ -137,7 +160,7 @@ def verify(
 
 
 @pytest.mark.parametrize("nnp", [False, True], ids=["no-nnp", "nnp"])
-@pytest.mark.parametrize("example", EXAMPLES)
+@pytest.mark.parametrize("example", VERIFIED)
 def test_trace_emit_verify_passes(
     cases: dict[str, Case], docker_client: Any, example: str, nnp: bool
 ) -> None:
@@ -161,7 +184,7 @@ def test_trace_emit_verify_passes(
 
 
 @pytest.mark.parametrize("nnp", [False, True], ids=["no-nnp", "nnp"])
-@pytest.mark.parametrize("example", EXAMPLES)
+@pytest.mark.parametrize("example", VERIFIED)
 def test_argument_rules_pass_verify_and_strict(
     cases: dict[str, Case], docker_client: Any, example: str, nnp: bool
 ) -> None:
@@ -349,7 +372,8 @@ def test_probe_in_docker_under_generated_profiles_and_docker_default(
         assert reachable, baseline
         docker = _probe_verdicts(docker_client, tag, None)
         columns: dict[str, dict[str, tuple[str, str]]] = {}
-        for name, case in cases.items():
+        for name in EXAMPLES:
+            case = cases[name]
             shutil.copytree(case.store / name, store / name, dirs_exist_ok=True)
             (store / "graph.json").unlink(missing_ok=True)
             profile = tmp_path / f"{name}+harness.json"
