@@ -10,6 +10,7 @@ from seccompgen.errors import StoreError
 from seccompgen.goruntime import go_runtime_names, workloads_are_go
 from seccompgen.graph import SyscallGraph
 from seccompgen.graphview import render_json, render_text
+from seccompgen.htmlreport import HtmlContext, render_html
 from seccompgen.inspect import (
     BinaryInfo,
     blind_spots,
@@ -20,10 +21,14 @@ from seccompgen.inspect import (
 from seccompgen.inspect import Warning as ReachWarning
 from seccompgen.pipeline._shared import go_runtime_additions, observed_args
 from seccompgen.profile.args import plan_args
-from seccompgen.profile.build import process_exit_names
-from seccompgen.report import Report, build_report
+from seccompgen.profile.build import enosys_fallbacks, process_exit_names
+from seccompgen.profile.diff import allowed_names, docker_default_profile
+from seccompgen.profile.model import load_profile
+from seccompgen.report import Report, build_report, render_dot, render_image
+from seccompgen.risk import risk_notes
 from seccompgen.runtime import resolve_runtime
 from seccompgen.store import TraceStore
+from seccompgen.syscalls import native_arch
 
 
 def graph_view(store: TraceStore, workloads: Sequence[str], fmt: str) -> str:
@@ -99,6 +104,8 @@ class ReportOptions:
     go_runtime: str = "auto"
     binary: Path | None = None
     engine: str = "docker"
+    profile: Path | None = None
+    """``--format html``: compare this profile (not what emit would write) with Docker's."""
 
 
 def report(opts: ReportOptions) -> Report:
@@ -146,3 +153,35 @@ def report(opts: ReportOptions) -> Report:
         safety_net=safety_net,
         exits=process_exit_names(),
     )
+
+
+def html_report(opts: ReportOptions, rep: Report) -> str:
+    """``report --format html``: ``rep`` as one self-contained page
+    (:func:`seccompgen.htmlreport.render_html`), with the Graphviz picture inline, the allowed
+    names compared with Docker's default profile and the risk notes beside the calls that
+    matter. Needs Graphviz's ``dot`` (:class:`~seccompgen.report.ReportError` says how to
+    install it)."""
+    graph = opts.store.load_graph()
+    arches = graph.arches(list(opts.workloads) or None)
+    arch = arches[0] if arches else native_arch()
+    if opts.profile is not None:
+        allowed = allowed_names(load_profile(opts.profile), arch=arch)
+        label = str(opts.profile)
+    else:
+        allowed = frozenset(rep.observed) | {
+            a.name for a in (*rep.runtime_additions, *rep.go_additions, *rep.exit_additions)
+        }
+        label = "the profile emit would write"
+    enosys = frozenset(e.name for e in enosys_fallbacks()) - allowed
+    svg = render_image(render_dot(rep), "svg").decode()
+    ctx = HtmlContext(
+        allowed=frozenset(allowed),
+        docker_default=allowed_names(docker_default_profile(), arch=arch),
+        risk=risk_notes(),
+        graph_svg=svg,
+        profile_label=label,
+        enosys=enosys,
+        binary=None if opts.binary is None else str(opts.binary),
+    )
+    names = ", ".join(w.workload for w in rep.workloads)
+    return render_html(rep, ctx, title=f"seccompgen report: {names}")

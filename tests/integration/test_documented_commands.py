@@ -467,6 +467,13 @@ COMMANDS: dict[str, Run] = {
         files=("httpservice.svg",),
         after="grep -c '<svg' httpservice.svg",
     ),
+    "seccompgen report --format html -o report.html": Run(
+        needs=("store",),
+        tools=("dot",),
+        expect=(r"wrote report\.html",),
+        files=("report.html",),
+        after="grep -c 'id=\"w-httpservice\"' report.html",
+    ),
     # ------------------------------------------------------------------ validate, graph, diff
     "seccompgen validate profiles/*.json": Run(
         needs=("profiles",),
