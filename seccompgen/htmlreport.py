@@ -357,7 +357,7 @@ tr.risky td:last-child{background:#fff0e0}
 .legend{list-style:none;padding:0;display:flex;gap:1.5em}
 .swatch{display:inline-block;width:1em;height:1em;border:1px solid #555;margin-right:.3em;
 vertical-align:middle}.swatch.dashed{border-style:dashed}
-.graph{overflow:auto;border:1px solid #ddd}.graph svg{max-width:100%;height:auto}
+.graph{overflow:auto;max-height:40em;border:1px solid #ddd}.graph svg{max-width:100%;height:auto}
 .pass{color:#060;font-weight:bold}.fail{color:#c00;font-weight:bold}
 cite{color:#666;font-size:.85em}
 """
