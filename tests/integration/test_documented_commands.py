@@ -724,6 +724,13 @@ COMMANDS: dict[str, Run] = {
         expect=(r"\| compiled: parse -> SyscallGraph\.add_events \|", r"ratio parse->graph / awk"),
         timeout=1800,
     ),
+    ".venv/bin/python benchmarks/htmlreport/run.py --rounds 5 --screenshot docs/report.png": Run(
+        marks=("go", "strace", "chromium", "slow"),
+        tools=("dot",),
+        expect=(r"page: [\d,]+ bytes", r"within limits \(< 2 MiB, load < 2 s\): yes"),
+        files=("docs/report.png",),
+        timeout=900,
+    ),
     ".venv/bin/python benchmarks/fuzz/run.py --seed 1 --budget 600s": Run(
         marks=("slow",),
         expect=(r"(?m)^strace +\d+ ", r"(?m)^total +\d+ inputs, 0 findings$"),
