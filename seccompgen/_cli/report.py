@@ -19,6 +19,7 @@ from seccompgen._cli.options import (
     go_runtime_option,
     no_new_privileges_option,
     output_option,
+    profile_option,
     runtime_option,
     store_option,
     workload_option,
@@ -130,8 +131,7 @@ Examples:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Inspect this program for syscalls its Go code can make that no trace showed.",
 )
-@click.option(
-    "--profile",
+@profile_option(
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="--format html: compare this profile with Docker's default "
     "[default: what emit would write].",
