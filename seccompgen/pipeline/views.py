@@ -10,7 +10,7 @@ from seccompgen.errors import StoreError
 from seccompgen.goruntime import go_runtime_names, workloads_are_go
 from seccompgen.graph import SyscallGraph
 from seccompgen.graphview import render_json, render_text
-from seccompgen.htmlreport import HtmlContext, render_html
+from seccompgen.htmlreport import HtmlContext, VerifyStatus, render_html
 from seccompgen.inspect import (
     BinaryInfo,
     blind_spots,
@@ -23,6 +23,7 @@ from seccompgen.pipeline._shared import go_runtime_additions, observed_args
 from seccompgen.profile.args import plan_args
 from seccompgen.profile.build import enosys_fallbacks, process_exit_names
 from seccompgen.profile.diff import allowed_names, docker_default_profile
+from seccompgen.profile.emit import profile_digest
 from seccompgen.profile.model import load_profile
 from seccompgen.report import Report, build_report, render_dot, render_image
 from seccompgen.risk import risk_notes
@@ -173,6 +174,7 @@ def html_report(opts: ReportOptions, rep: Report) -> str:
         }
         label = "the profile emit would write"
     enosys = frozenset(e.name for e in enosys_fallbacks()) - allowed
+    verify = _verify_status(opts, rep)
     svg = render_image(render_dot(rep), "svg").decode()
     ctx = HtmlContext(
         allowed=frozenset(allowed),
@@ -181,7 +183,26 @@ def html_report(opts: ReportOptions, rep: Report) -> str:
         graph_svg=svg,
         profile_label=label,
         enosys=enosys,
+        verify=verify,
         binary=None if opts.binary is None else str(opts.binary),
     )
     names = ", ".join(w.workload for w in rep.workloads)
     return render_html(rep, ctx, title=f"seccompgen report: {names}")
+
+
+def _verify_status(opts: ReportOptions, rep: Report) -> VerifyStatus | None:
+    """The newest verify result recorded for the profile shown: ``--profile``'s, else the
+    newest profile emit recorded for exactly these workloads."""
+    if opts.profile is not None:
+        digest = profile_digest(load_profile(opts.profile))
+    else:
+        chosen = tuple(sorted(w.workload for w in rep.workloads))
+        emitted = [e for e in opts.store.emitted() if tuple(sorted(e.workloads)) == chosen]
+        if not emitted:
+            return None
+        digest = emitted[0].digest
+    found = opts.store.verified(digest)
+    if not found:
+        return None
+    v = found[0]
+    return VerifyStatus(v.passed, f"{v.target}: {v.summary}", v.verified)
