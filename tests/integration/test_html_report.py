@@ -53,10 +53,23 @@ class Page:
     console_errors: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Traced:
+    store: Path
+    page: Path
+    service: Path
+    loadgen: Path
+
+
 @pytest.fixture(scope="module")
-def report_html(
+def report_html(traced: Traced) -> Path:
+    return traced.page
+
+
+@pytest.fixture(scope="module")
+def traced(
     build_example: Callable[[str], Path], tmp_path_factory: pytest.TempPathFactory
-) -> Path:
+) -> Traced:
     """The page for a fresh trace of the service and of the batch job, with --binary."""
     if shutil.which("dot") is None:
         missing_tool("Graphviz's dot is not on PATH (apt-get install graphviz)")
@@ -77,7 +90,7 @@ def report_html(
     proc = sg("report", "--format", "html", "-o", str(out), "--binary", str(service),
               "--store", str(store), cwd=work)  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    return out
+    return Traced(store, out, service, loadgen)
 
 
 @pytest.fixture(scope="module")
@@ -206,3 +219,27 @@ def test_page_escapes_nothing_into_markup(report_html: Path) -> None:
     assert "http://" not in text.replace('xmlns="http://www.w3.org/2000/svg"', "").replace(
         'xmlns:xlink="http://www.w3.org/1999/xlink"', ""
     )
+
+
+@pytest.mark.docker
+def test_the_verify_result_of_the_emitted_profile_is_shown(
+    traced: Traced, browser: Any, tmp_path: Path
+) -> None:
+    profile = tmp_path / "httpservice.json"
+    store = str(traced.store)
+    proc = sg("emit", "-w", "httpservice", "--store", store, "-o", str(profile), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    port = free_port()
+    proc = sg("verify", str(profile), str(traced.service), "--network", "host", "--store", store,
+              "--exercise", f"{traced.loadgen} -d 1s http://127.0.0.1:{port}/healthz",
+              "--", "-addr", f"127.0.0.1:{port}", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0 and "PASS" in proc.stdout, proc.stdout + proc.stderr
+    page_path = tmp_path / "verified.html"
+    # No --profile: the page shows the profile emit recorded for exactly this workload.
+    proc = sg("report", "--format", "html", "-w", "httpservice", "-o", str(page_path),
+              "--store", store, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    page, seen = _open(browser, page_path)
+    assert page.locator("#verify").inner_text() == "passed"
+    assert seen.console_errors == [] and seen.blocked == []
+    page.close()
