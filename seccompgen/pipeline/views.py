@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seccompgen.errors import StoreError
+from seccompgen.events import SyscallEvent
 from seccompgen.goruntime import go_runtime_names, workloads_are_go
 from seccompgen.graph import SyscallGraph
 from seccompgen.graphview import render_json, render_text
@@ -19,6 +20,7 @@ from seccompgen.inspect import (
     unobserved,
 )
 from seccompgen.inspect import Warning as ReachWarning
+from seccompgen.learn import BACKEND as LEARN_BACKEND
 from seccompgen.pipeline._shared import go_runtime_additions, observed_args
 from seccompgen.profile.args import plan_args
 from seccompgen.profile.build import enosys_fallbacks, process_exit_names
@@ -30,6 +32,7 @@ from seccompgen.risk import risk_notes
 from seccompgen.runtime import resolve_runtime
 from seccompgen.store import TraceStore
 from seccompgen.syscalls import native_arch
+from seccompgen.tracefile import read_trace
 
 
 def graph_view(store: TraceStore, workloads: Sequence[str], fmt: str) -> str:
@@ -175,6 +178,7 @@ def html_report(opts: ReportOptions, rep: Report) -> str:
         label = "the profile emit would write"
     enosys = frozenset(e.name for e in enosys_fallbacks()) - allowed
     verify = _verify_status(opts, rep)
+    learned = _learned_only(opts.store, [w.workload for w in rep.workloads])
     svg = render_image(render_dot(rep), "svg").decode()
     ctx = HtmlContext(
         allowed=frozenset(allowed),
@@ -184,6 +188,7 @@ def html_report(opts: ReportOptions, rep: Report) -> str:
         profile_label=label,
         enosys=enosys,
         verify=verify,
+        learned=learned,
         binary=None if opts.binary is None else str(opts.binary),
     )
     names = ", ".join(w.workload for w in rep.workloads)
@@ -206,3 +211,18 @@ def _verify_status(opts: ReportOptions, rep: Report) -> VerifyStatus | None:
         return None
     v = found[0]
     return VerifyStatus(v.passed, f"{v.target}: {v.summary}", v.verified)
+
+
+def _learned_only(store: TraceStore, workloads: Sequence[str]) -> dict[str, frozenset[str]]:
+    """Per workload, the names only ``learn`` recorded (from SCMP_ACT_LOG records: trace files
+    of backend ``audit``), never a trace of the program itself."""
+    out: dict[str, frozenset[str]] = {}
+    for w in workloads:
+        learned: set[str] = set()
+        traced: set[str] = set()
+        for path in store.traces([w]):
+            reader = read_trace(path)
+            into = learned if reader.header.backend == LEARN_BACKEND else traced
+            into.update(e.name for e in reader if isinstance(e, SyscallEvent))
+        out[w] = frozenset(learned - traced)
+    return out

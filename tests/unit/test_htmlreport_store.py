@@ -1,8 +1,10 @@
-"""Verify results kept in the trace store (``verified.json``) and shown by the HTML report."""
+"""What the HTML report reads from the trace store: verify results (``verified.json``), and
+the names only ``learn`` recorded."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -93,3 +95,24 @@ def test_html_report_shows_the_result_for_the_profile(
     page = pipeline.html_report(opts, rep)
     assert '<span id="verify" class="pass">passed</span>' in page
     assert "svc:1: enforce run passed" in page
+
+
+def test_names_only_learn_recorded_are_marked_learned_from_log(tmp_path: Path) -> None:
+    if shutil.which("dot") is None:
+        missing_tool("Graphviz's dot is not on PATH (apt-get install graphviz)")
+    store = tmp_path / "traces"
+    runner = CliRunner()
+    log = REPO / "traces" / "recorded" / "go_f_ttt_raw.strace"
+    audit = REPO / "traces" / "recorded" / "audit" / "audit.log"
+    for args in (
+        ["import", str(log), "-w", "svc", "--store", str(store)],
+        ["learn", "--from", str(audit), "-w", "svc", "--store", str(store)],
+    ):
+        done = runner.invoke(cli, args)
+        assert done.exit_code == 0, done.output
+    opts = pipeline.ReportOptions(store=TraceStore(store), runtime="none", go_runtime="off")
+    page = pipeline.html_report(opts, pipeline.report(opts))
+    learned = re.findall(r'data-syscall="([^"]+)">(?:(?!</tr>).)*learned from LOG', page)
+    assert learned, "no row says learned from LOG"
+    rows = re.findall(r'data-syscall="([^"]+)">(?:(?!</tr>).)*<td>observed</td>', page)
+    assert rows and not set(learned) & set(rows)
