@@ -120,6 +120,8 @@ def rows_for(workload: WorkloadReport, report: Report, ctx: HtmlContext) -> list
         for a in adds:
             if a.name not in seen:
                 added.setdefault(a.name, []).append(title)
+    for name in ctx.enosys - seen - set(added):
+        added[name] = ["ENOSYS answer (callers fall back)"]
     for name in sorted(added):
         rows.append(
             Row(
@@ -315,7 +317,7 @@ def _workload_section(w: WorkloadReport, report: Report, ctx: HtmlContext) -> Se
     ]
     for r in rows:
         classes = []
-        if r.name not in ctx.docker_default:
+        if r.name in ctx.allowed and r.name not in ctx.docker_default:
             classes.append("beyond")
         if r.risk is not None:
             classes.append("risky")

@@ -105,3 +105,13 @@ def test_rows_name_where_each_call_came_from() -> None:
     assert rows["exit_group"].source == "always allowed"
     assert rows["socket"].args == "domain in AF_INET"
     assert rows["ptrace"].risk is not None and rows["read"].risk is None
+    with_enosys = rows_for(report.workloads[0], report, _ctx(enosys=frozenset({"clone3"})))
+    assert {r.name: r.source for r in with_enosys}["clone3"] == "ENOSYS answer (callers fall back)"
+
+
+def test_only_allowed_names_are_marked_beyond_docker() -> None:
+    page = render_html(_report(), _ctx(enosys=frozenset({"clone3"})))
+    assert '<tr class="beyond risky" data-syscall="ptrace">' in page
+    assert (
+        '<tr data-syscall="clone3">' in page or '<tr class="risky" data-syscall="clone3">' in page
+    )
