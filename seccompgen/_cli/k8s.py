@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from seccompgen import pipeline
-from seccompgen._cli.options import Command, container_option, output_option
+from seccompgen._cli.options import Command, container_option, output_option, profile_option
 from seccompgen.attach import podman as podman_kube
 from seccompgen.attach.kubernetes import KUBELET_SECCOMP_DIR, localhost_profile_for
 from seccompgen.attach.manifest import Outcome
@@ -42,8 +42,7 @@ def k8s() -> None:
 
 @k8s.command(cls=Command, epilog=_EXAMPLES)
 @click.argument("manifest", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
-@click.option(
-    "--profile",
+@profile_option(
     required=True,
     metavar="NAME",
     callback=_check_profile,

@@ -282,6 +282,12 @@ def format_option(*choices: str, help: str | None = None) -> Callable[[F], F]:
     )
 
 
+def profile_option(help: str, **kwargs: Any) -> Callable[[F], F]:
+    """--profile: which profile (a file for report, a kubelet name for k8s attach); ``kwargs``
+    go to :func:`click.option` (type, required, metavar, callback)."""
+    return click.option("--profile", help=help, **kwargs)
+
+
 def output_option(help: str) -> Callable[[F], F]:
     """-o/--output FILE."""
     return click.option(

@@ -19,6 +19,7 @@ from seccompgen._cli.options import (
     go_runtime_option,
     no_new_privileges_option,
     output_option,
+    profile_option,
     runtime_option,
     store_option,
     workload_option,
@@ -115,10 +116,11 @@ Examples:
   seccompgen report -w httpservice
   seccompgen report -w httpservice --binary ./httpservice   # reachable but unobserved calls
   seccompgen report -w httpservice --format svg -o httpservice.svg   # the graph (Graphviz)
+  seccompgen report --format html -o report.html   # one self-contained page
 """,
 )
 @workload_option("Workload to report on (repeatable) [default: all].", multiple=True)
-@format_option("text", "json", "dot", "svg", "png")
+@format_option("text", "json", "dot", "svg", "png", "html")
 @output_option("Write here instead of standard output (required for svg/png on a terminal).")
 @runtime_option("The runtime block emit would merge (see emit --runtime).")
 @engine_option("As for emit.")
@@ -128,6 +130,11 @@ Examples:
     "--binary",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Inspect this program for syscalls its Go code can make that no trace showed.",
+)
+@profile_option(
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="--format html: compare this profile with Docker's default "
+    "[default: what emit would write].",
 )
 @store_option
 def report(
@@ -139,23 +146,24 @@ def report(
     no_new_privileges: bool,
     go_runtime: str,
     binary: Path | None,
+    profile: Path | None,
     store: Path | None,
 ) -> None:
     """Per workload: observed syscalls with counts and phases, the calls seen only at startup
     (candidates a stricter post-start filter could drop), what emit adds for the container
     runtime and the Go runtime and why, and optionally what the binary could do unseen.
     """
-    rep = pipeline.report(
-        pipeline.ReportOptions(
-            store=TraceStore.resolve(store),
-            workloads=workloads,
-            runtime=runtime,
-            no_new_privileges=no_new_privileges,
-            go_runtime=go_runtime,
-            binary=binary,
-            engine=engine,
-        )
+    opts = pipeline.ReportOptions(
+        store=TraceStore.resolve(store),
+        workloads=workloads,
+        runtime=runtime,
+        no_new_privileges=no_new_privileges,
+        go_runtime=go_runtime,
+        binary=binary,
+        engine=engine,
+        profile=profile,
     )
+    rep = pipeline.report(opts)
     data: bytes
     if fmt == "text":
         data = render_report_text(rep).encode()
@@ -163,6 +171,8 @@ def report(
         data = render_report_json(rep).encode()
     elif fmt == "dot":
         data = render_report_dot(rep).encode()
+    elif fmt == "html":
+        data = pipeline.html_report(opts, rep).encode()
     else:
         if output is None and sys.stdout.isatty():
             raise click.UsageError(f"--format {fmt} writes an image: give -o FILE")

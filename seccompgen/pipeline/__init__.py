@@ -53,7 +53,14 @@ from seccompgen.pipeline.recording import (
     trace,
 )
 from seccompgen.pipeline.spo import SpoEmitSummary, SpoOptions, emit_spo
-from seccompgen.pipeline.views import InspectReport, ReportOptions, graph_view, inspect, report
+from seccompgen.pipeline.views import (
+    InspectReport,
+    ReportOptions,
+    graph_view,
+    html_report,
+    inspect,
+    report,
+)
 from seccompgen.verify import VerifyReport, VerifyRequest
 
 __all__ = [
@@ -86,6 +93,7 @@ __all__ = [
     "emit",
     "emit_spo",
     "graph_view",
+    "html_report",
     "import_logs",
     "import_profiles",
     "inspect",

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from seccompgen.errors import StoreError
+from seccompgen.errors import ProfileError, StoreError
 from seccompgen.learn import LearnFilters, LearnSummary
 from seccompgen.learn import learn as learn_records
 from seccompgen.parsing.audit import AuditLineParser, AuditRecord
 from seccompgen.pipeline._shared import check_workload
+from seccompgen.profile.emit import profile_digest
+from seccompgen.profile.model import load_profile
 from seccompgen.runtime import RuntimeBlock, write_block
-from seccompgen.store import TraceStore
+from seccompgen.store import TraceStore, VerifiedProfile
 from seccompgen.tracing.audit import AuditListener, seccomp_logging_problem
 from seccompgen.verify import VerifyReport, VerifyRequest
 from seccompgen.verify import verify as run_verify
@@ -103,8 +106,41 @@ def learn(
 
 
 def verify(req: VerifyRequest, log: Callable[[str], None] | None = None) -> VerifyReport:
-    """Run the workload in a container with the profile enforced; see :mod:`seccompgen.verify`."""
-    return run_verify(req, log)
+    """Run the workload in a container with the profile enforced; see :mod:`seccompgen.verify`.
+
+    The result is recorded in the trace store (``verified.json``, by the profile's digest) when
+    the store exists, so ``report --format html`` can show it; a store that cannot take it is
+    reported through ``log`` and does not change the verdict."""
+    report = run_verify(req, log)
+    store = TraceStore.resolve(req.store)
+    if store.root.is_dir():
+        try:
+            store.record_verified(verify_record(req, report))
+        except (StoreError, ProfileError, OSError) as e:
+            if log is not None:
+                log(f"note: the verify result was not recorded in {store.root}: {e}")
+    return report
+
+
+def verify_record(req: VerifyRequest, report: VerifyReport) -> VerifiedProfile:
+    """What the store keeps of one verify run."""
+    run = report.enforce
+    if report.passed:
+        summary = f"enforce run passed ({run.stopped or 'ran'})"
+        if report.strict:
+            summary += "; strict: the staging run logged nothing"
+    else:
+        summary = run.failure or "the staging run logged calls the profile refuses (strict)"
+        if report.denials:
+            summary += f"; refused: {', '.join(report.names())}"
+    return VerifiedProfile(
+        digest=profile_digest(load_profile(req.profile)),
+        path=str(req.profile.resolve()),
+        target=req.image or str(req.program),
+        passed=report.passed,
+        summary=summary,
+        verified=datetime.now(UTC).isoformat(timespec="microseconds"),
+    )
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seccompgen.errors import StoreError
+from seccompgen.events import SyscallEvent
 from seccompgen.goruntime import go_runtime_names, workloads_are_go
 from seccompgen.graph import SyscallGraph
 from seccompgen.graphview import render_json, render_text
+from seccompgen.htmlreport import HtmlContext, VerifyStatus, render_html
 from seccompgen.inspect import (
     BinaryInfo,
     blind_spots,
@@ -18,12 +20,19 @@ from seccompgen.inspect import (
     unobserved,
 )
 from seccompgen.inspect import Warning as ReachWarning
+from seccompgen.learn import BACKEND as LEARN_BACKEND
 from seccompgen.pipeline._shared import go_runtime_additions, observed_args
 from seccompgen.profile.args import plan_args
-from seccompgen.profile.build import process_exit_names
-from seccompgen.report import Report, build_report
+from seccompgen.profile.build import enosys_fallbacks, process_exit_names
+from seccompgen.profile.diff import allowed_names, docker_default_profile
+from seccompgen.profile.emit import profile_digest
+from seccompgen.profile.model import load_profile
+from seccompgen.report import Report, build_report, render_dot, render_image
+from seccompgen.risk import risk_notes
 from seccompgen.runtime import resolve_runtime
 from seccompgen.store import TraceStore
+from seccompgen.syscalls import native_arch
+from seccompgen.tracefile import read_trace
 
 
 def graph_view(store: TraceStore, workloads: Sequence[str], fmt: str) -> str:
@@ -99,6 +108,8 @@ class ReportOptions:
     go_runtime: str = "auto"
     binary: Path | None = None
     engine: str = "docker"
+    profile: Path | None = None
+    """``--format html``: compare this profile (not what emit would write) with Docker's."""
 
 
 def report(opts: ReportOptions) -> Report:
@@ -146,3 +157,72 @@ def report(opts: ReportOptions) -> Report:
         safety_net=safety_net,
         exits=process_exit_names(),
     )
+
+
+def html_report(opts: ReportOptions, rep: Report) -> str:
+    """``report --format html``: ``rep`` as one self-contained page
+    (:func:`seccompgen.htmlreport.render_html`), with the Graphviz picture inline, the allowed
+    names compared with Docker's default profile and the risk notes beside the calls that
+    matter. Needs Graphviz's ``dot`` (:class:`~seccompgen.report.ReportError` says how to
+    install it)."""
+    graph = opts.store.load_graph()
+    arches = graph.arches(list(opts.workloads) or None)
+    arch = arches[0] if arches else native_arch()
+    if opts.profile is not None:
+        allowed = allowed_names(load_profile(opts.profile), arch=arch)
+        label = str(opts.profile)
+    else:
+        allowed = frozenset(rep.observed) | {
+            a.name for a in (*rep.runtime_additions, *rep.go_additions, *rep.exit_additions)
+        }
+        label = "the profile emit would write"
+    enosys = frozenset(e.name for e in enosys_fallbacks()) - allowed
+    verify = _verify_status(opts, rep)
+    learned = _learned_only(opts.store, [w.workload for w in rep.workloads])
+    svg = render_image(render_dot(rep), "svg").decode()
+    ctx = HtmlContext(
+        allowed=frozenset(allowed),
+        docker_default=allowed_names(docker_default_profile(), arch=arch),
+        risk=risk_notes(),
+        graph_svg=svg,
+        profile_label=label,
+        enosys=enosys,
+        verify=verify,
+        learned=learned,
+        binary=None if opts.binary is None else str(opts.binary),
+    )
+    names = ", ".join(w.workload for w in rep.workloads)
+    return render_html(rep, ctx, title=f"seccompgen report: {names}")
+
+
+def _verify_status(opts: ReportOptions, rep: Report) -> VerifyStatus | None:
+    """The newest verify result recorded for the profile shown: ``--profile``'s, else the
+    newest profile emit recorded for exactly these workloads."""
+    if opts.profile is not None:
+        digest = profile_digest(load_profile(opts.profile))
+    else:
+        chosen = tuple(sorted(w.workload for w in rep.workloads))
+        emitted = [e for e in opts.store.emitted() if tuple(sorted(e.workloads)) == chosen]
+        if not emitted:
+            return None
+        digest = emitted[0].digest
+    found = opts.store.verified(digest)
+    if not found:
+        return None
+    v = found[0]
+    return VerifyStatus(v.passed, f"{v.target}: {v.summary}", v.verified)
+
+
+def _learned_only(store: TraceStore, workloads: Sequence[str]) -> dict[str, frozenset[str]]:
+    """Per workload, the names only ``learn`` recorded (from SCMP_ACT_LOG records: trace files
+    of backend ``audit``), never a trace of the program itself."""
+    out: dict[str, frozenset[str]] = {}
+    for w in workloads:
+        learned: set[str] = set()
+        traced: set[str] = set()
+        for path in store.traces([w]):
+            reader = read_trace(path)
+            into = learned if reader.header.backend == LEARN_BACKEND else traced
+            into.update(e.name for e in reader if isinstance(e, SyscallEvent))
+        out[w] = frozenset(learned - traced)
+    return out

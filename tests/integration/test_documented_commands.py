@@ -467,6 +467,13 @@ COMMANDS: dict[str, Run] = {
         files=("httpservice.svg",),
         after="grep -c '<svg' httpservice.svg",
     ),
+    "seccompgen report --format html -o report.html": Run(
+        needs=("store",),
+        tools=("dot",),
+        expect=(r"wrote report\.html",),
+        files=("report.html",),
+        after="grep -c 'id=\"w-httpservice\"' report.html",
+    ),
     # ------------------------------------------------------------------ validate, graph, diff
     "seccompgen validate profiles/*.json": Run(
         needs=("profiles",),
@@ -722,6 +729,13 @@ COMMANDS: dict[str, Run] = {
         tools=("awk",),
         expect=(r"\| compiled: parse -> SyscallGraph\.add_events \|", r"ratio parse->graph / awk"),
         timeout=1800,
+    ),
+    ".venv/bin/python benchmarks/htmlreport/run.py --rounds 5 --screenshot docs/report.png": Run(
+        marks=("go", "strace", "chromium", "slow"),
+        tools=("dot",),
+        expect=(r"page: [\d,]+ bytes", r"within limits \(< 2 MiB, load < 2 s\): yes"),
+        files=("docs/report.png",),
+        timeout=900,
     ),
     ".venv/bin/python benchmarks/fuzz/run.py --seed 1 --budget 600s": Run(
         marks=("slow",),
