@@ -34,6 +34,7 @@ import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from seccompgen.errors import StoreError, TraceFileError
 from seccompgen.graph import SyscallGraph
@@ -223,31 +224,15 @@ class TraceStore:
         Raises StoreError naming the file when ``emitted.json`` is not what emit writes.
         """
         path = self.emitted_path
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return ()
-        except OSError as e:
-            raise StoreError(f"cannot read {path}: {e.strerror or e}") from e
         hint = (
             "delete it: it only records which workloads emitted profiles came from, "
             "and the next emit starts it again"
         )
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise StoreError(
-                f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}", hint=hint
-            ) from e
-        if not isinstance(data, dict) or data.get("format") != EMITTED_FORMAT:
-            raise StoreError(f"{path}: not a seccompgen emitted-profiles record", hint=hint)
-        if data.get("version") != EMITTED_VERSION:
-            raise StoreError(
-                f"{path}: version {data.get('version')!r} is not {EMITTED_VERSION}",
-                hint="written by another seccompgen version; " + hint,
-            )
+        entries = _read_record(
+            path, EMITTED_FORMAT, EMITTED_VERSION, "profiles", "emitted-profiles record", hint
+        )
         found: list[EmittedProfile] = []
-        for i, entry in enumerate(data.get("profiles") or []):
+        for i, entry in enumerate(entries):
             try:
                 if not isinstance(entry["workloads"], list):
                     raise TypeError("workloads is not a list")
@@ -296,27 +281,12 @@ class TraceStore:
         first. Raises StoreError naming the file when ``verified.json`` is not what verify
         writes."""
         path = self.verified_path
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return ()
-        except OSError as e:
-            raise StoreError(f"cannot read {path}: {e.strerror or e}") from e
         hint = "delete it: it only records verify results, and the next verify starts it again"
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise StoreError(
-                f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}", hint=hint
-            ) from e
-        if (
-            not isinstance(data, dict)
-            or data.get("format") != VERIFIED_FORMAT
-            or data.get("version") != VERIFIED_VERSION
-        ):
-            raise StoreError(f"{path}: not a seccompgen verify record (version 1)", hint=hint)
+        entries = _read_record(
+            path, VERIFIED_FORMAT, VERIFIED_VERSION, "results", "verify record", hint
+        )
         found: list[VerifiedProfile] = []
-        for i, entry in enumerate(data.get("results") or []):
+        for i, entry in enumerate(entries):
             try:
                 item = VerifiedProfile(
                     digest=str(entry["digest"]),
@@ -463,3 +433,30 @@ class TraceStore:
         except OSError as e:
             raise StoreError(f"cannot read trace {path}: {e.strerror or e}") from e
         return graph
+
+
+def _read_record(path: Path, fmt: str, version: int, key: str, what: str, hint: str) -> list[Any]:
+    """The list under ``key`` of a JSON record file the store keeps (``emitted.json``,
+    ``verified.json``); empty when the file does not exist. Raises StoreError naming the file
+    (and line) when it is not such a record of ``version``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise StoreError(f"cannot read {path}: {e.strerror or e}") from e
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise StoreError(f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}", hint=hint) from e
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise StoreError(f"{path}: not a seccompgen {what}", hint=hint)
+    if data.get("version") != version:
+        raise StoreError(
+            f"{path}: version {data.get('version')!r} is not {version}",
+            hint="written by another seccompgen version; " + hint,
+        )
+    entries = data.get(key) or []
+    if not isinstance(entries, list):
+        raise StoreError(f"{path}: {key} is not a list", hint=hint)
+    return entries

@@ -119,6 +119,7 @@ class Run:
 PASS = r"(?m)^PASS: "
 TRACED = r"trace complete: [\d,]+ syscalls, \d+ distinct -> \S*/traces/"
 LOAD_8080 = "./loadgen -d 2s http://127.0.0.1:8080/healthz"
+IMAGE_IMPORT = "tar -c httpservice | docker import -c 'ENTRYPOINT [\"/httpservice\"]' - " + IMAGE
 NONROOT_IMPORT = (
     "tar -c httpservice | docker import -c 'ENTRYPOINT [\"/httpservice\"]' "
     "-c 'USER 65532:65532' - httpservice:nonroot"
@@ -854,57 +855,6 @@ def traced(doc_programs: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
     return Traced(store, profiles)
 
 
-def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=300, check=False
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)}: {proc.stderr.strip()}")
-    return proc
-
-
-class ImageTag:
-    """The README's ``httpservice:local``: made once, every image ID it named removed at the
-    end (a documented ``docker import`` moves the tag to a new image), with its containers."""
-
-    def __init__(self, program: Path, work: Path) -> None:
-        self.program = program
-        self.work = work
-        self.ids: set[str] = set()
-
-    def current(self) -> str | None:
-        proc = _docker("image", "inspect", IMAGE, "--format", "{{.Id}}", check=False)
-        return proc.stdout.strip() if proc.returncode == 0 else None
-
-    def ensure(self) -> None:
-        before = self.current()
-        if before is None or before not in self.ids:
-            shutil.copy2(self.program, self.work / "httpservice")
-            proc = subprocess.run(
-                "tar -c httpservice | docker import -c 'ENTRYPOINT [\"/httpservice\"]' - "
-                + IMAGE,
-                shell=True, cwd=self.work, capture_output=True, text=True, timeout=300,
-                check=False,
-            )  # fmt: skip
-            assert proc.returncode == 0, proc.stderr
-            self.note()
-
-    def note(self) -> None:
-        now = self.current()
-        if now is not None:
-            self.ids.add(now)
-
-    def remove(self) -> None:
-        for image_id in sorted(self.ids):
-            listed = _docker("ps", "-aq", "--filter", f"ancestor={image_id}", check=False)
-            for cid in listed.stdout.split():
-                _docker("rm", "-f", cid, check=False)
-        if self.current() in self.ids:
-            _docker("rmi", "-f", IMAGE, check=False)
-        for image_id in sorted(self.ids):
-            _docker("rmi", "-f", image_id, check=False)
-
-
 PODMAN_CONF = '[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n'
 
 
@@ -989,10 +939,16 @@ def podman_image(
 @pytest.fixture(scope="session")
 def image_tag(
     doc_programs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ImageTag]:
+) -> Iterator[Imported]:
     if shutil.which("docker") is None:
         missing_tool("the docker command is not on PATH")
-    tag = ImageTag(doc_programs["httpservice"], tmp_path_factory.mktemp("doc-image"))
+    tag = Imported(
+        "docker",
+        IMAGE,
+        IMAGE_IMPORT,
+        doc_programs["httpservice"],
+        tmp_path_factory.mktemp("doc-image"),
+    )
     yield tag
     tag.remove()
 
