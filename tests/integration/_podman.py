@@ -127,9 +127,13 @@ class Podman:
         """``podman kube play`` of ``manifest`` while the block runs, ``kube down`` and removal of
         this run's pods after it (also on an error or KeyboardInterrupt). Yields play's output."""
         try:
+            # runc, as the profile's runtime block (emit --runtime auto reads Docker's default):
+            # with crun installed podman would default to it, and crun's init needs calls
+            # runc's block lacks ("crun: cannot setresgid to 0").
             yield self.run(
-                "kube", "play", "--seccomp-profile-root", str(seccomp_root), str(manifest)
-            )
+                "--runtime", "runc", "kube", "play",
+                "--seccomp-profile-root", str(seccomp_root), str(manifest),
+            )  # fmt: skip
         finally:
             self.run("kube", "down", str(manifest), check=False)
             for pod in self.pods():
