@@ -181,3 +181,41 @@ def test_verify_through_podman_names_a_removed_runtime_call(setup: Setup, host_s
     assert "FAIL" in out, out
     refused = [line for line in out.splitlines() if line.strip().startswith("pselect6")]
     assert refused and "crun" in refused[0], out
+
+
+def test_trace_and_delta_of_a_host_program_in_the_tracer_image_through_podman(
+    setup: Setup, build_example: Callable[[str], Path]
+) -> None:
+    """``--container``: the host program bind-mounted into the tracer image, which seccompgen
+    builds in podman's storage from the local base image (loaded there from Docker's, as a
+    user would with ``docker save | podman load``; nothing is pulled)."""
+    if shutil.which("docker") is None:
+        pytest.fail("docker is needed to hand the local base image to podman")
+    base = "seccompgen/debian:bookworm-slim"
+    load = subprocess.run(
+        f"docker save {base} | podman load -q", shell=True, capture_output=True, text=True,
+        timeout=300, check=False, env=setup.podman.env,
+    )  # fmt: skip
+    assert load.returncode == 0, load.stderr  # removed with the run's other new images
+    binary = build_example("httpservice")
+    store = str(setup.work / "store-container")
+    port = free_port()
+    traced = setup.sg("trace", "--container", str(binary), "--engine", "podman",
+                      "--network", "host", "-w", "svc", "--store", store, *_load(port),
+                      "--", "-addr", f"127.0.0.1:{port}")  # fmt: skip
+    out = traced.stdout + traced.stderr
+    assert traced.returncode == 0, out
+    assert "trace complete" in out, out
+    profile = setup.work / "svc-container.json"
+    emitted = setup.sg("emit", "-w", "svc", "--store", store, "--runtime", "auto",
+                       "--engine", "podman", "-o", str(profile))  # fmt: skip
+    out = emitted.stdout + emitted.stderr
+    assert emitted.returncode == 0, out
+    assert "the local podman engine's default runtime" in out, out
+    port = free_port()
+    delta = setup.sg("trace", "--delta", str(profile), "--container", str(binary),
+                     "--engine", "podman", "--network", "host", "-w", "svc", "--store", store,
+                     *_load(port), "--", "-addr", f"127.0.0.1:{port}")  # fmt: skip
+    out = delta.stdout + delta.stderr
+    assert delta.returncode == 0, out
+    assert "no new syscalls" in out, out
